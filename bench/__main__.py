@@ -1,0 +1,48 @@
+"""`make bench`: every scenario at 100 000 SKUs with injected latency, cold starts, cost; writes the reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from bench.report import markdown, update_readme, write
+from bench.run import BenchSettings, run_bench
+from sandbox.handlers import ROOT
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--models", type=int, default=8000, help="catalogue models (8000 ≈ 100 000 SKUs)")
+    parser.add_argument("--retailers", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--fastmag-latency", type=float, default=0.05, help="seconds added to every Fastmag call")
+    parser.add_argument("--lnb-latency", type=float, default=0.08, help="seconds added to every LNB call")
+    parser.add_argument("--no-memory-pass", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--no-cold-start", action="store_true", help="skip import timings and layer size")
+    parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    arguments = parser.parse_args()
+    settings = BenchSettings(
+        models=arguments.models,
+        retailers=arguments.retailers,
+        orders=arguments.orders,
+        fastmag_latency=arguments.fastmag_latency,
+        lnb_latency=arguments.lnb_latency,
+        trace_memory=not arguments.no_memory_pass,
+    )
+    # The handlers log one JSON line per record to stdout, as in Lambda: the cost of formatting them is
+    # measured, but they would drown the progress lines, which go to stderr.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    started = time.perf_counter()
+    report = run_bench(settings, cold_start=not arguments.no_cold_start, progress=sys.stderr)
+    json_path, markdown_path = write(report, ROOT / "bench" / "results")
+    table = markdown(report)
+    if not arguments.no_readme:
+        update_readme(ROOT / "README.md", table)
+    print(table, file=sys.stderr)
+    print(f"wrote {json_path} and {markdown_path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The sandbox (both simulators and moto) in a process of its own, driven from the benchmark process.
+
+The benchmark process then holds the connector alone: its CPU time (`time.process_time`), its RSS
+high-water mark and its tracemalloc peak are the handler's, not the simulators' or moto's, which would
+otherwise run in the same process (and the same GIL) and be counted as the connector's cost.
+
+The child builds the seed, enters a `LocalStack` and answers commands sent over a pipe; the parent copies
+the stack's Lambda-like environment variables so the real handlers reach the child's endpoints.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from sandbox.handlers import forget_cached_clients
+
+# Variables the stack sets as Lambda would; the handlers read them to find moto, the table and the bucket.
+_ENVIRONMENT_PREFIXES = ("AWS_", "POWERTOOLS_")
+_ENVIRONMENT_NAMES = ("PARAMETERS_MAX_AGE", "STATE_TABLE", "STAGING_BUCKET", "SETTINGS_PARAMETER", "SECRET_ID")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the connector asked of the remotes since the last `reset`."""
+
+    lnb_calls: int  # data calls (token requests left out)
+    lnb_token_calls: int
+    lnb_items: dict[str, int]  # items sent per batch path, e.g. {"/multi/inventory/ean": 1000}
+    lnb_calls_by_path: dict[str, int]
+    lnb_max_in_flight: int
+    fastmag_calls: int
+    fastmag_calls_by_endpoint: dict[str, int]
+
+
+class StackControl:
+    """Runs in the child: the commands the benchmark needs, over one `LocalStack`."""
+
+    def __init__(self, models: int, retailers: int, settings_document: dict[str, Any]) -> None:
+        from sandbox.seed import build_seed
+        from sandbox.stack import LocalStack
+
+        self.seed = build_seed(models=models, retailers=retailers)
+        self.stack = LocalStack(self.seed, settings_document=settings_document, orders=0)
+        self.stack.__enter__()
+        self._next_order_reference = 100_001
+        self._stock_bump = 0
+
+    def close(self) -> None:
+        self.stack.__exit__(None, None, None)
+
+    def environment(self) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in os.environ.items()
+            if name.startswith(_ENVIRONMENT_PREFIXES) or name in _ENVIRONMENT_NAMES
+        }
+
+    def set_latency(self, fastmag_seconds: float, lnb_seconds: float) -> None:
+        self.stack.fastmag.faults.latency_seconds = fastmag_seconds
+        self.stack.lnb.latency_seconds = lnb_seconds
+
+    def configure(self, overrides: dict[str, Any]) -> None:
+        self.stack.configure(overrides)
+
+    def reset(self) -> None:
+        self.stack.lnb.clear_requests()
+        self.stack.lnb.max_in_flight = 0
+        self.stack.fastmag.calls.clear()
+        self.stack.fastmag.requests.clear()
+
+    def traffic(self) -> Traffic:
+        lnb = self.stack.lnb
+        data = lnb.data_calls()
+        items: Counter[str] = Counter()
+        for request in data:
+            if request.items is not None:
+                items[request.path] += request.items
+        return Traffic(
+            lnb_calls=len(data),
+            lnb_token_calls=len(lnb.token_calls()),
+            lnb_items=dict(items),
+            lnb_calls_by_path=dict(Counter(request.path for request in data)),
+            lnb_max_in_flight=lnb.max_in_flight,
+            fastmag_calls=sum(self.stack.fastmag.calls.values()),
+            fastmag_calls_by_endpoint=dict(self.stack.fastmag.calls),
+        )
+
+    def sizes(self) -> dict[str, int]:
+        """How much the catalogue holds, to name each scenario's item count."""
+        seed = self.seed
+        return {
+            "models": len(seed.products),
+            "skus": len(seed.variants),
+            "retailers": len(seed.retailers()),
+        }
+
+    def page_size(self) -> int:
+        return int(self.stack.lnb.page_size)
+
+    def memory_sizes(self) -> dict[str, int]:
+        """MemorySize of each function folder, from template.yaml (the function's own, else Globals)."""
+        from sandbox.template import load_template, resources_of_type
+
+        template = load_template()
+        default = int(template["Globals"]["Function"].get("MemorySize", 128))
+        sizes: dict[str, int] = {}
+        for function in resources_of_type(template, "AWS::Serverless::Function").values():
+            properties = function.get("Properties", {})
+            folder = str(properties.get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]
+            sizes[folder] = int(properties.get("MemorySize", default))
+        return sizes
+
+    def change_stock(self, count: int) -> int:
+        """Raise the stock of `count` distinct sendable variants by one unit; returns how many changed.
+
+        The variants are spread over the whole catalogue (a fixed stride), and each call picks others, so
+        repeated calls keep changing `count` new keys.
+        """
+        seed = self.seed
+        bad = set(seed.anomalies.invalid_ean)
+        negative = {(b, c, s) for b, c, s, _ in seed.anomalies.negative_stock}
+        candidates = [
+            (v.barcode, v.couleur, v.taille)
+            for v in seed.variants
+            if v.couleur and v.gencod not in bad and (v.barcode, v.couleur, v.taille) not in negative
+        ]
+        if count <= 0 or not candidates:
+            return 0
+        stride = max(len(candidates) // count, 1)
+        offset = self._stock_bump % stride
+        self._stock_bump += 1
+        chosen = candidates[offset::stride][:count]
+        changed = 0
+        for barcode, colour, size in chosen:
+            # One stock row per variant in a counted store is enough to move its total.
+            rows = self.stack.fastmag.execute(
+                "SELECT rowid FROM stock WHERE barcode = ? AND couleur = ? AND taille = ? "
+                "AND codemag IN ('CENTRAL', 'WEB') AND AR = 1 LIMIT 1",
+                (barcode, colour, size),
+            )
+            if rows:
+                self.stack.fastmag.execute("UPDATE stock SET stock = stock + 1 WHERE rowid = ?", (rows[0][0],))
+                changed += 1
+        return changed
+
+    def add_orders(self, count: int) -> int:
+        """`count` new orders in the to-export status, with references never used before."""
+        from sandbox.seed import lnb_orders
+
+        orders = lnb_orders(self.seed, count=count, start_reference=self._next_order_reference)
+        self._next_order_reference += count
+        for order in orders:
+            self.stack.lnb.add_order(order)
+        return len(orders)
+
+
+def _serve(connection: Connection, models: int, retailers: int, settings_document: dict[str, Any]) -> None:
+    # The simulators' request logs and the stack's own output are not the benchmark's report.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    try:
+        control = StackControl(models, retailers, settings_document)
+    except Exception as error:
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+        return
+    connection.send(("ok", None))
+    try:
+        while True:
+            command, args = connection.recv()
+            if command == "close":
+                break
+            try:
+                connection.send(("ok", getattr(control, command)(*args)))
+            except Exception as error:
+                connection.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        control.close()
+        connection.send(("ok", None))
+
+
+class RemoteStack:
+    """Parent side: starts the child, installs its environment here, forwards commands."""
+
+    def __init__(self, *, models: int, retailers: int, settings_document: dict[str, Any] | None = None) -> None:
+        self._arguments = (models, retailers, settings_document or {})
+        self._saved_env: dict[str, str | None] = {}
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> RemoteStack:
+        # spawn, not fork: the parent may already hold threads (pytest-xdist), and a forked copy of its
+        # memory would blur what the parent's RSS measures.
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, *self._arguments), daemon=True)
+        self._process.start()
+        self._connection = parent
+        self._answer()
+        for name, value in self.call("environment").items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        forget_cached_clients()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._connection is not None:
+                self._connection.send(("close", ()))
+                self._answer()
+        finally:
+            if self._process is not None:
+                self._process.join(timeout=30)
+            for name, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            forget_cached_clients()
+
+    def _answer(self) -> Any:
+        assert self._connection is not None
+        status, value = self._connection.recv()
+        if status != "ok":
+            raise RuntimeError(f"sandbox process: {value}")
+        return value
+
+    def call(self, command: str, *args: Any) -> Any:
+        assert self._connection is not None
+        self._connection.send((command, args))
+        return self._answer()
+
+    def configure(self, overrides: dict[str, Any]) -> None:
+        self.call("configure", overrides)
+        forget_cached_clients()
+
+    def traffic(self) -> Traffic:
+        result: Traffic = self.call("traffic")
+        return result

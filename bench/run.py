@@ -1,0 +1,83 @@
+"""One benchmark: the sandbox process, every scenario in order, cold starts, cost and the budget verdicts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bench import coldstart, cost
+from bench.remote import RemoteStack
+from bench.report import budgets
+from bench.scenarios import BenchSettings, run_scenario, scenarios
+
+__all__ = ["BenchSettings", "run_bench"]
+
+METHOD = (
+    "Simulators and moto run in a separate process; the handlers run in the benchmark process, called as "
+    "Lambda would (real handler, Lambda-like context). Handler CPU = time.process_time() of that process "
+    "around the call (all its threads). RSS peak = VmHWM after resetting it through /proc/self/clear_refs "
+    "(ru_maxrss elsewhere). Heap peak = tracemalloc peak of a second pass doing the same work. Minimum calls = "
+    "⌈items ÷ batch⌉ per batch resource plus calls that cannot be batched; wall lower bound = Fastmag calls × "
+    "Fastmag latency + minimum LNB calls × LNB latency ÷ concurrency."
+)
+
+
+def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: TextIO | None = None) -> dict[str, Any]:
+    def say(text: str) -> None:
+        if progress is not None:
+            print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=progress, flush=True)
+
+    started = time.perf_counter()
+    say(f"building the sandbox: {settings.models} models, {settings.retailers} retailers")
+    with RemoteStack(models=settings.models, retailers=settings.retailers) as stack:
+        catalogue: dict[str, int] = stack.call("sizes")
+        memory: dict[str, int] = stack.call("memory_sizes")
+        stack.call("set_latency", settings.fastmag_latency, settings.lnb_latency)
+        results = []
+        for scenario in scenarios(settings, catalogue["skus"]):
+            say(f"{scenario.name} …")
+            result = run_scenario(stack, scenario, settings)
+            say(
+                f"{scenario.name}: {result.status}, {result.lnb_calls} LNB calls (min {result.lnb_calls_min}), "
+                f"{result.wall_seconds:.2f} s wall, {result.cpu_seconds:.2f} s CPU, {result.rss_peak_mb:.0f} MB"
+            )
+            results.append(result.as_dict())
+    report: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {
+            "models": settings.models,
+            "retailers": settings.retailers,
+            "orders": settings.orders,
+            "fastmag_latency": settings.fastmag_latency,
+            "lnb_latency": settings.lnb_latency,
+            "batch_size": settings.batch_size,
+            "concurrency": settings.concurrency,
+            "changed_share": settings.changed_share,
+            "memory_pass": settings.trace_memory,
+        },
+        "method": METHOD,
+        "catalogue": catalogue,
+        "memory_size_mb": memory,
+        "incremental_scenario": f"stock {settings.changed_share:.0%} changed",
+        "scenarios": results,
+    }
+    if cold_start:
+        say("cold starts and layer size …")
+        functions = sorted({result["function"] for result in results} | {"api", "authorizer"})
+        report["cold_start"] = {
+            "import_seconds": {
+                name: round(coldstart.import_seconds(name), 3)
+                for name in functions
+                if (coldstart.ROOT / "functions" / name / "app.py").is_file()
+            },
+            "layer": coldstart.layer_size(),
+        }
+    by_name = {result["scenario"]: result for result in results}
+    report["cost"] = cost.estimate(by_name, memory, report["incremental_scenario"])
+    report["budgets"] = budgets(report)
+    report["duration_seconds"] = round(time.perf_counter() - started, 1)
+    return report

@@ -1,0 +1,263 @@
+"""The benchmark scenarios, run through the real handlers, and what is measured around each invocation.
+
+Method (also in the report): the simulators and moto run in another process (`bench.remote`), so in this
+process only the connector runs. Around each `lambda_handler` call we take
+- wall time (`time.perf_counter`), with the simulators' injected latency;
+- handler CPU (`time.process_time`: every thread of this process, so the LNB batch threads count too);
+- RSS high-water mark (`VmHWM`, reset before the call through `/proc/self/clear_refs`; `ru_maxrss` where
+  that is not available), the figure Lambda reports as "Max Memory Used";
+- the remote calls the simulators recorded, against the fewest the work allows: ⌈items ÷ batch size⌉ per
+  batch resource, plus the calls that cannot be batched (order status moves, one Fastmag write per order).
+A second, "memory" pass repeats the same work under `tracemalloc` (which slows Python down, so the first
+pass gives the times) and takes its peak of Python allocations.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.remote import RemoteStack, Traffic
+from sandbox.handlers import ROOT, FakeLambdaContext, handler_module
+
+_HWM = re.compile(r"VmHWM:\s+(\d+)\s+kB")
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one scenario must do at the least: items per batch resource and calls that cannot be batched."""
+
+    items: dict[str, int] | None = None  # None: every item the flow sent was needed (a full export)
+    lnb_single_calls: int = 0
+    fastmag_calls: int = 1
+
+
+@dataclass
+class Scenario:
+    name: str
+    function: str  # folder under functions/
+    event: str  # sample event under events/
+    changes: dict[str, Any] = field(default_factory=dict)
+    prepare: Callable[[RemoteStack], Work] = lambda _: Work()
+    # The memory pass must do the same work again: e.g. `full` for a first export, a new 1 % change.
+    repeat_changes: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Invocation:
+    status: str
+    counters: dict[str, int]
+    wall_seconds: float
+    cpu_seconds: float
+    rss_peak_mb: float
+    traffic: Traffic
+
+
+@dataclass
+class Result:
+    scenario: str
+    function: str
+    note: str
+    status: str
+    counters: dict[str, int]
+    items: int
+    lnb_calls: int
+    lnb_calls_min: int
+    lnb_calls_by_path: dict[str, int]
+    lnb_items_by_path: dict[str, int]
+    lnb_max_in_flight: int
+    fastmag_calls: int
+    fastmag_calls_min: int
+    wall_seconds: float
+    wall_lower_bound_seconds: float
+    cpu_seconds: float
+    rss_peak_mb: float
+    tracemalloc_peak_mb: float | None
+    items_per_second: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rss_peak_reset() -> bool:
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_peak_mb(reset_worked: bool) -> float:
+    if reset_worked:
+        match = _HWM.search(_STATUS.read_text())
+        if match:
+            return int(match.group(1)) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool) -> tuple[Invocation, float]:
+    """One handler call, measured; returns the measurements and the tracemalloc peak (MB, 0 without trace)."""
+    module = handler_module(scenario.function)
+    stack.call("reset")
+    gc.collect()
+    reset_worked = _rss_peak_reset()
+    if trace:
+        tracemalloc.start()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    try:
+        answer = module.lambda_handler(event, FakeLambdaContext(scenario.function))
+    except Exception as error:
+        answer = {"status": f"failed: {type(error).__name__}: {error}", "counters": {}}
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    peak = 0.0
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    invocation = Invocation(
+        status=str(answer.get("status")),
+        counters=dict(answer.get("counters") or {}),
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+        rss_peak_mb=_rss_peak_mb(reset_worked),
+        traffic=stack.traffic(),
+    )
+    return invocation, peak
+
+
+def _event(scenario: Scenario, run: str, changes: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    document: dict[str, Any] = json.loads((ROOT / "events" / f"{scenario.event}.json").read_text(encoding="utf-8"))
+    # Every invocation is a new run: a repeated run id or execution id would be skipped as a duplicate.
+    document.update({"run_id": f"bench-{scenario.name}-{run}", "execution_id": None, **scenario.changes, **changes})
+    return document
+
+
+def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings) -> Result:
+    work = scenario.prepare(stack)
+    first, _ = invoke(stack, scenario, _event(scenario, "time", {}), trace=False)
+    peak: float | None = None
+    if settings.trace_memory:
+        scenario.prepare(stack)
+        _, peak = invoke(stack, scenario, _event(scenario, "memory", scenario.repeat_changes), trace=True)
+    traffic = first.traffic
+    needed = work.items if work.items is not None else traffic.lnb_items
+    lnb_min = sum(math.ceil(count / settings.batch_size) for count in needed.values()) + work.lnb_single_calls
+    lower_bound = work.fastmag_calls * settings.fastmag_latency + lnb_min * settings.lnb_latency / settings.concurrency
+    items = first.counters.get("read", 0)
+    return Result(
+        scenario=scenario.name,
+        function=scenario.function,
+        note=scenario.note,
+        status=first.status,
+        counters=first.counters,
+        items=items,
+        lnb_calls=traffic.lnb_calls,
+        lnb_calls_min=lnb_min,
+        lnb_calls_by_path=traffic.lnb_calls_by_path,
+        lnb_items_by_path=traffic.lnb_items,
+        lnb_max_in_flight=traffic.lnb_max_in_flight,
+        fastmag_calls=traffic.fastmag_calls,
+        fastmag_calls_min=work.fastmag_calls,
+        wall_seconds=round(first.wall_seconds, 3),
+        wall_lower_bound_seconds=round(lower_bound, 3),
+        cpu_seconds=round(first.cpu_seconds, 3),
+        rss_peak_mb=round(first.rss_peak_mb, 1),
+        tracemalloc_peak_mb=None if peak is None else round(peak, 1),
+        items_per_second=round(items / first.wall_seconds, 1) if first.wall_seconds else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    models: int
+    retailers: int
+    orders: int
+    fastmag_latency: float
+    lnb_latency: float
+    trace_memory: bool
+    batch_size: int = 100
+    concurrency: int = 4
+    changed_share: float = 0.01
+
+
+def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
+    """Every scenario whose handler exists, in the order that builds the state the next one needs."""
+    changed = max(round(skus * settings.changed_share), 1)
+
+    def change_stock(stack: RemoteStack) -> Work:
+        return Work(items={"/multi/inventory/ean": stack.call("change_stock", changed)})
+
+    def add_orders(stack: RemoteStack) -> Work:
+        added: int = stack.call("add_orders", settings.orders)
+        # One page of orders (plus the empty page that ends a full one), a status move per order; in
+        # Fastmag the three look-ups (variants, customers, orders already there) and one write per order.
+        page = stack.call("page_size")
+        pages = added // page + 1
+        return Work(items={}, lnb_single_calls=pages + added, fastmag_calls=3 + added)
+
+    def idle_orders(stack: RemoteStack) -> Work:
+        return Work(items={}, lnb_single_calls=1, fastmag_calls=0)
+
+    unchanged = Work(items={})
+    listed = [
+        Scenario("stock full push", "push_stock", "schedule_stock_full", note="nightly: every SKU"),
+        Scenario("stock 0 % changed", "push_stock", "schedule_stock", prepare=lambda _: unchanged),
+        Scenario(
+            f"stock {settings.changed_share:.0%} changed",
+            "push_stock",
+            "schedule_stock",
+            prepare=change_stock,
+            note=f"{changed} SKUs changed",
+        ),
+        Scenario(
+            "products full export",
+            "export_products",
+            "export_products",
+            repeat_changes={"full": True},
+            note="first export: every model and fabric",
+        ),
+        Scenario("products re-export unchanged", "export_products", "export_products", prepare=lambda _: unchanged),
+        Scenario(
+            "prices full export",
+            "export_prices",
+            "export_prices",
+            repeat_changes={"full": True},
+            prepare=lambda _: Work(fastmag_calls=2),
+        ),
+        Scenario(
+            "customers full export",
+            "export_customers",
+            "export_customers",
+            repeat_changes={"full": True},
+            prepare=lambda _: Work(fastmag_calls=3),
+        ),
+        Scenario(
+            "orders import",
+            "import_orders",
+            "schedule_orders",
+            prepare=add_orders,
+            note=f"{settings.orders} orders in the to-export status",
+        ),
+        Scenario(
+            "orders idle",
+            "import_orders",
+            "schedule_orders",
+            prepare=idle_orders,
+            note="no order waiting: the 15-minute tick",
+        ),
+    ]
+    return [scenario for scenario in listed if (ROOT / "functions" / scenario.function / "app.py").is_file()]

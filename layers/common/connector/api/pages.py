@@ -1,0 +1,157 @@
+"""HTML of the operator's pages: plain server-rendered HTML, a few lines of script for the two POST buttons.
+
+Every value is escaped. Links carry the caller's `token` query parameter when it came that way, because the
+Fastmag buttons are plain links and a browser cannot add an Authorization header to the next click.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import urlencode
+
+from connector.runs import FINISHED, RunRecord
+
+COUNTERS = ("read", "unchanged", "sent", "accepted", "rejected", "skipped")
+REFRESH_SECONDS = 2
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
+.succeeded{color:#176f2c}.partial,.held,.skipped{color:#8a5a00}.failed{color:#b00020}
+.button{display:inline-block;padding:.4rem .9rem;background:#1f4e99;color:#fff;text-decoration:none;border:0;
+border-radius:4px;font-size:1rem;cursor:pointer}.error{color:#b00020}
+"""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute paths under the API's base path (the stage, or nothing behind a custom domain)."""
+
+    prefix: str = ""
+    token: str | None = None
+
+    def url(self, path: str, **query: str) -> str:
+        parameters = {**query, **({"token": self.token} if self.token else {})}
+        return f"{self.prefix}{path}" + (f"?{urlencode(parameters)}" if parameters else "")
+
+
+def _page(title: str, body: str, *, refresh: bool = False) -> str:
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}<title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _errors(errors: Mapping[str, int], limit: int = 3) -> str:
+    top = sorted(errors.items(), key=lambda item: -item[1])[:limit]
+    return "<br>".join(f"{count} × {escape(reason)}" for reason, count in top)
+
+
+def status_page(runs: Mapping[str, Sequence[RunRecord]], links: Links) -> str:
+    """Recent runs per flow with their counters and errors, and one export button per flow."""
+    sections = []
+    for flow, records in runs.items():
+        rows = "".join(
+            f'<tr><td><a href="{escape(links.url(f"/runs/{r.run_id}"))}">{escape(r.run_id)}</a></td>'
+            f"<td>{escape(r.trigger)}{' (preview)' if r.preview else ''}</td>"
+            f'<td class="{escape(r.status)}">{escape(r.status)}</td>'
+            + "".join(f"<td>{getattr(r.counters, name)}</td>" for name in COUNTERS)
+            + f"<td>{escape(r.started_at or r.queued_at or '')}</td><td>{escape(r.finished_at or '')}</td>"
+            f"<td>{escape(r.message or '')}{'<br>' if r.message and r.errors else ''}{_errors(r.errors)}</td></tr>"
+            for r in records
+        )
+        header = "".join(f"<th>{name}</th>" for name in ("run", "trigger", "status", *COUNTERS))
+        table = (
+            f"<table><tr>{header}<th>started</th><th>finished</th><th>errors</th></tr>{rows}</table>"
+            if records
+            else "<p>No run yet.</p>"
+        )
+        sections.append(
+            f'<section id="flow-{escape(flow)}"><h2>{escape(flow)}</h2>'
+            f'<p><a class="button" id="export-{escape(flow)}" href="{escape(links.url(f"/exports/{flow}"))}">'
+            f"Export {escape(flow)}</a> "
+            f'<a href="{escape(links.url("/runs", flow=flow))}">all runs (JSON)</a></p>{table}</section>'
+        )
+    return _page("Connector status", "<h1>Fastmag → Le New Black</h1>" + "".join(sections))
+
+
+def confirm_page(flow: str, links: Links) -> str:
+    """The button's landing page: nothing runs until Confirm posts the choice."""
+    target = links.url(f"/exports/{flow}")
+    body = f"""
+<h1>Export {escape(flow)}</h1>
+<form id="export-form">
+<p><label><input type="checkbox" name="preview" id="preview"> Preview only: compute and store what would be
+sent, send nothing</label></p>
+<p><label><input type="checkbox" name="full" id="full"> Full: send every record, not only what changed</label></p>
+<p><button class="button" type="submit" id="confirm">Confirm</button>
+<a href="{escape(links.url("/"))}">Cancel</a></p>
+<p class="error" id="problem"></p>
+</form>
+<script>
+document.getElementById("export-form").addEventListener("submit", async (event) => {{
+  event.preventDefault();
+  const form = event.target;
+  const answer = await fetch({_js(target)}, {{
+    method: "POST",
+    headers: {{"Content-Type": "application/json", "Accept": "application/json"}},
+    body: JSON.stringify({{preview: form.preview.checked, full: form.full.checked}}),
+  }});
+  const data = await answer.json();
+  if (answer.status === 202) {{ window.location.href = data.page_url; }}
+  else {{ document.getElementById("problem").textContent = data.message || JSON.stringify(data); }}
+}});
+</script>"""
+    return _page(f"Export {flow}", body)
+
+
+def run_page(record: RunRecord, preview_url: str | None, links: Links) -> str:
+    """One run: refreshes itself until the run has ended."""
+    finished = record.status in FINISHED
+    counters = "".join(
+        f'<tr><th>{name}</th><td id="counter-{name}">{getattr(record.counters, name)}</td></tr>' for name in COUNTERS
+    )
+    errors = "".join(
+        f"<tr><td>{count}</td><td>{escape(reason)}</td></tr>"
+        for reason, count in sorted(record.errors.items(), key=lambda item: -item[1])
+    )
+    details = [
+        f'<p>Status: <strong id="status" class="{escape(record.status)}">{escape(record.status)}</strong>'
+        f"{'' if finished else ' (this page refreshes itself)'}</p>",
+        f"<p>Flow {escape(record.flow)}, trigger {escape(record.trigger)}"
+        f"{', preview' if record.preview else ''}{', full' if record.full else ''}"
+        f"{f', applies preview {escape(record.applied_from)}' if record.applied_from else ''}</p>",
+    ]
+    if record.message:
+        details.append(f'<p id="message">{escape(record.message)}</p>')
+    details.append(f"<table>{counters}</table>")
+    if errors:
+        details.append(f"<h2>Errors</h2><table><tr><th>items</th><th>reason</th></tr>{errors}</table>")
+    if preview_url:
+        details.append(
+            f'<p><a id="preview-link" href="{escape(preview_url)}">Download the preview (JSON Lines)</a></p>'
+        )
+    if finished and record.preview and record.preview_base:
+        apply_url = links.url(f"/runs/{record.run_id}/apply")
+        details.append(
+            '<p><button class="button" id="apply">Send exactly this preview</button></p><p class="error" id="problem">'
+            f"</p><script>document.getElementById('apply').addEventListener('click', async () => {{"
+            f"const answer = await fetch({_js(apply_url)}, "
+            "{method: 'POST', headers: {'Accept': 'application/json'}});"
+            "const data = await answer.json();"
+            "if (answer.status === 202) { window.location.href = data.page_url; }"
+            "else { document.getElementById('problem').textContent = data.message; }});</script>"
+        )
+    details.append(f'<p><a href="{escape(links.url("/"))}">Back to the status page</a></p>')
+    return _page(
+        f"Run {record.run_id}", f"<h1>Run {escape(record.run_id)}</h1>{''.join(details)}", refresh=not finished
+    )
+
+
+def _js(value: str) -> str:
+    """A string literal safe inside a script element."""
+    return json.dumps(value).replace("<", "\\u003c")

@@ -1,0 +1,351 @@
+"""The export API's routes (ARCHITECTURE §8), resolved by ApiFunction behind the token authorizer.
+
+Nothing long runs here: `POST /exports/{flow}` and `POST /runs/{run_id}/apply` write a queued run record and
+hand the run to its flow function asynchronously, answering 202 with the run's address.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.api import pages
+from connector.api.invoke import Invoker, invoker_from_environment
+from connector.events import FlowRequest, Trigger
+from connector.observability import logger
+from connector.runs import FINISHED, PreviewStore, RunRecord, RunStatus, RunStore, now_iso
+from connector.settings import environment
+from connector.state import LedgerEntry, OrderLedger
+
+RECENT_RUNS = 5
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+class ExportRequest(BaseModel):
+    """What the confirm page posts; an empty body starts an incremental run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preview: bool = Field(default=False, description="store the would-be writes, send nothing")
+    full: bool = Field(default=False, description="send every record, not only what changed")
+    force: bool = Field(default=False, description="let a stock push through the zero-stock guard")
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    status: RunStatus
+    status_url: str = Field(description="the run record (JSON with Authorization, HTML in a browser)")
+    page_url: str = Field(description="the run's page, for a browser that came with a token link")
+
+
+class RunPage(BaseModel):
+    runs: list[RunRecord]
+    next: str | None = Field(description="cursor of the next page (`cursor` query parameter), null at the end")
+
+
+class RunDetail(RunRecord):
+    preview_url: str | None = Field(default=None, description="presigned link to the stored preview (15 min)")
+
+
+class Problem(BaseModel):
+    message: str
+    flows: list[str] | None = None
+
+
+@dataclass
+class ApiServices:
+    runs: RunStore
+    previews: PreviewStore
+    ledger: OrderLedger
+    invoker: Invoker
+
+
+_services: dict[str, ApiServices] = {}
+
+
+def api_services() -> ApiServices:
+    """Clients built once per container (per endpoint, so a new local stack gets new ones)."""
+    env = environment()
+    cache_key = env.model_dump_json() + os.environ.get("AWS_ENDPOINT_URL", "")
+    if cache_key not in _services:
+        import boto3
+
+        session = boto3.session.Session()
+        table = session.resource("dynamodb").Table(env.STATE_TABLE)
+        _services.clear()
+        _services[cache_key] = ApiServices(
+            runs=RunStore(table),
+            previews=PreviewStore(session.client("s3"), env.STAGING_BUCKET),
+            ledger=OrderLedger(table),
+            invoker=invoker_from_environment(env),
+        )
+    return _services[cache_key]
+
+
+# --- Request context ----------------------------------------------------------------------------------------
+
+
+def _links() -> pages.Links:
+    """Links under the API's base path; the token is carried only when the caller itself sent it as a link."""
+    event = app.current_event
+    path = event.path
+    full_path = str(event.request_context.path or path)
+    prefix = full_path[: -len(path)] if path != "/" and full_path.endswith(path) else full_path.rstrip("/")
+    if path == "/" and full_path == "/":
+        prefix = ""
+    token = (event.query_string_parameters or {}).get("token")
+    return pages.Links(prefix=prefix, token=token or None)
+
+
+def _absolute(path: str) -> str:
+    headers = app.current_event.headers
+    scheme = headers.get("X-Forwarded-Proto", "https")
+    host = headers.get("Host", "")
+    return f"{scheme}://{host}{_links().prefix}{path}"
+
+
+def _wants_html() -> bool:
+    return "text/html" in app.current_event.headers.get("Accept", "")
+
+
+def _html(body: str, status: int = HTTPStatus.OK) -> Response[str]:
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body)
+
+
+def _problem(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=Problem(message=message, **extra).model_dump(exclude_none=True),
+    )
+
+
+def _unknown_flow(flow: str) -> Response[dict[str, Any]]:
+    flows = list(api_services().invoker.flows)
+    return _problem(HTTPStatus.NOT_FOUND, f"unknown flow {flow!r}; flows: {', '.join(flows)}", flows=flows)
+
+
+def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    """422 naming each bad field (`body.preview`, `query.limit`…) and what is wrong with it."""
+    # Invalid JSON is reported at a character position (`body.1`): the field is the body itself.
+    fields = [
+        {"field": "body" if e["type"] == "json_invalid" else ".".join(map(str, e["loc"])), "problem": e["msg"]}
+        for e in error.errors()
+    ]
+    message = "invalid request: " + "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+    return Response(
+        status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": message, "fields": fields},
+    )
+
+
+# Registered by a call, not a decorator: Powertools' decorator is untyped.
+app.exception_handler(RequestValidationError)(_invalid_request)
+
+
+# --- Pages ------------------------------------------------------------------------------------------------------
+
+
+@app.get("/", summary="Status page: recent runs per flow and a button per flow")
+def status_page() -> Response[str]:
+    services = api_services()
+    runs = {flow: services.runs.list(flow, limit=RECENT_RUNS)[0] for flow in services.invoker.flows}
+    return _html(pages.status_page(runs, _links()))
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    document = app.get_openapi_json_schema(
+        title="Fastmag → Le New Black connector", version="1", description="Export buttons and runs."
+    )
+    return Response(status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=document)
+
+
+@app.get("/exports/<flow>", summary="Confirm page of an export button (nothing runs)")
+def confirm_export(flow: str) -> Response[Any]:
+    if flow not in api_services().invoker.flows:
+        return _unknown_flow(flow)
+    return _html(pages.confirm_page(flow, _links()))
+
+
+# --- Runs ---------------------------------------------------------------------------------------------------------
+
+
+def _start(
+    flow: str, trigger: Trigger, *, preview: bool, full: bool, force: bool, apply_run_id: str | None = None
+) -> Response[Any]:
+    services = api_services()
+    request = FlowRequest.model_validate(
+        {
+            "flow": flow,
+            "trigger": trigger,
+            "preview": preview,
+            "full": full,
+            "force": force,
+            "apply_run_id": apply_run_id,
+        }
+    )
+    run_id = request.resolved_run_id()
+    request = request.model_copy(update={"run_id": run_id})
+    record = RunRecord(
+        run_id=run_id,
+        flow=flow,
+        trigger=trigger,
+        status=RunStatus.QUEUED,
+        preview=preview,
+        full=full,
+        force=force,
+        applied_from=apply_run_id,
+        queued_at=now_iso(),
+    )
+    services.runs.put(record)
+    logger.append_keys(flow=flow, run_id=run_id, trigger=trigger)
+    try:
+        services.invoker.invoke(flow, request.model_dump(mode="json", exclude_none=True))
+    except Exception as error:  # the run never started: say so on its record and to the caller
+        logger.exception(f"could not start the {flow} run", extra={"event": "run.not_started"})
+        message = f"could not start the {flow} flow: {error}"
+        services.runs.put(
+            record.model_copy(update={"status": RunStatus.FAILED, "message": message, "finished_at": now_iso()})
+        )
+        return _problem(HTTPStatus.BAD_GATEWAY, message)
+    logger.info(f"run {run_id} queued", extra={"event": "run.queued", "key": run_id})
+    links = _links()
+    started = RunStarted(
+        run_id=run_id,
+        status=RunStatus.QUEUED,
+        status_url=_absolute(f"/runs/{run_id}"),
+        page_url=links.url(f"/runs/{run_id}"),
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body=started.model_dump(mode="json"),
+        headers={"Location": started.status_url},
+    )
+
+
+@app.post(
+    "/exports/<flow>",
+    summary="Start a run of a flow (queued, then run asynchronously)",
+    responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
+)
+def start_export(flow: str, body: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
+    if flow not in api_services().invoker.flows:
+        return _unknown_flow(flow)
+    choice = body or ExportRequest()
+    return _start(flow, "button", preview=choice.preview, full=choice.full, force=choice.force)
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+        json.loads(decoded)
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": "not a cursor this API returned", "type": "value_error"}]
+        ) from error
+    return decoded
+
+
+@app.get("/runs", summary="Runs, newest first; paginated per flow with `cursor`")
+def list_runs(
+    flow: Annotated[str | None, Query(description="only this flow's runs (needed to page on)")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+) -> Response[Any]:
+    services = api_services()
+    if flow is not None and flow not in services.invoker.flows:
+        return _unknown_flow(flow)
+    if flow is None:
+        # Across flows there is no common cursor: the latest runs of every flow, merged.
+        runs = [r for f in services.invoker.flows for r in services.runs.list(f, limit=limit)[0]]
+        runs.sort(key=lambda r: r.queued_at or r.started_at or "", reverse=True)
+        page = RunPage(runs=runs[:limit], next=None)
+    else:
+        records, after = services.runs.list(flow, limit=limit, after=_decode_cursor(cursor) if cursor else None)
+        encoded = base64.urlsafe_b64encode(after.encode()).decode() if after else None
+        page = RunPage(runs=records, next=encoded)
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
+
+
+@app.get(
+    "/runs/<run_id>",
+    summary="One run: counters (updated while it runs), error summary, preview link",
+    responses={200: {"description": "the run", "content": {"application/json": {"model": RunDetail}}}},
+)
+def get_run(run_id: str) -> Response[Any]:
+    services = api_services()
+    record = services.runs.get(run_id)
+    if record is None:
+        return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
+    preview_url = services.previews.presigned_url(run_id) if record.preview_key else None
+    if _wants_html():
+        return _html(pages.run_page(record, preview_url, _links()))
+    detail = RunDetail(**record.model_dump(), preview_url=preview_url)
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, detail.model_dump(mode="json", exclude_none=True))
+
+
+def _apply_refusal(preview: RunRecord, services: ApiServices) -> str | None:
+    """Why a preview cannot be applied, when the API can tell without reading the data (the flow checks the rest)."""
+    if not preview.preview:
+        return f"run {preview.run_id} is not a preview"
+    if preview.status not in FINISHED:
+        return f"preview {preview.run_id} has not finished yet ({preview.status})"
+    if preview.preview_key is None or preview.preview_base is None:
+        return f"preview {preview.run_id} ended {preview.status} with nothing to apply: run a new preview"
+    # A run that wrote to LNB after the preview moved the snapshot the preview was computed from.
+    later = [
+        run
+        for run in services.runs.list(preview.flow, limit=50)[0]
+        if not run.preview and run.counters.accepted and (run.started_at or "") > (preview.finished_at or "")
+    ]
+    if later:
+        since = later[0].run_id
+        return f"the data changed since preview {preview.run_id} (run {since} sent data since): run a new preview"
+    return None
+
+
+@app.post(
+    "/runs/<run_id>/apply",
+    summary="Send exactly what a preview stored; refused if the data changed since",
+    responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
+)
+def apply_preview(run_id: str) -> Response[Any]:
+    services = api_services()
+    preview = services.runs.get(run_id)
+    if preview is None:
+        return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
+    if preview.flow not in services.invoker.flows:
+        return _unknown_flow(preview.flow)
+    refusal = _apply_refusal(preview, services)
+    if refusal is not None:
+        return _problem(HTTPStatus.CONFLICT, refusal)
+    return _start(preview.flow, "apply", preview=False, full=preview.full, force=preview.force, apply_run_id=run_id)
+
+
+# --- Orders ---------------------------------------------------------------------------------------------------
+
+
+@app.get(
+    "/orders/<reference>",
+    summary="The order ledger: exported (Fastmag number) or blocked and why, with its history",
+    responses={200: {"description": "the ledger entry", "content": {"application/json": {"model": LedgerEntry}}}},
+)
+def get_order(reference: str) -> Response[Any]:
+    entry = api_services().ledger.get(reference)
+    if entry is None:
+        return _problem(HTTPStatus.NOT_FOUND, f"order {reference} was never seen by the connector")
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, entry.model_dump(mode="json", exclude_none=True))

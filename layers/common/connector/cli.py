@@ -1,0 +1,86 @@
+"""`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`.
+
+Without `--settings` the flow runs in-process against the bundled sandbox (simulators and moto, from a
+repository checkout). With `--settings` it runs against the endpoints in that file, the secret from
+CONNECTOR_SECRET / CONNECTOR_SECRET_FILE, and the AWS state named by STATE_TABLE / STAGING_BUCKET.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TextIO
+
+from connector.errors import ConnectorError
+from connector.events import FlowRequest
+from connector.flows import FLOW_MODULES, flow_function
+from connector.runner import build_services, execute
+from connector.runs import Run, RunRecord
+from connector.settings import load_local_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m connector", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one flow now")
+    run.add_argument("flow", choices=sorted(FLOW_MODULES))
+    run.add_argument("--preview", action="store_true", help="compute and store the would-be writes only")
+    run.add_argument("--full", action="store_true", help="send everything, not only what changed")
+    run.add_argument("--force", action="store_true", help="override the stock guard")
+    run.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
+    commands.add_parser("flows", help="list the flows")
+    return parser
+
+
+def print_progress(out: TextIO) -> Callable[[Run], None]:
+    def show(run: Run) -> None:
+        c = run.counters
+        out.write(
+            f"\r{run.flow}: read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
+            f"rejected {c.rejected}  skipped {c.skipped}"
+        )
+        out.flush()
+
+    return show
+
+
+def format_record(record: RunRecord) -> str:
+    c = record.counters
+    lines = [
+        f"{record.flow} run {record.run_id}: {record.status}" + (f" ({record.message})" if record.message else ""),
+        f"  read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
+        f"rejected {c.rejected}  skipped {c.skipped}",
+    ]
+    lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
+    if record.preview_key:
+        lines.append(f"  preview: {record.preview_key}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "flows":
+        print("\n".join(sorted(FLOW_MODULES)))
+        return 0
+    request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
+    try:
+        with ExitStack() as resources:
+            if args.settings is None:
+                from sandbox.stack import LocalStack  # only in a repository checkout
+
+                stack = resources.enter_context(LocalStack())
+                settings, secret = stack.settings, load_local_settings(None)[1]
+            else:
+                settings, secret = load_local_settings(args.settings)
+            services = build_services(settings, secret)
+            progress = print_progress(sys.stderr)
+            record = execute(flow_function(args.flow), request, services, progress)
+            sys.stderr.write("\n")
+    except ConnectorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_record(record))
+    return 0 if record.status in {"succeeded", "partial", "held", "skipped"} else 1

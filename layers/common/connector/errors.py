@@ -1,0 +1,59 @@
+"""Typed errors carrying what support needs: the key, the reason, the remote message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+
+class SettingsError(ConnectorError):
+    """The settings document or the secret is invalid; the message names the field."""
+
+
+class FastmagError(ConnectorError):
+    """Fastmag refused a call (`KO|<message>`) or answered something unreadable."""
+
+    def __init__(self, message: str, *, remote_message: str | None = None) -> None:
+        super().__init__(message)
+        self.remote_message = remote_message
+
+
+class FastmagTransportError(FastmagError):
+    """Fastmag could not be reached (timeout, connection refused, HTTP error) on a read."""
+
+
+class FastmagOutcomeUnknown(FastmagError):
+    """A write may or may not have been committed: look it up before sending again."""
+
+
+class LeNewBlackError(ConnectorError):
+    """Le New Black answered an error; carries the HTTP status, the message and field errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        field_errors: dict[str, list[str]] | None = None,
+        raw_body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.field_errors = field_errors or {}
+        self.raw_body = raw_body
+
+
+class LeNewBlackAuthError(LeNewBlackError):
+    """The token request failed, or a fresh token was refused."""
+
+
+class ValidationProblem(ConnectorError):
+    """A source record cannot be sent as it is; `reason` says why, `key` says which."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason

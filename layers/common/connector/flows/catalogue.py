@@ -1,0 +1,164 @@
+"""What the catalogue flows share (products, prices, images): Fastmag rows grouped into models and colours,
+fabric codes, collections and the size order.
+
+The products query answers one row per variant (reference × colour × size). `group_catalogue` folds those
+rows into `Sheet`s (one per model, in Fastmag's order) holding their colours and sizes, after the settings'
+filters, so every catalogue flow sees the same models, colours and fabric codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+from connector.flows.stock import Skip
+from connector.settings import CollectionName, Settings
+
+type Row = Mapping[str, str]
+
+# Fabric codes are identifiers in LNB and in file names of images: keep them short, ASCII and stable.
+FABRIC_CODE_MAX = 60
+_NOT_CODE = re.compile(r"[^A-Z0-9]+")
+_INACTIVE = frozenset({"0", "false", "n", "no", "non"})
+_UNRANKED = 1 << 30
+
+
+@lru_cache(maxsize=4096)  # colours and materials repeat on every variant
+def slug(value: str) -> str:
+    """`Bleu marine é` → `BLEU-MARINE-E`: accents dropped, upper case, any other run of characters → `-`."""
+    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return _NOT_CODE.sub("-", plain.upper()).strip("-")
+
+
+@lru_cache(maxsize=4096)  # a catalogue has few colour × material pairs, each met on many variants
+def fabric_code(colour: str, material: str) -> str:
+    """The LNB fabric code of a colour × material: `NOIR_COTON`, `ROSE-POUDRE_SOIE`; the colour alone without
+    a material. Deterministic and ASCII; a code longer than FABRIC_CODE_MAX, or text with no letter or digit
+    at all, ends with a digest of the exact text so two different fabrics do not share one code."""
+    parts = [slug(colour), slug(material)]
+    code = "_".join(part for part in parts if part)
+    exact = f"{colour.strip()}\x1f{material.strip()}"
+    if len(code) > FABRIC_CODE_MAX or not code:
+        tail = hashlib.sha256(exact.encode()).hexdigest()[:8].upper()
+        code = f"{code[: FABRIC_CODE_MAX - len(tail) - 1]}-{tail}".lstrip("-")
+    return code
+
+
+def fabric_name(colour: str, material: str) -> str:
+    """What a buyer reads: `ROSE POUDRÉ - soie`, or the colour alone."""
+    return f"{colour} - {material}" if material else colour
+
+
+def collection_of(season: str, settings: Settings) -> CollectionName:
+    """The LNB collection of a Fastmag season: the configured one, or code = name = the season."""
+    return settings.products.collections.get(season) or CollectionName(code=season, name=season)
+
+
+def sizing_name(sizes: Iterable[str]) -> str:
+    """A size grid's name, from its sizes: products with the same grid share one LNB sizing."""
+    return " / ".join(sizes)
+
+
+def text(row: Row, name: str | None) -> str:
+    return (row.get(name) or "").strip() if name else ""
+
+
+def _rank(row: Row) -> int:
+    try:
+        return int(text(row, "size_rank"))
+    except ValueError:
+        return _UNRANKED
+
+
+class Line(NamedTuple):  # a tuple: built once per SKU, 100 000 times a run
+    """One variant row of the products query: a size of a colour, its EAN13 as Fastmag holds it."""
+
+    size: str
+    ean13: str
+    row: Row
+
+
+@dataclass
+class Sheet:
+    """One model: its sheet fields (from its first row), its colours with their sizes in Fastmag order."""
+
+    reference: str
+    row: Row
+    colours: dict[str, list[Line]] = field(default_factory=dict)
+    sizes: list[str] = field(default_factory=list)
+    _order: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    @property
+    def material(self) -> str:
+        return text(self.row, "material")
+
+    def fabric_code(self, colour: str) -> str:
+        return fabric_code(colour, self.material)
+
+    def disagreeing_colours(self) -> list[str]:
+        """Colours that lack some of the model's sizes (LNB wants one sizing per model)."""
+        return [colour for colour, lines in self.colours.items() if len(lines) != len(self.sizes)]
+
+
+@dataclass
+class Catalogue:
+    sheets: list[Sheet] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    left_out: int = 0  # models the settings leave out (inactive, other seasons)
+
+
+def _wanted(row: Row, settings: Settings) -> bool:
+    options = settings.products
+    if options.active_only and text(row, "active").lower() in _INACTIVE:
+        return False
+    return not options.seasons or text(row, "season") in options.seasons
+
+
+def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
+    """Pure: variant rows → models with colours and sizes in Fastmag order (`size_rank`, then first seen).
+
+    A variant without colour or size, or a second row for the same colour and size, is skipped with a reason.
+    """
+    catalogue = Catalogue()
+    sheets: dict[str, Sheet] = {}
+    left_out: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
+    for position, row in enumerate(rows):
+        reference = text(row, "reference")
+        if reference in left_out:
+            continue
+        sheet = sheets.get(reference)
+        if sheet is None:
+            if not _wanted(row, settings):
+                left_out.add(reference)
+                continue
+            sheet = sheets[reference] = Sheet(reference, row)
+        colour, size, ean13 = text(row, "colour"), text(row, "size"), text(row, "ean13")
+        if not colour or not size or (reference, colour, size) in seen:
+            label = f"{reference}/{colour or '?'}/{size or '?'}"
+            problem = "appears twice" if colour and size else f"has no {'size' if colour else 'colour'}"
+            catalogue.skipped.append(
+                Skip(ean13 or text(row, "variant_id") or label, f"variant {label} {problem} in Fastmag")
+            )
+            continue
+        seen.add((reference, colour, size))
+        sheet.colours.setdefault(colour, []).append(Line(size, ean13, row))
+        if size not in sheet._order:
+            sheet._order[size] = (_rank(row), position)
+    for sheet in sheets.values():
+        if not sheet.colours:
+            continue
+        order = sheet._order
+        sheet.sizes = sorted(order, key=order.__getitem__)
+        for lines in sheet.colours.values():
+            lines.sort(key=lambda line: order[line.size])
+        # Fastmag ranks sizes, not colours: sorted colours keep a payload's digest independent of row order.
+        sheet.colours = dict(sorted(sheet.colours.items()))
+        catalogue.sheets.append(sheet)
+    catalogue.left_out = len(left_out)
+    return catalogue

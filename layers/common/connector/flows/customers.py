@@ -1,0 +1,252 @@
+"""Customers: Fastmag B2B customers → LNB `/multi/retailers`, with addresses, price list and buyers.
+
+read (customers, their delivery addresses, optional extra contacts) → map (one retailer per customer,
+keyed by the Fastmag customer id that orders come back with; a customer that cannot be sent whole is
+skipped with every reason found) → diff (against what LNB last accepted) → send (only what changed) → record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from connector.countries import iso_country
+from connector.fastmag.sql import render
+from connector.flows.context import FlowContext
+from connector.flows.sync import Outgoing, synchronise
+from connector.lenewblack.models import Address, Buyer, Retailer
+from connector.settings import Settings
+
+RESOURCE = "retailers"
+SNAPSHOT = "customers"
+# Stricter than LNB's own check: a dotted domain of letters, digits and hyphens, no spaces or commas.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
+
+type Row = Mapping[str, str]
+
+
+@dataclass
+class Retailers:
+    """The retailers ready to send, by reference, and the customers skipped, by key, with their reason."""
+
+    items: dict[str, Retailer] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    read: int = 0
+
+
+def _text(row: Row, name: str) -> str:
+    value = row.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _optional(row: Row, name: str) -> str | None:
+    return _text(row, name) or None
+
+
+def is_valid_email(email: str) -> bool:
+    return bool(_EMAIL.fullmatch(email))
+
+
+def _country(row: Row, settings: Settings, where: str, problems: list[str]) -> str | None:
+    spelled = _text(row, "country")
+    if not spelled:
+        if settings.customers.default_country:
+            return settings.customers.default_country
+        problems.append(f"no country on the {where}")
+        return None
+    code = iso_country(spelled)
+    if code is None:
+        problems.append(f"unknown country {spelled!r} on the {where}: use an ISO-2 code or a known country name")
+    return code
+
+
+def _main_address(customer: Row, company: str, country: str, reference: str) -> Address:
+    """The customer record's own address (store and billing), with its VAT number."""
+    contact = " ".join(part for part in (_text(customer, "first_name"), _text(customer, "last_name")) if part)
+    return Address(
+        reference=reference,
+        company=company,
+        country=country,
+        contact_name=contact or None,
+        contact_email=_optional(customer, "email"),
+        tel=_optional(customer, "phone"),
+        address_1=_optional(customer, "address_1"),
+        address_2=_optional(customer, "address_2"),
+        zipcode=_optional(customer, "zipcode"),
+        city=_optional(customer, "city"),
+        vat_number=_optional(customer, "vat_number"),
+    )
+
+
+def _delivery_countries(rows: Sequence[Row], settings: Settings, problems: list[str]) -> dict[str, tuple[str, Row]]:
+    """The named delivery addresses by name, with their ISO-2 country; a nameless or doubled name is a problem."""
+    by_name: dict[str, tuple[str, Row]] = {}
+    for row in rows:
+        name = _text(row, "name")
+        if not name:
+            problems.append("a delivery address has no name")
+        elif name in by_name:
+            problems.append(f"two delivery addresses are named {name!r}")
+        elif country := _country(row, settings, f"delivery address {name!r}", problems):
+            by_name[name] = (country, row)
+    return by_name
+
+
+def _delivery_address(name: str, country: str, row: Row, company: str) -> Address:
+    return Address(
+        reference=name,
+        company=_text(row, "company") or company,
+        country=country,
+        contact_name=_optional(row, "contact_name"),
+        address_1=_optional(row, "address_1"),
+        address_2=_optional(row, "address_2"),
+        zipcode=_optional(row, "zipcode"),
+        city=_optional(row, "city"),
+    )
+
+
+def _buyers(customer: Row, extra_rows: Sequence[Row], problems: list[str]) -> list[Buyer]:
+    """The customer's contact, then the extra contacts; LNB matches buyers by email, so one per email."""
+    buyers: dict[str, Buyer] = {}
+    email = _text(customer, "email")
+    if not email:
+        problems.append("no buyer email: the customer has no email address")
+    elif not is_valid_email(email):
+        problems.append("the customer's email is not a valid email address")
+    else:
+        buyers[email.casefold()] = Buyer(
+            email=email, first_name=_optional(customer, "first_name"), last_name=_optional(customer, "last_name")
+        )
+    for number, row in enumerate(extra_rows, start=1):
+        extra = _text(row, "email")
+        if not extra:
+            problems.append(f"extra buyer {number} has no email address")
+        elif not is_valid_email(extra):
+            problems.append(f"extra buyer {number}'s email is not a valid email address")
+        elif extra.casefold() not in buyers:
+            buyers[extra.casefold()] = Buyer(
+                email=extra, first_name=_optional(row, "first_name"), last_name=_optional(row, "last_name")
+            )
+    return list(buyers.values())
+
+
+def _price_list(customer: Row, settings: Settings, problems: list[str]) -> str:
+    tariff = _text(customer, "tariff") or settings.customers.default_tariff
+    if not tariff:
+        problems.append("no tariff on the customer (and no customers.default_tariff)")
+        return ""
+    code = settings.tariff_price_lists.get(tariff)
+    if not code:
+        problems.append(
+            f"tariff {tariff!r} maps to no price list: add it to tariff_price_lists "
+            "(the price list must exist in Le New Black)"
+        )
+        return ""
+    return code
+
+
+def _explain(error: ValidationError) -> str:
+    # Field paths and messages only: pydantic would echo input values, and those may be email addresses.
+    return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'retailer'}: {item['msg']}" for item in error.errors())
+
+
+def retailer_from(
+    customer: Row, addresses: Sequence[Row], extra_buyers: Sequence[Row], settings: Settings
+) -> Retailer | list[str]:
+    """Pure mapping of one customer: the whole retailer, or every reason it cannot be sent."""
+    problems: list[str] = []
+    company = _text(customer, "company")
+    if not company:
+        problems.append("no company name on the customer")
+    price_list_code = _price_list(customer, settings, problems)
+    country = _country(customer, settings, "customer's main address", problems)
+    delivery = _delivery_countries(addresses, settings, problems)
+    try:
+        buyers = _buyers(customer, extra_buyers, problems)
+        if problems or country is None:
+            return problems
+        names = settings.customers
+        store = _main_address(customer, company, country, names.main_address_name)
+        # Without a named delivery address, goods go to the main address.
+        delivery_addresses = [
+            _delivery_address(name, *delivery[name], company)
+            # The main address first, then by name: a stable order keeps an unchanged customer's digest.
+            for name in sorted(delivery, key=lambda name: (name != names.main_address_name, name))
+        ] or [store]
+        return Retailer(
+            reference=_text(customer, "customer_id"),
+            name=company,
+            company=company,
+            price_list_code=price_list_code,
+            store_address=store,
+            billing_address=_main_address(customer, company, country, names.billing_address_reference),
+            delivery_addresses=delivery_addresses,
+            buyers=buyers,
+        )
+    except ValidationError as error:
+        return [*problems, _explain(error)]
+
+
+def _by_customer(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[_text(row, "customer_id")].append(row)
+    return grouped
+
+
+def map_retailers(
+    customers: Iterable[Row],
+    addresses: Iterable[Row],
+    extra_buyers: Iterable[Row],
+    settings: Settings,
+) -> Retailers:
+    """Every B2B customer maps to a retailer or is skipped with a reason; nothing raises."""
+    families = set(settings.customers.families)
+    address_rows = _by_customer(addresses)
+    buyer_rows = _by_customer(extra_buyers)
+    result = Retailers()
+    for number, customer in enumerate(customers, start=1):
+        if families and _text(customer, "family") not in families:
+            continue
+        result.read += 1
+        reference = _text(customer, "customer_id")
+        if not reference:
+            result.skipped[f"customer row {number}"] = "the customer has no id (Client)"
+            continue
+        if reference in result.items or reference in result.skipped:
+            result.skipped[reference] = f"customer {reference} appears more than once in the customers query"
+            result.items.pop(reference, None)
+            continue
+        mapped = retailer_from(customer, address_rows.get(reference, []), buyer_rows.get(reference, []), settings)
+        if isinstance(mapped, Retailer):
+            result.items[reference] = mapped
+        else:
+            result.skipped[reference] = "; ".join(mapped)
+    return result
+
+
+def run(ctx: FlowContext) -> None:
+    queries = ctx.settings.fastmag.queries
+    customer_columns = ["customer_id", "company", "email", "country", "tariff"]
+    if ctx.settings.customers.families:
+        customer_columns.append("family")
+    customers = ctx.fastmag.query(render(queries.customers), required_columns=customer_columns)
+    addresses = ctx.fastmag.query(render(queries.addresses), required_columns=("customer_id", "name", "country"))
+    extra_buyers = (
+        ctx.fastmag.query(render(queries.extra_buyers), required_columns=("customer_id", "email"))
+        if queries.extra_buyers
+        else []
+    )
+    retailers = map_retailers(customers, addresses, extra_buyers, ctx.settings)
+    ctx.run.count("read", retailers.read)
+    for key, reason in retailers.skipped.items():
+        ctx.run.skipped(key, reason)
+
+    snapshot = ctx.snapshots.load(SNAPSHOT)
+    items = [Outgoing(reference, retailer.payload()) for reference, retailer in retailers.items.items()]
+    synchronise(ctx, RESOURCE, items, snapshot)

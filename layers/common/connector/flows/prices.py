@@ -1,0 +1,220 @@
+"""Prices: Fastmag tariffs → LNB price lists, through `/multi/prices` or `/multi/prices_by_size`.
+
+read (the products query, for the models, colours and sizes LNB holds; the prices query for the tariffs the
+settings name) → map (each tariff of `tariff_price_lists` fills its price list: `wholesale_price` from that
+tariff, `recommended_retail_price` from `prices.retail_tariff`; the most specific Fastmag row wins: colour and
+size, colour, size, then the model's) → diff (content hash per price list × model × fabric [× size]) → send
+(per variant when its sizes share one price, else per size when `prices.by_size` allows) → record.
+
+Zero or missing prices are never sent. Price lists cannot be created through the API, so an unknown one
+(LNB refuses its items) and a tariff mapped to none are each reported once, with what to do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from connector.fastmag.sql import render
+from connector.fastmag.wire import parse_decimal
+from connector.flows.catalogue import Row, Sheet, group_catalogue, text
+from connector.flows.context import FlowContext
+from connector.flows.products import REQUIRED_COLUMNS as PRODUCT_COLUMNS
+from connector.flows.stock import Skip
+from connector.flows.sync import Outgoing, synchronise
+from connector.lenewblack.models import ItemOutcome, Price, PriceBySize
+from connector.observability import log_record
+from connector.settings import Settings
+
+PRICE_COLUMNS = ("reference", "tariff", "colour", "size", "price")
+# Fastmag's own convention (tarifs table): an empty colour or size means every colour or size of the model.
+ALL = ""
+
+type PriceTable = dict[tuple[str, str], Decimal | None]  # (colour, size) → price; None: unreadable
+
+
+def unknown_price_list(code: str) -> str:
+    return f"price list {code} does not exist in Le New Black: your account manager must create it first"
+
+
+def unmapped_tariff(tariff: str) -> str:
+    return (
+        f"tariff {tariff} is not mapped to a Le New Black price list: add it to tariff_price_lists with the "
+        "code of a price list your account manager created"
+    )
+
+
+@dataclass
+class PriceExport:
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices_by_size: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[Skip] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)  # tariff → rows it had
+
+
+def tariffs_to_read(settings: Settings) -> list[str]:
+    wanted = set(settings.tariff_price_lists) | {settings.prices.wholesale_tariff}
+    if settings.prices.retail_tariff:
+        wanted.add(settings.prices.retail_tariff)
+    return sorted(wanted)
+
+
+def _index(rows: Iterable[Row], settings: Settings, export: PriceExport) -> dict[tuple[str, str], PriceTable]:
+    """(reference, tariff) → its price rows; rows of tariffs no price list takes are counted as unmapped."""
+    index: dict[tuple[str, str], PriceTable] = {}
+    mapped = settings.tariff_price_lists
+    retail = settings.prices.retail_tariff
+    separator = settings.fastmag.wire.decimal_separator
+    for row in rows:
+        tariff = text(row, "tariff")
+        if tariff not in mapped and tariff != retail:
+            export.unmapped[tariff] += 1
+            continue
+        reference, colour, size = text(row, "reference"), text(row, "colour"), text(row, "size")
+        raw = text(row, "price")
+        try:
+            price: Decimal | None = parse_decimal(raw, separator) if raw else Decimal(0)
+        except (ValueError, InvalidOperation):
+            export.skipped.append(
+                Skip(f"{tariff}|{reference}|{colour}|{size}", f"unreadable price {raw!r} in tariff {tariff}")
+            )
+            price = None
+        index.setdefault((reference, tariff), {})[(colour, size)] = price
+    if settings.prices.wholesale_tariff not in mapped:
+        export.unmapped.setdefault(settings.prices.wholesale_tariff, 0)
+    return index
+
+
+def resolve(table: Mapping[tuple[str, str], Decimal | None], colour: str, size: str) -> Decimal | None:
+    """The most specific price: colour and size, colour, size, then the model's; None if none or unreadable."""
+    for key in ((colour, size), (colour, ALL), (ALL, size), (ALL, ALL)):
+        if key in table:
+            return table[key]
+    return None
+
+
+def _positive(value: Decimal | None) -> Decimal | None:
+    return value if value is not None and value > 0 else None
+
+
+def _most_common(values: Iterable[Decimal]) -> Decimal:
+    """The price most sizes have (the lowest among equals): the variant's price when LNB takes only one."""
+    counts = Counter(values)
+    return min(counts, key=lambda value: (-counts[value], value))
+
+
+def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it is needed
+    sheet: Sheet,
+    colour: str,
+    tariff: str,
+    price_list: str,
+    index: Mapping[tuple[str, str], PriceTable],
+    settings: Settings,
+    export: PriceExport,
+) -> None:
+    reference = sheet.reference
+    code = sheet.fabric_code(colour)
+    key = f"{price_list}|{reference}|{code}"
+    sizes = [line.size for line in sheet.colours[colour]]
+    table = index.get((reference, tariff), {})
+    retail = settings.prices.retail_tariff
+    retail_table = index.get((reference, retail), {}) if retail else {}
+    wholesale = {size: resolve(table, colour, size) for size in sizes}
+    suggested = {size: _positive(resolve(retail_table, colour, size)) for size in sizes}
+    valid = {size: price for size, price in wholesale.items() if price is not None and price > 0}
+    invalid = {size: "zero price" if wholesale[size] == 0 else "no price" for size in sizes if size not in valid}
+    # Reasons name the tariff and list, not the item (the key does): the run's summary groups them.
+    where = f"in tariff {tariff}: not sent to {price_list}"
+    if not valid:
+        reason = "zero price" if "zero price" in invalid.values() else "no price"
+        export.skipped.append(Skip(key, f"{reason} {where}"))
+        return
+    common = {"product_model": reference, "fabric_code": code, "price_list_code": price_list}
+    if len(set(valid.values())) > 1 or invalid:
+        if settings.prices.by_size:
+            for size, reason in invalid.items():
+                export.skipped.append(Skip(f"{key}|{size}", f"{reason} {where}"))
+            for size, price in valid.items():
+                model = PriceBySize(
+                    **common, size_name=size, wholesale_price=price, recommended_retail_price=suggested[size]
+                )
+                export.prices_by_size[f"{key}|{size}"] = model.payload()
+            return
+        variant_price = _most_common(valid.values())
+        for size in sizes:
+            if size in invalid or valid[size] != variant_price:
+                export.skipped.append(
+                    Skip(
+                        f"{key}|{size}",
+                        f"{invalid.get(size) or 'a price of its own'} in tariff {tariff} for this size not sent: "
+                        f"prices.by_size is off, the variant has one price in {price_list}",
+                    )
+                )
+    else:
+        variant_price = next(iter(valid.values()))
+    retail_prices = [
+        retail_price
+        for size, price in valid.items()
+        if price == variant_price and (retail_price := suggested[size]) is not None
+    ]
+    recommended = _most_common(retail_prices) if retail_prices else None
+    export.prices[key] = Price(**common, wholesale_price=variant_price, recommended_retail_price=recommended).payload()
+
+
+def map_prices(product_rows: Iterable[Row], price_rows: Iterable[Row], settings: Settings) -> PriceExport:
+    """Pure: the catalogue and its price rows → price payloads per price list, skips with reasons."""
+    catalogue = group_catalogue(product_rows, settings)
+    export = PriceExport(skipped=list(catalogue.skipped))
+    index = _index(price_rows, settings, export)
+    for sheet in catalogue.sheets:
+        for colour in sheet.colours:
+            for tariff, price_list in settings.tariff_price_lists.items():
+                try:
+                    _variant_prices(sheet, colour, tariff, price_list, index, settings, export)
+                except ValidationError as error:
+                    reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+                    key = f"{price_list}|{sheet.reference}|{sheet.fabric_code(colour)}"
+                    export.skipped.append(Skip(key, f"not a valid Le New Black price: {reasons}"))
+    return export
+
+
+def run(ctx: FlowContext) -> None:
+    settings = ctx.settings
+    queries = settings.fastmag.queries
+    product_rows = ctx.fastmag.query(queries.products, required_columns=PRODUCT_COLUMNS)
+    price_rows = ctx.fastmag.query(
+        render(queries.prices, tariffs=tariffs_to_read(settings)), required_columns=PRICE_COLUMNS
+    )
+    ctx.run.count("read", len(price_rows))
+    export = map_prices(product_rows, price_rows, settings)
+    for skip in export.skipped:
+        ctx.run.skipped(skip.key, skip.reason)
+    for tariff, rows in sorted(export.unmapped.items()):
+        message = unmapped_tariff(tariff)
+        ctx.run.problem(message, max(rows, 1))
+        log_record("price_list.unmapped", tariff, reason=message, level="ERROR")
+
+    unknown: set[str] = set()
+
+    def explain(item: Outgoing, outcome: ItemOutcome) -> str:
+        # LNB names the field it refuses; on a price that field is the price list when the list is unknown.
+        code = str(item.payload["price_list_code"])
+        if "price_list_code" not in outcome.errors:
+            return outcome.reason
+        if code not in unknown:
+            unknown.add(code)
+            log_record("price_list.unknown", code, reason=unknown_price_list(code), level="ERROR")
+        return unknown_price_list(code)
+
+    snapshot = ctx.snapshots.load("prices")
+    for resource, payloads in (("prices", export.prices), ("prices_by_size", export.prices_by_size)):
+        items = [
+            Outgoing(key, payload, log_fields={"price_list_code": payload["price_list_code"]})
+            for key, payload in payloads.items()
+        ]
+        synchronise(ctx, resource, items, snapshot, explain)

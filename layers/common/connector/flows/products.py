@@ -1,0 +1,222 @@
+"""Products: Fastmag product sheets and variants → LNB `/multi/fabrics`, then `/multi/products`.
+
+read (one query: sheets joined to variants) → group (models, colours, sizes in Fastmag order; settings'
+filters) → map (fabrics = colour × material; product = model with categories, collection, sizing; variants by
+colour; SKUs by size with EAN13 and SKU) → diff (content hash per fabric code and per model) → send fabrics
+first, then products (only what changed) → record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from connector.ean import is_valid_ean13
+from connector.flows.catalogue import (
+    Line,
+    Row,
+    Sheet,
+    collection_of,
+    fabric_name,
+    group_catalogue,
+    sizing_name,
+    slug,
+    text,
+)
+from connector.flows.context import FlowContext
+from connector.flows.stock import Skip, sku_of
+from connector.flows.sync import Outgoing, synchronise
+from connector.lenewblack.models import Fabric, Product
+from connector.observability import log_record, logger
+from connector.settings import Settings
+
+REQUIRED_COLUMNS = ("reference", "designation", "season", "colour", "size", "ean13")
+NO_WAY_BACK = "orders for it cannot come back"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something sent incomplete (e.g. a SKU without EAN13) or adjusted (a merged sizing), to log."""
+
+    event: str
+    key: str
+    reason: str
+    summary: str | None = None  # the line it adds to the run's error summary (the run then ends partial)
+
+
+@dataclass
+class ProductExport:
+    fabrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[Skip] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    left_out: int = 0
+
+
+def _category(sheet: Sheet, field_name: str | None, settings: Settings) -> str | None:
+    value = text(sheet.row, field_name)
+    return settings.products.categories.names.get(value, value) or None
+
+
+def _skus(
+    sheet: Sheet, colour: str, lines: list[Line], *, settings: Settings, seen_eans: set[str], export: ProductExport
+) -> list[dict[str, str | None]]:
+    """SKU fields per size, validated with the whole product (one validation per product keeps 100 000 SKUs
+    fast)."""
+    skus: list[dict[str, str | None]] = []
+    for line in lines:
+        ean13 = line.ean13
+        problem = None
+        if not ean13:
+            problem = "no EAN13 in Fastmag"
+        elif not is_valid_ean13(ean13):
+            problem = f"invalid EAN13 checksum {ean13}"
+        elif ean13 in seen_eans:
+            problem = f"EAN13 {ean13} is already on another variant"
+        if problem:
+            label = f"{sheet.reference}/{colour}/{line.size}"
+            export.notices.append(
+                Notice(
+                    "record.incomplete",
+                    label,
+                    f"{problem}: SKU {label} sent without EAN13, {NO_WAY_BACK}",
+                    f"SKU sent without a valid EAN13: {NO_WAY_BACK}",
+                )
+            )
+            ean13 = ""
+        else:
+            seen_eans.add(ean13)
+        skus.append({"size_name": line.size, "ean13": ean13 or None, "sku": sku_of(settings, line.row) or None})
+    return skus
+
+
+def _product(sheet: Sheet, settings: Settings, seen_eans: set[str], export: ProductExport) -> Product | str:
+    """The LNB product of one model, or why it cannot be sent."""
+    row = sheet.row
+    name = text(row, "designation")
+    season = text(row, "season")
+    mapping = settings.products.categories
+    category = _category(sheet, mapping.category_field, settings)
+    if not name:
+        return "no designation in Fastmag"
+    if not category:
+        return f"no category: Fastmag field {mapping.category_field!r} is empty"
+    if not season:
+        return "no season in Fastmag: the collection comes from it"
+    material = sheet.material
+    variants: list[dict[str, Any]] = []
+    codes: dict[str, str] = {}
+    for colour, lines in sheet.colours.items():
+        code = sheet.fabric_code(colour)
+        if code in codes:
+            export.skipped.append(
+                Skip(f"{sheet.reference}/{colour}", f"colours {codes[code]!r} and {colour!r} give one fabric {code}")
+            )
+            continue
+        codes[code] = colour
+        export.fabrics.setdefault(
+            code,
+            Fabric(
+                code=code,
+                name=fabric_name(colour, material),
+                material_code=slug(material) or None,
+                color_code=slug(colour) or None,
+                color_name=colour,
+            ).payload(),
+        )
+        skus = _skus(sheet, colour, lines, settings=settings, seen_eans=seen_eans, export=export)
+        if not any(sku["ean13"] for sku in skus):
+            export.notices.append(
+                Notice(
+                    "record.incomplete",
+                    f"{sheet.reference}/{code}",
+                    f"variant {sheet.reference}/{colour} has no valid EAN13: exported, but {NO_WAY_BACK}",
+                    f"variant without any valid EAN13 exported: {NO_WAY_BACK}",
+                )
+            )
+        variants.append(
+            {
+                "fabric_code": code,
+                "fabric_name": fabric_name(colour, material),
+                "fabric_color_code": slug(colour) or None,
+                "fabric_color_name": colour,
+                "reference": sheet.reference,
+                "composition": text(row, "composition") or None,
+                "description": text(row, "description") or None,
+                "skus": skus,
+            }
+        )
+    if not variants:
+        return "no variant left to send"
+    disagreeing = sheet.disagreeing_colours()
+    if disagreeing:
+        export.notices.append(
+            Notice(
+                "product.sizing_merged",
+                sheet.reference,
+                f"colours {', '.join(disagreeing)} lack some sizes; sent with the union {sheet.sizes}",
+            )
+        )
+    collection = collection_of(season, settings)
+    return Product.model_validate(
+        {
+            "model": sheet.reference,
+            "name": name,
+            "category_name": category,
+            "sub_category_name": _category(sheet, mapping.sub_category_field, settings),
+            "sub_sub_category_name": _category(sheet, mapping.sub_sub_category_field, settings),
+            "collection_code": collection.code,
+            "collection_name": collection.name,
+            "sizing_name": sizing_name(sheet.sizes),
+            "sizing_sizes": sheet.sizes,
+            "variants": variants,
+        }
+    )
+
+
+def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
+    """Pure: rows of the products query → fabric and product payloads, skips with reasons, notices."""
+    catalogue = group_catalogue(rows, settings)
+    export = ProductExport(skipped=list(catalogue.skipped), left_out=catalogue.left_out)
+    seen_eans: set[str] = set()
+    for sheet in catalogue.sheets:
+        try:
+            product = _product(sheet, settings, seen_eans, export)
+        except ValidationError as error:
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            product = f"not a valid Le New Black product: {reasons}"
+        if isinstance(product, str):
+            export.skipped.append(Skip(sheet.reference, product))
+        else:
+            export.products[sheet.reference] = product.payload()
+    return export
+
+
+def run(ctx: FlowContext) -> None:
+    rows = ctx.fastmag.query(ctx.settings.fastmag.queries.products, required_columns=REQUIRED_COLUMNS)
+    export = map_products(rows, ctx.settings)
+    ctx.run.count("read", len(rows))
+    if export.left_out:
+        logger.info(
+            f"{export.left_out} models left out by the settings (inactive, or not in products.seasons)",
+            extra={"event": "products.filtered", "left_out": export.left_out},
+        )
+    for skip in export.skipped:
+        ctx.run.skipped(skip.key, skip.reason)
+    for notice in export.notices:
+        log_record(notice.event, notice.key, reason=notice.reason, level="WARNING")
+        if notice.summary:
+            ctx.run.problem(notice.summary)
+
+    # Fabrics first: a product's variants point to them by code.
+    fabrics = ctx.snapshots.load("products-fabrics")
+    synchronise(ctx, "fabrics", [Outgoing(code, payload) for code, payload in export.fabrics.items()], fabrics)
+    products = ctx.snapshots.load("products")
+    items = [
+        Outgoing(model, payload, log_fields={"variants": len(payload["variants"])})
+        for model, payload in export.products.items()
+    ]
+    synchronise(ctx, "products", items, products)

@@ -1,0 +1,106 @@
+"""The part every Fastmag → LNB flow shares: diff against the snapshot, send in batches, record, preview.
+
+A flow reads and maps its records into `Outgoing` items, then calls `synchronise`. Only items whose
+digest differs from the snapshot are sent (all of them with `full`); the snapshot moves forward only for
+items LNB accepted, so a rejected or unsent item is sent again by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.errors import ConnectorError
+from connector.flows.context import FlowContext
+from connector.lenewblack.models import ItemOutcome
+from connector.observability import mask_email
+from connector.state import Snapshot, digest
+
+
+class PreviewOutdated(ConnectorError):
+    """An apply found that the data its preview was computed from has changed since: nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record ready for LNB: its key, the exact payload, and fields worth logging with its outcome."""
+
+    key: str
+    payload: dict[str, Any]
+    log_fields: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None  # a compact stand-in for the digest, e.g. the stock quantity itself
+
+    @property
+    def digest(self) -> str:
+        return self.fingerprint if self.fingerprint is not None else digest(self.payload)
+
+
+@dataclass
+class SyncResult:
+    changed: list[Outgoing]
+    accepted: int = 0
+
+
+def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> list[Outgoing]:
+    """Items LNB does not hold yet in this exact form; counts the others as unchanged."""
+    full = ctx.run.request.full
+    result: list[Outgoing] = []
+    for item in items:
+        if not full and snapshot.entries.get(item.key) == item.digest:
+            ctx.run.count("unchanged")
+        else:
+            result.append(item)
+    return result
+
+
+def check_preview_still_holds(
+    ctx: FlowContext, preview_run_id: str, resource: str, changed: list[Outgoing], snapshot: Snapshot
+) -> None:
+    """An apply sends exactly its preview: the same snapshot base and the same keys with the same digests.
+
+    Anything else means Fastmag or LNB moved since the preview was computed, and what the operator approved is
+    no longer what would be sent.
+    """
+    lines = list(ctx.services.previews.read(preview_run_id))
+    base = lines[0].get("base") if lines else None
+    # Stored previews are masked (a key may hold an email), so compare the masked form of today's keys.
+    approved = {(line["key"], line["digest"]) for line in lines[1:] if line.get("resource") == resource}
+    now = {(mask_email(item.key), item.digest) for item in changed}
+    if (snapshot.version or "empty") != base or approved != now:
+        raise PreviewOutdated(f"the data changed since preview {preview_run_id}: run a new preview")
+
+
+def synchronise(
+    ctx: FlowContext,
+    resource: str,
+    items: Iterable[Outgoing],
+    snapshot: Snapshot,
+    explain: Callable[[Outgoing, ItemOutcome], str] | None = None,
+) -> SyncResult:
+    """Send what changed to `POST /multi/<resource>` (or store it as the preview) and record each outcome.
+
+    `explain` turns a rejection into the reason support reads, where the flow knows better than LNB's raw
+    field errors what the user must do (e.g. an unknown price list).
+    """
+    changed = changed_items(ctx, items, snapshot)
+    result = SyncResult(changed)
+    if ctx.run.request.apply_run_id is not None:
+        check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
+    if ctx.run.preview:
+        ctx.preview_items(resource, changed, snapshot)
+        return result
+    if not changed:
+        return result
+    for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in changed]):
+        item = changed[index]
+        ctx.run.count("sent")
+        if outcome.accepted:
+            snapshot.entries[item.key] = item.digest
+            result.accepted += 1
+            ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
+        else:
+            reason = explain(item, outcome) if explain else outcome.reason
+            ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
+    ctx.snapshots.save(snapshot)
+    return result

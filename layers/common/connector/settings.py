@@ -1,0 +1,465 @@
+"""The settings document and the secret (ARCHITECTURE §5), validated once per cold start.
+
+Every behaviour the reference docs mark as unknown is a field here with a default that works on the
+sandbox. In Lambda both documents come through Powertools Parameters (cached); the CLI reads a local
+file and the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from connector.countries import iso_country
+from connector.errors import SettingsError
+
+SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
+SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
+FLOWS = ("customers", "products", "prices", "images", "stock", "orders")
+Flow = Literal["customers", "products", "prices", "images", "stock", "orders"]
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
+
+
+class _Model(BaseModel):
+    """Unknown keys are refused so a typo in the settings document is caught, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Fastmag -------------------------------------------------------------------------------------------------
+
+
+class FastmagWire(_Model):
+    """Wire behaviours of the EDI that public sources disagree on or never show (fastmag-api.md §1)."""
+
+    user_parameter: Literal["Compte", "Utilisateur"] = "Compte"
+    parameter_case: Literal["capitalized", "lower"] = "capitalized"
+    query_method: Literal["POST", "GET"] = "POST"
+    query_path: str = "/ediquery.ips"
+    write_path: str = "/ediwebsrv.ips"
+    charset: str = "cp1252"
+    strip_quotes: bool = True
+    decimal_separator: Literal["auto", ",", "."] = "auto"
+    write_decimal_separator: Literal[",", "."] = "."
+    transactions_per_call: Literal["one", "many"] = "many"
+    verify_tls: bool = True
+    connect_timeout_seconds: PositiveSeconds = 5
+    read_timeout_seconds: PositiveSeconds = 60
+    read_retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+    @field_validator("charset")
+    @classmethod
+    def _known_charset(cls, value: str) -> str:
+        try:
+            "é".encode(value)
+        except LookupError as error:
+            raise ValueError(f"unknown charset {value!r}") from error
+        return value
+
+
+class FastmagQueries(_Model):
+    """Default SQL of every read (fastmag-api.md §2). Aliases are the contract; tables may differ per setup.
+
+    Placeholders in braces are filled by the client with quoted SQL literals: `{stores}`, `{tariffs}`,
+    `{eans}`, `{customers}`, `{references}`; `{real_stock_filter}` is replaced by `AND s.AR = 1` or nothing.
+    """
+
+    products: str = (
+        "SELECT f.barcode AS reference, f.designation AS designation, f.marque AS brand, "
+        "f.famille AS family, f.sousfamille AS subfamily, f.rayon AS section, f.saison AS season, "
+        "f.matiere AS material, f.composition AS composition, f.description AS description, "
+        "f.actif AS active, p.produit AS variant_id, p.couleur AS colour, p.taille AS size, "
+        "p.ordretaille AS size_rank, p.gencod AS ean13 "
+        "FROM produitsfiches f JOIN produits p ON p.barcode = f.barcode "
+        "ORDER BY f.barcode, p.couleur, p.ordretaille"
+    )
+    prices: str = (
+        "SELECT t.barcode AS reference, t.tarif AS tariff, t.couleur AS colour, t.taille AS size, "
+        "t.prix AS price FROM tarifs t WHERE t.tarif IN ({tariffs})"
+    )
+    stock: str = (
+        "SELECT s.barcode AS reference, s.couleur AS colour, s.taille AS size, p.produit AS variant_id, "
+        "p.gencod AS ean13, SUM(s.stock) AS quantity FROM stock s LEFT JOIN produits p "
+        "ON p.barcode = s.barcode AND p.couleur = s.couleur AND p.taille = s.taille "
+        "WHERE s.codemag IN ({stores}) {real_stock_filter} "
+        "GROUP BY s.barcode, s.couleur, s.taille, p.produit, p.gencod"
+    )
+    customers: str = (
+        "SELECT c.Client AS customer_id, c.Societe AS company, c.Nom AS last_name, c.Prenom AS first_name, "
+        "c.email AS email, c.Sexe AS gender, c.Telephone AS phone, c.Adresse1 AS address_1, "
+        "c.Adresse2 AS address_2, c.codepostal AS zipcode, c.Ville AS city, c.Pays AS country, "
+        "c.TarifVente AS tariff, c.TVAIntra AS vat_number, c.Famille AS family, c.DateModif AS modified_at "
+        "FROM clients c WHERE COALESCE(c.Societe, '') <> ''"
+    )
+    addresses: str = (
+        "SELECT a.Client AS customer_id, a.AdrLivraison AS name, a.Societe AS company, "
+        "a.Nom AS contact_name, a.Adresse1 AS address_1, a.Adresse2 AS address_2, "
+        "a.codepostal AS zipcode, a.Ville AS city, a.Pays AS country FROM clientadresse a"
+    )
+    # More buyers per customer (aliases customer_id, email, first_name, last_name); None: the main contact only.
+    extra_buyers: str | None = None
+    variants_by_ean: str = (
+        "SELECT p.gencod AS ean13, p.barcode AS reference, p.couleur AS colour, p.taille AS size, "
+        "f.designation AS designation FROM produits p JOIN produitsfiches f ON f.barcode = p.barcode "
+        "WHERE p.gencod IN ({eans})"
+    )
+    customers_by_id: str = (
+        "SELECT c.Client AS customer_id, c.email AS email FROM clients c WHERE c.Client IN ({customers})"
+    )
+    orders_by_reference: str = (
+        "SELECT o.RefExterne AS external_reference, o.Commande AS fastmag_number "
+        "FROM commandes o WHERE o.RefExterne IN ({references})"
+    )
+
+
+class OrderTransactionLayout(_Model):
+    """The order transaction written to EDIWEBSRV. Its real layout is not public (fastmag-api.md §3.4).
+
+    A line is `keyword|marker|field|field…`. Field names come from a fixed vocabulary; `=TEXT` writes TEXT.
+    """
+
+    keyword: str = "COMMANDE"
+    header_marker: str = "ENTETE"
+    line_marker: str = "LIGNE"
+    header_fields: tuple[str, ...] = (
+        "store",
+        "external_reference",
+        "customer_id",
+        "delivery_address_name",
+        "order_date",
+        "total_amount",
+        "total_quantity",
+        "delivery_start",
+        "delivery_end",
+        "comment",
+    )
+    line_fields: tuple[str, ...] = (
+        "external_reference",
+        "line_number",
+        "reference",
+        "size",
+        "colour",
+        "designation",
+        "unit_price",
+        "quantity",
+        "discount_rate",
+        "line_amount",
+    )
+    escaped_fields: tuple[str, ...] = ("comment",)
+    date_format: str = "%d/%m/%Y"
+
+    HEADER_VOCABULARY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "store",
+            "external_reference",
+            "customer_id",
+            "email",
+            "delivery_address_name",
+            "order_date",
+            "total_amount",
+            "total_quantity",
+            "delivery_start",
+            "delivery_end",
+            "comment",
+        }
+    )
+    LINE_VOCABULARY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "external_reference",
+            "line_number",
+            "reference",
+            "size",
+            "colour",
+            "designation",
+            "unit_price",
+            "quantity",
+            "discount_rate",
+            "line_amount",
+            "ean13",
+        }
+    )
+
+    @model_validator(mode="after")
+    def _fields_in_vocabulary(self) -> OrderTransactionLayout:
+        for name, fields, vocabulary in (
+            ("header_fields", self.header_fields, self.HEADER_VOCABULARY),
+            ("line_fields", self.line_fields, self.LINE_VOCABULARY),
+        ):
+            unknown = [f for f in fields if not f.startswith("=") and f not in vocabulary]
+            if unknown:
+                raise ValueError(f"{name}: unknown field(s) {unknown}; known: {sorted(vocabulary)}")
+        return self
+
+
+class PhotoSource(_Model):
+    """Where product photos come from (fastmag-api.md §1.7): the CDN path or the photo page."""
+
+    source: Literal["cdn", "endpoint"] = "cdn"
+    cdn_base_url: str = SANDBOX_FASTMAG_URL
+    cdn_account: str = "116"
+    cdn_size: str = "source"
+    endpoint_path: str = "/photo.ips"
+    endpoint_product_parameter: str = "produit"
+    endpoint_colour_parameter: str = "couleur"
+    endpoint_index_parameter: str = "Numero"
+    max_index: Annotated[int, Field(ge=1, le=20)] = 8
+
+
+class FastmagSettings(_Model):
+    base_url: str = SANDBOX_FASTMAG_URL
+    enseigne: str = "SANDBOX"
+    magasin: str = "CENTRAL"
+    wire: FastmagWire = FastmagWire()
+    queries: FastmagQueries = FastmagQueries()
+    order_transaction: OrderTransactionLayout = OrderTransactionLayout()
+    photos: PhotoSource = PhotoSource()
+
+
+# --- Le New Black ----------------------------------------------------------------------------------------------
+
+
+class OrderStatuses(_Model):
+    """Wire values of the three order statuses the connector uses; the real strings are unknown."""
+
+    to_export: str = "invoicing"
+    exported: str = "closed"
+    blocked: str = "blocked"
+
+
+class LeNewBlackSettings(_Model):
+    base_url: str = SANDBOX_LNB_URL
+    token_refresh_margin_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    connect_timeout_seconds: PositiveSeconds = 5
+    read_timeout_seconds: PositiveSeconds = 60
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 5
+    backoff_base_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
+    backoff_cap_seconds: Annotated[float, Field(ge=0, le=600)] = 60
+    order_statuses: OrderStatuses = OrderStatuses()
+
+
+# --- Flows -------------------------------------------------------------------------------------------------------
+
+
+class StockSettings(_Model):
+    stores: tuple[str, ...] = ("CENTRAL", "WEB")
+    real_stock_only: bool = True
+    safety_buffer: Annotated[int, Field(ge=0)] = 0
+    key: Literal["ean13", "sku"] = "ean13"
+    zero_guard_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+
+    @field_validator("stores")
+    @classmethod
+    def _at_least_one_store(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one Fastmag store (codemag)")
+        return value
+
+
+class CategoryMapping(_Model):
+    """Which Fastmag fields give LNB's three category levels, and optional renames of their values."""
+
+    category_field: str = "family"
+    sub_category_field: str | None = "subfamily"
+    sub_sub_category_field: str | None = "section"
+    names: dict[str, str] = {}
+
+
+class CollectionName(_Model):
+    code: str
+    name: str
+
+
+class ProductSettings(_Model):
+    """Which models the catalogue flows export (`seasons`: empty = all; `active_only`: the sheet's `active`), the
+    category mapping, and season → collection (`{"AH25": {"code": "FW25", "name": "Automne-hiver 2025"}}`;
+    a season not listed gives code = name = the season)."""
+
+    categories: CategoryMapping = CategoryMapping()
+    collections: dict[str, CollectionName] = {}
+    seasons: tuple[str, ...] = ()
+    active_only: bool = True
+
+
+class PriceSettings(_Model):
+    """Each tariff of `tariff_price_lists` fills its price list's `wholesale_price`; `retail_tariff` gives every
+    list's `recommended_retail_price` (None: none sent). `wholesale_tariff` must map to a list: a run where it
+    does not reports it. `by_size`: prices that differ by size go to `/multi/prices_by_size` (an LNB account
+    option); off, such a variant gets the price most of its sizes have and the other sizes are reported."""
+
+    wholesale_tariff: str = "GROS"
+    retail_tariff: str | None = "PVC"
+    by_size: bool = True
+
+
+class CustomerSettings(_Model):
+    """Which Fastmag customers become LNB retailers, and what fills the gaps their records may have.
+
+    The customers query already keeps only accounts with a company name; `families` narrows that to the
+    customer families (`family` alias, `clients.Famille` by default) that are B2B accounts, when not empty.
+    """
+
+    families: tuple[str, ...] = ()
+    default_country: str | None = None
+    default_tariff: str | None = None
+    main_address_name: str = "PRINCIPALE"
+    billing_address_reference: str = "FACTURATION"
+
+    @field_validator("default_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = iso_country(value)
+        if code is None:
+            raise ValueError(f"unknown country {value!r}; give an ISO-2 code such as FR")
+        return code
+
+
+class ImageSettings(_Model):
+    """`max_bytes`: larger files are not uploaded; `concurrency`: photos fetched from Fastmag at once (one HTTP
+    call each; at most the Fastmag client's 10 pooled connections)."""
+
+    max_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    concurrency: Annotated[int, Field(ge=1, le=10)] = 8
+
+
+class OrderSettings(_Model):
+    missing_ean: Literal["block", "skip_line"] = "block"
+    move_blocked_status: bool = True
+    alarm_after_failed_runs: Annotated[int, Field(ge=1)] = 3
+
+
+class Settings(_Model):
+    """The whole settings document."""
+
+    fastmag: FastmagSettings = FastmagSettings()
+    lenewblack: LeNewBlackSettings = LeNewBlackSettings()
+    sku_format: str = "{reference}-{colour}-{size}"
+    tariff_price_lists: dict[str, str] = {"GROS": "WHOLESALE-EUR", "PVC": "RETAIL-EUR"}
+    stock: StockSettings = StockSettings()
+    products: ProductSettings = ProductSettings()
+    prices: PriceSettings = PriceSettings()
+    customers: CustomerSettings = CustomerSettings()
+    images: ImageSettings = ImageSettings()
+    orders: OrderSettings = OrderSettings()
+
+    @field_validator("sku_format")
+    @classmethod
+    def _sku_format_fields(cls, value: str) -> str:
+        try:
+            value.format(reference="R", colour="C", size="S", variant_id="1", ean13="0")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"sku_format may use {{reference}}, {{colour}}, {{size}}, {{variant_id}}, {{ean13}}: {error}"
+            ) from error
+        return value
+
+
+class Secret(_Model):
+    """The Secrets Manager JSON. Never logged, never in a preview."""
+
+    fastmag_user: str
+    fastmag_password: SecretStr
+    lnb_client_id: str
+    lnb_client_secret: SecretStr
+    api_tokens: tuple[SecretStr, ...] = ()
+
+
+SANDBOX_SECRET: dict[str, Any] = {
+    "fastmag_user": "edi-sandbox",
+    "fastmag_password": "sandbox-fastmag-password",
+    "lnb_client_id": "sandbox-client",
+    "lnb_client_secret": "sandbox-client-secret",
+    "api_tokens": ["sandbox-button-token"],
+}
+
+
+def _explain(error: ValidationError, source: str) -> SettingsError:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or '(document)'}: {item['msg']}" for item in error.errors()
+    )
+    return SettingsError(f"invalid {source}: {problems}")
+
+
+def parse_settings(document: Mapping[str, Any] | str) -> Settings:
+    """Validate a settings document; the error names every bad field with its path."""
+    try:
+        data = json.loads(document) if isinstance(document, str) else dict(document)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"invalid settings document: not JSON ({error})") from error
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise _explain(error, "settings document") from error
+
+
+def parse_secret(document: Mapping[str, Any] | str) -> Secret:
+    try:
+        data = json.loads(document) if isinstance(document, str) else dict(document)
+    except json.JSONDecodeError as error:
+        raise SettingsError("invalid secret: not JSON") from error
+    try:
+        return Secret.model_validate(data)
+    except ValidationError as error:
+        # pydantic echoes input values in its messages; name the fields only so no secret leaks.
+        fields = ", ".join(".".join(str(p) for p in item["loc"]) for item in error.errors())
+        raise SettingsError(f"invalid secret: check field(s) {fields}") from None
+
+
+class Environment(_Model):
+    """The Lambda environment variables the template sets."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    STATE_TABLE: str = "connector-state"
+    STAGING_BUCKET: str = "connector-staging"
+    SETTINGS_PARAMETER: str = "/connector/settings"
+    SECRET_ID: str = "connector/secret"  # noqa: S105 - the secret's name, not its value
+    PARAMETERS_MAX_AGE: int = 300
+    FLOW_FUNCTIONS: str = "{}"
+    # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
+    # the handler folders named there in a thread of the same process.
+    FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
+
+
+@cache
+def environment() -> Environment:
+    return Environment.model_validate(dict(os.environ))
+
+
+def load_settings() -> tuple[Settings, Secret]:
+    """Settings and secret through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    env = environment()
+    document = parameters.get_parameter(env.SETTINGS_PARAMETER, max_age=env.PARAMETERS_MAX_AGE)
+    secret = parameters.get_secret(env.SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
+    return parse_settings(str(document)), parse_secret(str(secret))
+
+
+def load_local_settings(path: Path | None) -> tuple[Settings, Secret]:
+    """The CLI's settings: a JSON file (or the sandbox defaults) and the secret from CONNECTOR_SECRET."""
+    settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
+    raw_secret = os.environ.get("CONNECTOR_SECRET")
+    secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
+    if secret_file:
+        raw_secret = Path(secret_file).read_text(encoding="utf-8")
+    return settings, parse_secret(raw_secret) if raw_secret else parse_secret(SANDBOX_SECRET)

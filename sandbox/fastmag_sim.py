@@ -1,0 +1,603 @@
+"""A stateful Fastmag EDI simulator (fastmag-api.md §6) on 127.0.0.1, for tests and `make run`.
+
+EDIQUERY runs the connector's real SQL on SQLite and answers tab-separated text with a header row;
+EDIWEBSRV parses order transactions with the same layout model as the client and answers `OK|n` /
+`KO|message`; photos are served on the CDN path and on the photo page. Every behaviour the reference marks
+as unknown is a switch (`Switches`), and the failures a real server shows are faults (`Faults`), both
+plain attributes that tests set between calls.
+
+    with FastmagSimulator(build_seed()) as sim:
+        sim.faults.drop_after_commit = 1
+        ...  # point FastmagSettings.base_url at sim.url
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, unquote
+
+from connector.fastmag.models import (
+    FastmagOrder,
+    parse_order_header,
+    parse_order_line,
+    parse_order_transaction,
+)
+from connector.fastmag.wire import parse_line, split_transactions
+from connector.settings import SANDBOX_SECRET, FastmagSettings, OrderTransactionLayout, PhotoSource
+from sandbox.seed import STORES, Seed, build_seed
+
+SCHEMA = """
+CREATE TABLE produitsfiches (barcode TEXT PRIMARY KEY, designation TEXT, designation2 TEXT, marque TEXT,
+    famille TEXT, sousfamille TEXT, rayon TEXT, saison TEXT, matiere TEXT, composition TEXT,
+    description TEXT, actif INTEGER);
+CREATE TABLE produits (produit INTEGER PRIMARY KEY, barcode TEXT, couleur TEXT, taille TEXT, gencod TEXT,
+    ordretaille INTEGER);
+CREATE INDEX produits_variant ON produits (barcode, couleur, taille);
+CREATE INDEX produits_gencod ON produits (gencod);
+CREATE TABLE stock (barcode TEXT, couleur TEXT, taille TEXT, codemag TEXT, stock REAL, AR INTEGER);
+CREATE TABLE tarifs (barcode TEXT, tarif TEXT, couleur TEXT, taille TEXT, prix REAL);
+CREATE TABLE clients (Client INTEGER PRIMARY KEY, email TEXT, Nom TEXT, Prenom TEXT, Sexe TEXT, Societe TEXT,
+    Telephone TEXT, Adresse1 TEXT, Adresse2 TEXT, codepostal TEXT, Ville TEXT, Pays TEXT, TarifVente TEXT,
+    TVAIntra TEXT, Famille TEXT, DateModif TEXT);
+CREATE TABLE clientadresse (Client INTEGER, AdrLivraison TEXT, Nom TEXT, Societe TEXT, Adresse1 TEXT,
+    Adresse2 TEXT, codepostal TEXT, Ville TEXT, Pays TEXT);
+CREATE TABLE commandes (Commande INTEGER PRIMARY KEY AUTOINCREMENT, RefExterne TEXT, Client TEXT,
+    Magasin TEXT, Email TEXT, AdrLivraison TEXT, DateCommande TEXT, DateLivraisonDebut TEXT,
+    DateLivraisonFin TEXT, MontantTotal REAL, QteTotale INTEGER, Commentaire TEXT, Statut INTEGER DEFAULT 100);
+INSERT INTO sqlite_sequence (name, seq) VALUES ('commandes', 700000);
+CREATE TABLE commandelignes (Commande INTEGER, Ligne INTEGER, Reference TEXT, Taille TEXT, Couleur TEXT,
+    Designation TEXT, Gencod TEXT, PrixUnitaire REAL, Quantite INTEGER, Remise REAL, MontantLigne REAL);
+"""
+_READ_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+_SELECT = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
+# A MySQL string literal: backslash escapes and doubled quotes (the client quotes for MySQL).
+_MYSQL_LITERAL = re.compile(r"'((?:[^'\\]|\\.|'')*)'", re.DOTALL)
+_MYSQL_ESCAPES = {"0": "\x00", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "Z": "\x1a"}
+_TSV_BREAKS = str.maketrans("\t\r\n", "   ")
+_HTTP_CHARSETS = {"cp1252": "windows-1252", "utf-8": "utf-8", "latin-1": "iso-8859-1"}
+
+
+@dataclass
+class Switches:
+    """Wire behaviours the reference leaves open (fastmag-api.md §1); defaults match the client's."""
+
+    charset: str = "cp1252"  # of answers
+    request_charset: str = "cp1252"  # used to decode %-escapes in parameters
+    line_ending: Literal["\r\n", "\n"] = "\r\n"
+    quote_text: bool = False  # wrap text values in `"` (doubling inner ones), as some answers do
+    decimal_separator: Literal[".", ","] = "."
+    user_parameter: Literal["any", "Compte", "Utilisateur"] = "any"
+    query_methods: frozenset[str] = frozenset({"GET", "POST"})
+    photos_per_colour: int = 3
+
+
+@dataclass
+class Faults:
+    """Failures to inject; each counter is consumed by the calls it affects."""
+
+    latency_seconds: float = 0.0  # added to every call
+    fail_next: int = 0  # the next N calls of any endpoint answer `fail_status` with an HTML page
+    fail_status: int = 503
+    drop_after_commit: int = 0  # the next N writes commit, then the connection is cut without an answer
+    ko_next_write: str | None = None  # the next write is refused with this message, nothing committed
+    malformed_next_query: bool = False  # the next query answers an HTML page with HTTP 200
+
+
+@dataclass(frozen=True)
+class Recorded:
+    endpoint: str
+    method: str
+    path: str
+    parameter_names: tuple[str, ...]
+    params: dict[str, str]  # names lower-cased, the password masked
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+    drop: bool = False
+
+
+def write_tsv(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    charset: str = "cp1252",
+    line_ending: str = "\r\n",
+    quote_text: bool = False,
+    decimal_separator: str = ".",
+) -> bytes:
+    """An EDIQUERY answer. Tabs, CRs and LFs inside a value become spaces (TSV cannot carry them);
+    characters the charset lacks become `?`; with `quote_text`, text values are wrapped in `"`."""
+
+    def text(value: Any) -> str:
+        if type(value) is str:
+            cleaned = value.translate(_TSV_BREAKS)
+            return '"' + cleaned.replace('"', '""') + '"' if quote_text else cleaned
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            formatted = f"{value:.6f}".rstrip("0").rstrip(".")
+            return formatted.replace(".", decimal_separator)
+        return str(value)
+
+    lines = ["\t".join(header)]
+    lines.extend("\t".join(text(value) for value in row) for row in rows)
+    return (line_ending.join(lines) + line_ending).encode(charset, errors="replace")
+
+
+def mysql_to_sqlite(sql: str) -> str:
+    def convert(match: re.Match[str]) -> str:
+        body = re.sub(r"''", "'", match.group(1))
+        body = re.sub(r"\\(.)", lambda m: _MYSQL_ESCAPES.get(m.group(1), m.group(1)), body, flags=re.DOTALL)
+        return "'" + body.replace("'", "''") + "'"
+
+    return _MYSQL_LITERAL.sub(convert, sql)
+
+
+def photo_bytes(reference: str, colour: str, index: int, version: int = 0) -> bytes:
+    """A small deterministic JPEG-looking payload, different for every slot and version."""
+    digest = hashlib.sha256(f"{reference}|{colour}|{index}|{version}".encode()).digest()
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + digest * 8 + b"\xff\xd9"
+
+
+class FastmagSimulator:
+    def __init__(
+        self,
+        seed: Seed | None = None,
+        *,
+        layout: OrderTransactionLayout | None = None,
+        photos: PhotoSource | None = None,
+        enseigne: str = FastmagSettings().enseigne,
+        user: str = SANDBOX_SECRET["fastmag_user"],
+        password: str = SANDBOX_SECRET["fastmag_password"],
+        stores: Sequence[str] = STORES,
+        port: int = 0,
+    ) -> None:
+        self.layout = layout or OrderTransactionLayout()
+        self.photos = photos or PhotoSource()
+        self.enseigne, self.user, self.password = enseigne, user, password
+        self.stores = frozenset(stores)
+        self.switches = Switches()
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        self.requests: list[Recorded] = []
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._db.executescript(SCHEMA)
+        self._load(seed if seed is not None else build_seed())
+        self._photo_keys: set[tuple[str, str]] | None = None
+        self._photo_overrides: dict[tuple[str, str, int], bytes | None] = {}
+        self._photo_versions: Counter[tuple[str, str, int]] = Counter()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Self:
+        handler = type("Handler", (_Handler,), {"simulator": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fastmag-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def settings(self, **wire: Any) -> FastmagSettings:
+        """Client settings pointing at this simulator; keyword arguments override wire options."""
+        base = FastmagSettings()
+        return base.model_copy(
+            update={
+                "base_url": self.url,
+                "enseigne": self.enseigne,
+                "wire": base.wire.model_copy(update=wire),
+                "order_transaction": self.layout,
+                "photos": self.photos.model_copy(update={"cdn_base_url": self.url}),
+            }
+        )
+
+    # --- state helpers for tests ------------------------------------------------------------------------
+
+    def _load(self, seed: Seed) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            db.executemany(f"INSERT INTO produitsfiches VALUES ({_marks(12)})", seed.products)
+            db.executemany(f"INSERT INTO produits VALUES ({_marks(6)})", seed.variants)
+            db.executemany(f"INSERT INTO stock VALUES ({_marks(6)})", seed.stock)
+            db.executemany(f"INSERT INTO tarifs VALUES ({_marks(5)})", seed.prices)
+            db.executemany(f"INSERT INTO clients VALUES ({_marks(16)})", seed.customers)
+            db.executemany(f"INSERT INTO clientadresse VALUES ({_marks(9)})", seed.addresses)
+            db.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run any SQL on the simulator's database (arrange a state, or inspect it)."""
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+            self._photo_keys = None
+            return rows
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Stored orders, oldest first, each with its `lines`."""
+        with self._lock:
+            orders = _dicts(self._db.execute("SELECT * FROM commandes ORDER BY Commande"))
+            lines = _dicts(self._db.execute("SELECT * FROM commandelignes ORDER BY Commande, Ligne"))
+        for order in orders:
+            order["lines"] = [line for line in lines if line["Commande"] == order["Commande"]]
+        return orders
+
+    def fail_next(self, status: int = 503, times: int = 1) -> None:
+        """The next `times` calls (any endpoint) answer HTTP `status` with an HTML page."""
+        with self._lock:
+            self.faults.fail_status, self.faults.fail_next = status, times
+
+    def drop_after_commit(self, times: int = 1) -> None:
+        """The next `times` writes commit, then the connection is cut without an answer."""
+        with self._lock:
+            self.faults.drop_after_commit = times
+
+    def ko_next_write(self, message: str) -> None:
+        with self._lock:
+            self.faults.ko_next_write = message
+
+    def replace_photo(self, reference: str, colour: str, index: int, data: bytes | None = None) -> bytes:
+        """Give a photo slot new content (default: new deterministic bytes); returns what is now served."""
+        key = (reference.lower(), colour.lower() or "_", index)
+        self._photo_versions[key] += 1
+        content = data or photo_bytes(*key, version=self._photo_versions[key])
+        self._photo_overrides[key] = content
+        return content
+
+    def remove_photo(self, reference: str, colour: str, index: int) -> None:
+        self._photo_overrides[(reference.lower(), colour.lower() or "_", index)] = None
+
+    # --- request handling -------------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, body: bytes) -> _Answer:
+        path, _, query_string = raw_path.partition("?")
+        pairs = parse_qsl(query_string, keep_blank_values=True, encoding=self.switches.request_charset)
+        if method == "POST" and body:
+            pairs += parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding=self.switches.request_charset)
+        params = {name.lower(): value for name, value in pairs}
+        endpoint = self._route(path)
+        with self._lock:
+            self.calls[endpoint] += 1
+            masked = {k: ("***" if k == "motpasse" else v) for k, v in params.items()}
+            self.requests.append(Recorded(endpoint, method, path, tuple(n for n, _ in pairs), masked))
+            fail = self.faults.fail_next > 0
+            if fail:
+                self.faults.fail_next -= 1
+        if self.faults.latency_seconds:
+            time.sleep(self.faults.latency_seconds)
+        if fail:
+            return _Answer(self.faults.fail_status, b"<html><body>Service indisponible</body></html>", "text/html")
+        match endpoint:
+            case "query":
+                return self._query(method, params)
+            case "write":
+                return self._write(params)
+            case "photo_endpoint":
+                return self._photo_endpoint(params)
+            case "photo_cdn":
+                return self._photo_cdn(path)
+        return _Answer(404, b"<html><body>Page introuvable</body></html>", "text/html")
+
+    def _route(self, path: str) -> str:
+        lowered = unquote(path).lower()
+        if lowered == "/ediquery.ips":
+            return "query"
+        if lowered == "/ediwebsrv.ips":
+            return "write"
+        if lowered == self.photos.endpoint_path.lower():
+            return "photo_endpoint"
+        if lowered.startswith("/photos/"):
+            return "photo_cdn"
+        return "unknown"
+
+    def _ko(self, message: str) -> _Answer:
+        return _Answer(200, f"KO|{message}".encode(self.switches.charset, errors="replace"))
+
+    def _refuse_credentials(self, params: dict[str, str]) -> _Answer | None:
+        if self.switches.user_parameter == "any":
+            user = params.get("compte", params.get("utilisateur"))
+        else:
+            user = params.get(self.switches.user_parameter.lower())
+        if params.get("enseigne") != self.enseigne:
+            return self._ko(f"Enseigne inconnue : {params.get('enseigne', '')}")
+        if user != self.user or params.get("motpasse") != self.password:
+            return self._ko("Identifiant ou mot de passe incorrect")
+        if params.get("magasin") not in self.stores:
+            return self._ko(f"Magasin inconnu : {params.get('magasin', '')}")
+        return None
+
+    def _query(self, method: str, params: dict[str, str]) -> _Answer:
+        if method not in self.switches.query_methods:
+            return _Answer(405, b"<html><body>M\xe9thode non autoris\xe9e</body></html>", "text/html")
+        refused = self._refuse_credentials(params)
+        if refused:
+            return refused
+        if self.faults.malformed_next_query:
+            self.faults.malformed_next_query = False
+            return _Answer(200, b"<html><body><h1>Erreur d'ex\xe9cution du script</h1></body></html>", "text/html")
+        sql = params.get("data", "")
+        if not _SELECT.match(sql):
+            return self._ko("Seules les requêtes SELECT sont autorisées")
+        with self._lock:
+            self._db.set_authorizer(lambda action, *_: 0 if action in _READ_ACTIONS else 1)
+            try:
+                cursor = self._db.execute(mysql_to_sqlite(sql))
+                header = [column[0] for column in cursor.description or ()]
+                rows = cursor.fetchall()
+            except sqlite3.Error as error:
+                return self._ko(f"Erreur SQL : {error}")
+            finally:
+                self._db.set_authorizer(None)
+        switches = self.switches
+        body = write_tsv(
+            header,
+            rows,
+            charset=switches.charset,
+            line_ending=switches.line_ending,
+            quote_text=switches.quote_text,
+            decimal_separator=switches.decimal_separator,
+        )
+        return _Answer(200, body, f"text/plain; charset={_HTTP_CHARSETS.get(switches.charset, switches.charset)}")
+
+    def _write(self, params: dict[str, str]) -> _Answer:
+        refused = self._refuse_credentials(params)
+        if refused:
+            return refused
+        if self.faults.ko_next_write is not None:
+            message, self.faults.ko_next_write = self.faults.ko_next_write, None
+            return self._ko(message)
+        groups: list[list[str]] = []
+        for line in split_transactions(params.get("data", "")):
+            fields = parse_line(line)
+            if fields[0] != self.layout.keyword:
+                return self._ko(f"Transaction inconnue : {fields[0]}")
+            if (len(fields) > 1 and fields[1] == self.layout.header_marker) or not groups:
+                groups.append([line])
+            else:
+                groups[-1].append(line)
+        if not groups:
+            return self._ko("Aucune transaction")
+        answers = [self._store(group) for group in groups]
+        body = self.switches.line_ending.join(answers).encode(self.switches.charset, errors="replace")
+        with self._lock:
+            drop = self.faults.drop_after_commit > 0 and any(a.startswith("OK") for a in answers)
+            if drop:
+                self.faults.drop_after_commit -= 1
+        return _Answer(200, body, drop=drop)
+
+    def _store(self, group: list[str]) -> str:
+        """One order transaction (header and lines, or a lone line sent on its own): `OK…` or `KO|…`."""
+        layout = self.layout
+        try:
+            if parse_line(group[0])[1:2] != [layout.header_marker]:
+                return self._store_lone_lines(group)
+            if len(group) == 1:
+                header = parse_order_header(group[0], layout)
+                return self._insert(header.model_dump(exclude={"stated_total_quantity"}), [])
+            order = parse_order_transaction(group, layout)
+        except ValueError as error:
+            return f"KO|Transaction invalide : {_first_line(error)}"
+        return self._insert_order(order)
+
+    def _insert_order(self, order: FastmagOrder) -> str:
+        with self._lock:
+            missing = [
+                f"{line.reference}/{line.colour}/{line.size}"
+                for line in order.lines
+                if not self._db.execute(
+                    "SELECT 1 FROM produits WHERE barcode = ? AND couleur = ? AND taille = ?",
+                    (line.reference, line.colour, line.size),
+                ).fetchone()
+            ]
+            if missing:
+                return f"KO|Article inconnu : {', '.join(missing)}"
+            header = order.model_dump(exclude={"lines", "total_quantity"})
+            header["stated_total_amount"] = header.pop("total_amount")
+            return self._insert(header, [line.model_dump() for line in order.lines])
+
+    def _insert(self, header: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM clients WHERE Client = ?", (header["customer_id"],)).fetchone():
+                return f"KO|Client inconnu : {header['customer_id']}"
+            self._db.execute("BEGIN")
+            cursor = self._db.execute(
+                "INSERT INTO commandes (RefExterne, Client, Magasin, Email, AdrLivraison, DateCommande, "
+                "DateLivraisonDebut, DateLivraisonFin, MontantTotal, QteTotale, Commentaire) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    header["external_reference"],
+                    header["customer_id"],
+                    header["store"],
+                    header["email"],
+                    header["delivery_address_name"],
+                    _iso(header["order_date"]),
+                    _iso(header["delivery_start"]),
+                    _iso(header["delivery_end"]),
+                    _float(header["stated_total_amount"]),
+                    sum(line["quantity"] for line in lines),
+                    header["comment"],
+                ),
+            )
+            number = int(cursor.lastrowid or 0)
+            for position, line in enumerate(lines, start=1):
+                self._insert_line(number, position, line)
+            self._db.execute("COMMIT")
+        return f"OK|{number}"
+
+    def _insert_line(self, number: int, position: int, line: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO commandelignes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number,
+                position,
+                line["reference"],
+                line["size"],
+                line["colour"],
+                line["designation"],
+                line["ean13"],
+                float(line["unit_price"]),
+                line["quantity"],
+                float(line["discount_rate"]),
+                float(line["line_amount"]),
+            ),
+        )
+
+    def _store_lone_lines(self, group: list[str]) -> str:
+        """Lines posted one per call (`transactions_per_call = "one"`) join the order named on them,
+        or the latest order when the layout does not carry the external reference."""
+        with self._lock:
+            for raw in group:
+                parsed = parse_order_line(raw, self.layout)
+                if parsed.external_reference:
+                    found = self._db.execute(
+                        "SELECT MAX(Commande) FROM commandes WHERE RefExterne = ?", (parsed.external_reference,)
+                    ).fetchone()
+                else:
+                    found = self._db.execute("SELECT MAX(Commande) FROM commandes").fetchone()
+                if not found or found[0] is None:
+                    return f"KO|Commande inconnue : {parsed.external_reference or ''}"
+                number = int(found[0])
+                (count,) = self._db.execute(
+                    "SELECT COUNT(*) FROM commandelignes WHERE Commande = ?", (number,)
+                ).fetchone()
+                self._insert_line(number, count + 1, parsed.line.model_dump())
+                self._db.execute(
+                    "UPDATE commandes SET QteTotale = QteTotale + ? WHERE Commande = ?",
+                    (parsed.line.quantity, number),
+                )
+        return "OK"
+
+    def _photo_content(self, reference: str, colour: str, index: int) -> bytes | None:
+        key = (reference, colour, index)
+        if key in self._photo_overrides:
+            return self._photo_overrides[key]
+        with self._lock:
+            if self._photo_keys is None:
+                rows = self._db.execute("SELECT DISTINCT lower(barcode), lower(couleur) FROM produits")
+                self._photo_keys = {(ref, col or "_") for ref, col in rows}
+            known = (reference, colour) in self._photo_keys
+        if known and 1 <= index <= self.switches.photos_per_colour:
+            return photo_bytes(reference, colour, index)
+        return None
+
+    def _photo_answer(self, reference: str, colour: str, index: str) -> _Answer:
+        if not index.isdigit():
+            return _Answer(404, b"", "text/html")
+        content = self._photo_content(reference.lower(), colour.lower() or "_", int(index))
+        if content is None:
+            return _Answer(404, b"<html><body>Not Found</body></html>", "text/html")
+        return _Answer(200, content, "image/jpeg")
+
+    def _photo_cdn(self, path: str) -> _Answer:
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if len(parts) != 7 or parts[1] != self.photos.cdn_account or parts[6] != "photo.jpg":
+            return _Answer(404, b"<html><body>Not Found</body></html>", "text/html")
+        return self._photo_answer(parts[3], parts[4], parts[5])
+
+    def _photo_endpoint(self, params: dict[str, str]) -> _Answer:
+        refused = self._refuse_credentials(params)
+        if refused:
+            return refused
+        photos = self.photos
+        return self._photo_answer(
+            params.get(photos.endpoint_product_parameter.lower(), ""),
+            params.get(photos.endpoint_colour_parameter.lower(), ""),
+            params.get(photos.endpoint_index_parameter.lower(), ""),
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: FastmagSimulator
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        answer = self.simulator.handle(method, self.path, body)
+        if answer.drop:
+            # The commit happened; the client must see a cut connection, not an answer.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request stderr line; tests read `simulator.requests` instead."""
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

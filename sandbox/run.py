@@ -1,0 +1,74 @@
+"""`make run`: every flow once, through the real Lambda handlers, on the bundled sandbox; then a summary.
+
+The task log (one JSON line per record outcome, as CloudWatch would hold it) goes to `.local/task-log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from connector.observability import logger
+from sandbox.stack import ROOT, LocalStack
+
+# Flow → handler folder, in the order a brand would first run them.
+FUNCTIONS = {
+    "customers": "export_customers",
+    "products": "export_products",
+    "prices": "export_prices",
+    "images": "export_images",
+    "stock": "push_stock",
+    "orders": "import_orders",
+}
+TASK_LOG = ROOT / ".local" / "task-log.jsonl"
+
+
+def available_functions() -> dict[str, str]:
+    return {flow: folder for flow, folder in FUNCTIONS.items() if (ROOT / "functions" / folder / "app.py").exists()}
+
+
+def summary_table(results: list[dict[str, Any]]) -> str:
+    header = f"{'flow':<10} {'status':<10} {'read':>7} {'sent':>7} {'accepted':>9} {'rejected':>9} {'skipped':>8}"
+    rows = [header, "-" * len(header)]
+    for result in results:
+        c = result.get("counters", {})
+        rows.append(
+            f"{result['flow']:<10} {result['status']:<10} {c.get('read', 0):>7} {c.get('sent', 0):>7} "
+            f"{c.get('accepted', 0):>9} {c.get('rejected', 0):>9} {c.get('skipped', 0):>8}"
+        )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    TASK_LOG.parent.mkdir(exist_ok=True)
+    results: list[dict[str, Any]] = []
+    with TASK_LOG.open("w", encoding="utf-8") as task_log:
+        logger.registered_handler.setStream(task_log)
+        print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
+        with LocalStack() as stack:
+            print(f"  Fastmag {stack.fastmag.url}  Le New Black {stack.lnb.url}  AWS (moto) {stack.aws_endpoint}")
+            for flow, folder in available_functions().items():
+                started = time.perf_counter()
+                print(f"running {flow} through functions/{folder}/app.py …", flush=True)
+                result = stack.invoke(folder, {"flow": flow, "trigger": "cli"})
+                result["seconds"] = round(time.perf_counter() - started, 2)
+                results.append(result)
+    logger.registered_handler.setStream(sys.stdout)
+    lines = TASK_LOG.read_text(encoding="utf-8").splitlines()
+    print()
+    print(summary_table(results))
+    for result in results:
+        for reason, count in sorted(result.get("errors", {}).items(), key=lambda item: -item[1])[:5]:
+            print(f"  {result['flow']}: {count} × {reason}")
+    print(f"\ntask log: {TASK_LOG.relative_to(ROOT)} ({len(lines)} lines), e.g.")
+    print(f'  grep \'"event":"record.skipped"\' {TASK_LOG.relative_to(ROOT)} | head')
+    failed = [r["flow"] for r in results if r["status"] == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

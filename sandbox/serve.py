@@ -1,0 +1,280 @@
+"""`make serve`: the export API on http://127.0.0.1, against the sandbox, through the real handlers.
+
+A thin WSGI adapter turns each HTTP request into the API Gateway REST proxy event API Gateway would send: the
+route must be one of ApiFunction's events in template.yaml, the token is checked by the real
+AuthorizerFunction handler (401 without a token, 403 with a wrong one), then ApiFunction's handler answers.
+Runs the buttons start go to the flow handlers in a background thread (FLOW_INVOKER=local), and the
+schedules tick stock and orders as EventBridge Scheduler would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request
+
+from connector import settings
+from connector.observability import logger
+from sandbox.run import available_functions
+from sandbox.stack import REGION, FakeLambdaContext, LocalStack, handler_module
+from sandbox.template import Template, load_template
+
+ACCOUNT = "123456789012"
+API_ID = "localapi"
+STAGE = "local"
+# What API Gateway answers on its own, before any function runs.
+GATEWAY_ANSWERS = {
+    401: {"message": "Unauthorized"},
+    403: {"message": "User is not authorized to access this resource with an explicit deny"},
+    404: {"message": "Missing Authentication Token"},  # API Gateway's answer to a route it does not have
+}
+SCHEDULES = {"stock": 300.0, "orders": 900.0}
+
+
+class LocalInvoker:
+    """Runs a flow's real handler module in a background thread, as Lambda's asynchronous invoke would."""
+
+    _threads: list[threading.Thread] = []  # noqa: RUF012 - one registry per process, shared by every instance
+
+    def __init__(self, functions: dict[str, str]) -> None:
+        self._functions = functions
+
+    @property
+    def flows(self) -> tuple[str, ...]:
+        return tuple(self._functions)
+
+    def invoke(self, flow: str, event: dict[str, Any]) -> None:
+        folder = self._functions[flow]
+        thread = threading.Thread(target=self._run, args=(folder, event), name=f"flow-{flow}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    @staticmethod
+    def _run(folder: str, event: dict[str, Any]) -> None:
+        try:
+            handler_module(folder).lambda_handler(event, FakeLambdaContext(folder))
+        except Exception:  # a failed run raises on purpose (Lambda's on-failure destination); its record says why
+            logger.exception(f"{folder} run ended with an error", extra={"event": "run.invoke_failed"})
+
+    @classmethod
+    def wait(cls, timeout: float = 120) -> None:
+        """Block until every run started so far has ended (tests, shutdown)."""
+        while cls._threads:
+            cls._threads.pop().join(timeout)
+
+
+# --- API Gateway, simulated -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    resource: str  # e.g. /runs/{run_id}
+    pattern: re.Pattern[str]
+
+
+def api_routes(template: Template) -> list[Route]:
+    """ApiFunction's Api events in the template: only what would be deployed is served."""
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
+    routes = []
+    for event in events.values():
+        if event["Type"] != "Api":
+            continue
+        resource = event["Properties"]["Path"]
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
+        routes.append(Route(event["Properties"]["Method"].upper(), resource, re.compile(f"^{regex}$")))
+    return routes
+
+
+def rest_event(
+    method: str,
+    path: str,
+    *,
+    resource: str,
+    path_parameters: dict[str, str] | None = None,
+    query: Iterable[tuple[str, str]] = (),
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    principal: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event (payload 1.0), as the gateway sends it to ApiFunction."""
+    pairs = list(query)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi_query.setdefault(name, []).append(value)
+    headers = dict(headers or {})
+    now = datetime.now(UTC)
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": path,
+            "accountId": ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": STAGE,
+            "domainPrefix": "127",
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
+            "domainName": headers.get("Host", "127.0.0.1"),
+            "apiId": API_ID,
+            **({"authorizer": {"principalId": principal}} if principal else {}),
+        },
+        "body": body or None,
+        "isBase64Encoded": False,
+    }
+
+
+def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer's event for a request: the same request, with the method ARN."""
+    method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{event['httpMethod']}{event['path']}"
+    keep = ("resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters")
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        **{name: event[name] for name in keep},
+        "multiValueQueryStringParameters": event["multiValueQueryStringParameters"],
+        "pathParameters": event["pathParameters"] or {},
+        "stageVariables": {},
+        "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"},
+    }
+
+
+class Gateway:
+    """WSGI application standing in for API Gateway: route, authorize, call ApiFunction, answer."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match and route.method == method:
+                return route, match.groupdict()
+        return None
+
+    def handle(self, request: Request) -> tuple[int, dict[str, str], str]:
+        found = self._route(request.method, request.path)
+        if found is None:
+            return 404, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS[404])
+        route, parameters = found
+        event = rest_event(
+            request.method,
+            request.path,
+            resource=route.resource,
+            path_parameters=parameters,
+            query=parse_qsl(request.query_string.decode(), keep_blank_values=True),
+            headers={**dict(request.headers.items()), "X-Forwarded-Proto": "http"},
+            body=request.get_data(as_text=True),
+        )
+        try:
+            policy = handler_module("authorizer").lambda_handler(
+                authorizer_event(event), FakeLambdaContext("authorizer")
+            )
+        except Exception as error:
+            status = 401 if str(error) == "Unauthorized" else 500
+            return status, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS.get(status, {}))
+        if any(s["Effect"] == "Deny" for s in policy["policyDocument"]["Statement"]):
+            return 403, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS[403])
+        event["requestContext"]["authorizer"] = {"principalId": policy["principalId"]}
+        answer = handler_module("api").lambda_handler(event, FakeLambdaContext("api"))
+        headers = dict(answer.get("headers") or {})
+        for name, values in (answer.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        return int(answer["statusCode"]), headers, answer.get("body") or ""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        status, headers, body = self.handle(Request(environ))
+        start_response(f"{status} {_REASONS.get(status, '')}".strip(), list(headers.items()))
+        yield body.encode()
+
+
+_REASONS = {200: "OK", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+
+
+@contextmanager
+def local_api(stack: LocalStack, port: int = 0) -> Iterator[str]:
+    """Serve the API for `stack` on 127.0.0.1; yields its base URL. Flow runs go to LocalInvoker."""
+    previous = {name: os.environ.get(name) for name in ("FLOW_INVOKER", "FLOW_FUNCTIONS")}
+    os.environ["FLOW_INVOKER"] = "local"
+    os.environ["FLOW_FUNCTIONS"] = json.dumps(available_functions())
+    settings.environment.cache_clear()
+    server: BaseWSGIServer = make_server("127.0.0.1", port, Gateway(api_routes(load_template())), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        LocalInvoker.wait()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.environment.cache_clear()
+
+
+def _schedules(stop: threading.Event) -> None:
+    """Tick each scheduled flow at its default rate, as EventBridge Scheduler would (first tick after one period)."""
+    invoker = LocalInvoker(available_functions())
+    next_tick = {flow: period for flow, period in SCHEDULES.items() if flow in invoker.flows}
+    elapsed = 0.0
+    while next_tick and not stop.wait(min(next_tick.values()) - elapsed):
+        elapsed = min(next_tick.values())
+        for flow, when in list(next_tick.items()):
+            if when <= elapsed:
+                invoker.invoke(flow, {"flow": flow, "trigger": "schedule", "execution_id": str(uuid.uuid4())})
+                next_tick[flow] = when + SCHEDULES[flow]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8700")))
+    parser.add_argument("--no-schedules", action="store_true", help="runs start only from the buttons")
+    options = parser.parse_args(argv)
+    print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
+    stop = threading.Event()
+    with LocalStack() as stack, local_api(stack, options.port) as url:
+        token = stack.secret_document()["api_tokens"][0]
+        if not options.no_schedules:
+            threading.Thread(target=_schedules, args=(stop,), name="schedules", daemon=True).start()
+        print(f"\nstatus page:  {url}/?token={token}")
+        print(f"stock button: {url}/exports/stock?token={token}")
+        print(f"API:          curl -H 'Authorization: Bearer {token}' {url}/runs")
+        print("Ctrl-C stops.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nstopping …")
+        finally:
+            stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The local stack: both simulators and moto on 127.0.0.1, the template's resources, the real handlers.
+
+Used by `make run`, `make serve`, the CLI's sandbox mode, the integration tests and the benchmarks, so
+they all exercise the same code the Lambda functions run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from connector import settings
+from connector.runs import PreviewStore
+from sandbox.fastmag_sim import FastmagSimulator
+from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
+from sandbox.lnb_sim import LeNewBlackSimulator
+from sandbox.seed import Seed, build_seed, lnb_orders
+from sandbox.template import dynamodb_table_spec, load_template
+
+
+class LocalStack:
+    """Context manager: simulators + moto + resources; environment variables set as Lambda would."""
+
+    def __init__(
+        self,
+        seed: Seed | None = None,
+        *,
+        settings_document: dict[str, Any] | None = None,
+        fastmag_options: dict[str, Any] | None = None,
+        lnb_options: dict[str, Any] | None = None,
+        orders: int = 6,
+    ) -> None:
+        self.seed = seed if seed is not None else build_seed()
+        self._extra_settings = settings_document or {}
+        self.fastmag = FastmagSimulator(self.seed, **(fastmag_options or {}))
+        self.lnb = LeNewBlackSimulator(**(lnb_options or {}))
+        self._orders = orders
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._saved_env: dict[str, str | None] = {}
+        self.names = {
+            "STATE_TABLE": "connector-state",
+            "STAGING_BUCKET": "connector-staging",
+            "SETTINGS_PARAMETER": "/connector/settings",
+            "SECRET_ID": "connector/secret",
+        }
+
+    # --- life cycle ------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.fastmag.__enter__()
+        self.lnb.__enter__()
+        for order in lnb_orders(self.seed, count=self._orders):
+            self.lnb.add_order(order)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: start every stack from an empty account.
+        requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        self._set_env(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_SERVICE_NAME": "connector",
+                "POWERTOOLS_METRICS_NAMESPACE": "FastmagLeNewBlack",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "PARAMETERS_MAX_AGE": "0",
+                **self.names,
+            }
+        )
+        forget_cached_clients()
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._moto.stop()
+        finally:
+            self.lnb.__exit__(None, None, None)
+            self.fastmag.__exit__(None, None, None)
+            for name, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            forget_cached_clients()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _create_resources(self) -> None:
+        template = load_template()
+        self.dynamodb.create_table(TableName=self.names["STATE_TABLE"], **dynamodb_table_spec(template))
+        self.s3.create_bucket(
+            Bucket=self.names["STAGING_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        boto3.client("ssm").put_parameter(
+            Name=self.names["SETTINGS_PARAMETER"], Type="String", Value=json.dumps(self.settings_document())
+        )
+        boto3.client("secretsmanager").create_secret(
+            Name=self.names["SECRET_ID"], SecretString=json.dumps(self.secret_document())
+        )
+
+    # --- settings ------------------------------------------------------------------------------------------------
+
+    def settings_document(self) -> dict[str, Any]:
+        document = _deep_merge(
+            {
+                "fastmag": {"base_url": self.fastmag.url, "photos": {"cdn_base_url": self.fastmag.url}},
+                "lenewblack": {"base_url": self.lnb.url},
+            },
+            self._extra_settings,
+        )
+        settings.parse_settings(document)  # fail here, with the field named, rather than in a handler
+        return document
+
+    def secret_document(self) -> dict[str, Any]:
+        return dict(settings.SANDBOX_SECRET)
+
+    def configure(self, overrides: dict[str, Any]) -> None:
+        """Change the settings document, as an integrator would in SSM."""
+        self._extra_settings = _deep_merge(self._extra_settings, overrides)
+        boto3.client("ssm").put_parameter(
+            Name=self.names["SETTINGS_PARAMETER"],
+            Type="String",
+            Value=json.dumps(self.settings_document()),
+            Overwrite=True,
+        )
+        forget_cached_clients()
+
+    @property
+    def settings(self) -> settings.Settings:
+        return settings.parse_settings(self.settings_document())
+
+    # --- AWS -------------------------------------------------------------------------------------------------
+
+    @property
+    def dynamodb(self) -> Any:
+        return boto3.client("dynamodb")
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
+    @property
+    def table(self) -> Any:
+        return boto3.resource("dynamodb").Table(self.names["STATE_TABLE"])
+
+    def invoke(self, function_dir: str, event: dict[str, Any]) -> Any:
+        """Call a real handler as Lambda would, with a Lambda-like context."""
+        module = handler_module(function_dir)
+        return module.lambda_handler(event, FakeLambdaContext(function_dir))
+
+    def run_record(self, run_id: str) -> dict[str, Any]:
+        item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise KeyError(f"no run {run_id}")
+        return dict(item)
+
+    def preview_lines(self, run_id: str) -> list[dict[str, Any]]:
+        return list(PreviewStore(self.s3, self.names["STAGING_BUCKET"]).read(run_id))
+
+    def event(self, name: str, **changes: Any) -> dict[str, Any]:
+        """A sample event from events/, with some fields changed."""
+        document = json.loads((ROOT / "events" / f"{name}.json").read_text(encoding="utf-8"))
+        return {**document, **changes}
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

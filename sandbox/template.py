@@ -1,0 +1,163 @@
+"""template.yaml as data, so local tables and tests are built from the template and cannot drift from it.
+
+    from sandbox.template import load_template, dynamodb_table_spec
+    dynamodb.create_table(TableName="state", **dynamodb_table_spec(load_template()))
+
+`transform_template` expands the SAM transform into plain CloudFormation (the IAM roles SAM generates, the
+scheduler schedules...) without AWS credentials or network. It needs `aws-sam-translator`; when the current
+interpreter lacks it, it runs this file with the interpreter of the SAM CLI venv (`.venv-sam`), which has it.
+Run as a script: `python sandbox/template.py transform [region]`, with {"template": …, "parameters": …} on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+DEFAULT_REGION = "eu-west-3"
+
+# The keys of a GlobalSecondaryIndexes entry that DynamoDB's CreateTable accepts.
+_GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+
+Template = dict[str, Any]
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> Template:
+    """Parse a CloudFormation/SAM template with its short-form intrinsics (`!Ref x` → `{"Ref": "x"}`).
+
+    The result is plain dicts, lists and strings (JSON-compatible), detached from the YAML node types.
+    """
+    parsed = cfn_yaml.loads(path.read_text(encoding="utf-8"), str(path))
+    template: Template = json.loads(json.dumps(parsed))
+    return template
+
+
+def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id → resource, for every resource of `resource_type` (e.g. `AWS::Serverless::Function`)."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def _table_properties(template: Template, logical_id: str) -> dict[str, Any]:
+    resource = template.get("Resources", {}).get(logical_id)
+    if resource is None or resource.get("Type") != "AWS::DynamoDB::Table":
+        raise KeyError(f"{logical_id} is not an AWS::DynamoDB::Table in the template")
+    properties: dict[str, Any] = resource.get("Properties", {})
+    return properties
+
+
+def dynamodb_table_spec(template: Template, logical_id: str = "StateTable") -> dict[str, Any]:
+    """Keyword arguments of boto3 `create_table` (all but TableName) for the table `logical_id`."""
+    properties = _table_properties(template, logical_id)
+    spec: dict[str, Any] = {
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    indexes = [
+        {key: index[key] for key in _GSI_KEYS if key in index} for index in properties.get("GlobalSecondaryIndexes", [])
+    ]
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = indexes
+    if "ProvisionedThroughput" in properties:
+        spec["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
+    return spec
+
+
+def dynamodb_ttl_spec(template: Template, logical_id: str = "StateTable") -> dict[str, Any] | None:
+    """The `TimeToLiveSpecification` argument of boto3 `update_time_to_live`, or None without TTL."""
+    ttl = _table_properties(template, logical_id).get("TimeToLiveSpecification")
+    if not ttl:
+        return None
+    return {"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled", False))}
+
+
+# Properties that name local code or documents, which `sam package` would upload to S3.
+_ARTIFACT_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
+
+
+def _with_artifacts_in_s3(template: Template) -> Template:
+    """A copy whose local paths are S3 URIs, as after `sam package` (the translator accepts only those)."""
+    packaged: Template = json.loads(json.dumps(template))
+    sections = [resource.get("Properties", {}) for resource in packaged.get("Resources", {}).values()]
+    sections += packaged.get("Globals", {}).values()
+    for properties in sections:
+        for name in _ARTIFACT_PROPERTIES:
+            value = properties.get(name)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                properties[name] = f"s3://packaged-artifacts/{value.strip('/')}"
+    return packaged
+
+
+def _transform_here(template: Template, parameters: dict[str, Any], region: str) -> Template:
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    # A session with a region and no credentials: the translator only reads its region and partition.
+    session = boto3.session.Session(region_name=region)
+    translator = Translator(None, Parser(), boto_session=session)
+    transformed: Template = translator.translate(
+        _with_artifacts_in_s3(template),
+        parameter_values=dict(parameters),
+        # Managed policies are given by ARN in the template, so no IAM lookup of policy names is needed.
+        get_managed_policy_map=dict,
+    )
+    return transformed
+
+
+def transform_template(
+    template: Template | None = None,
+    parameters: dict[str, Any] | None = None,
+    region: str = DEFAULT_REGION,
+) -> Template:
+    """The template after the SAM transform: plain CloudFormation, as CloudFormation would deploy it."""
+    source = load_template() if template is None else template
+    values = {"AWS::Region": region, "AWS::AccountId": "123456789012", **(parameters or {})}
+    try:
+        import samtranslator  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return _transform_here(source, values, region)
+    if not SAM_PYTHON.exists():
+        raise RuntimeError(f"aws-sam-translator is not installed here and {SAM_PYTHON} is missing (make build)")
+    completed = subprocess.run(  # noqa: S603 - a fixed interpreter and this file, no shell
+        [str(SAM_PYTHON), str(Path(__file__).resolve()), "transform", region],
+        input=json.dumps({"template": source, "parameters": values}),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": region, "SAM_CLI_TELEMETRY": "0"},
+        timeout=120,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"SAM transform failed:\n{completed.stderr}")
+    result: Template = json.loads(completed.stdout)
+    return result
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) not in (1, 2) or argv[0] != "transform":
+        print("usage: template.py transform [region] < {'template': ..., 'parameters': ...}", file=sys.stderr)
+        return 2
+    request = json.load(sys.stdin)
+    region = argv[1] if len(argv) == 2 else DEFAULT_REGION
+    json.dump(_transform_here(request["template"], request.get("parameters", {}), region), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,52 @@
+"""Shared fixtures: a quiet AWS environment for unit tests, the local stack and the task log for the rest."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connector.observability import logger
+
+# Unit tests must never find real credentials or a real region; the local stack overrides these.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "FastmagLeNewBlack",
+        "POWERTOOLS_SERVICE_NAME": "connector",
+    }
+)
+
+
+class TaskLog:
+    """The JSON lines the connector logged during a test, as support would read them in Logs Insights."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line.startswith("{")]
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("event") == event]
+
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+
+@pytest.fixture
+def task_log() -> Iterator[TaskLog]:
+    log = TaskLog()
+    previous = logger.registered_handler.setStream(log.stream)
+    try:
+        yield log
+    finally:
+        logger.registered_handler.setStream(previous)

@@ -1,0 +1,180 @@
+"""Least privilege in the roles SAM generates: read from the transformed template, as IAM will see them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# AWS managed policies SAM attaches to every function role it generates. Both grant on Resource "*" because the
+# services offer nothing narrower for these calls; no other managed policy may be attached.
+ALLOWED_MANAGED_POLICIES = {
+    # logs:CreateLogGroup/CreateLogStream/PutLogEvents: attached by SAM to any role it generates.
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    # xray:PutTraceSegments/PutTelemetryRecords/GetSampling*: Tracing: Active; X-Ray has no resource-level scope.
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+# Actions an inline statement may grant on Resource "*": only those AWS does not scope to a resource.
+STAR_RESOURCE_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+}
+
+POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(resources: dict[str, dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(owner logical id, statement) for every identity-based statement in the stack."""
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        documents: list[dict[str, Any]] = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        elif resource["Type"] in POLICY_TYPES:
+            documents = [properties["PolicyDocument"]]
+        for document in documents:
+            for statement in _as_list(document["Statement"]):
+                yield logical_id, statement
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids (and parameters) a CloudFormation value points at, through Ref, GetAtt and Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref":
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (inner, {}) if isinstance(inner, str) else (inner[0], inner[1])
+                for name in _sub_variables(text):
+                    found |= _references(variables[name]) if name in variables else {name.split(".")[0]}
+                found |= _references(variables)
+            else:
+                found |= _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _references(inner)
+    return found
+
+
+def _sub_variables(text: str) -> list[str]:
+    names = []
+    for part in text.split("${")[1:]:
+        name = part.split("}", 1)[0]
+        if not name.startswith("!") and not name.startswith("AWS::"):
+            names.append(name)
+    return names
+
+
+def test_the_stack_has_roles_to_check(resources: dict[str, dict[str, Any]]) -> None:
+    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    # Two functions and three schedules, each with a role of its own.
+    assert len(roles) >= 5
+    assert sum(1 for _ in _statements(resources)) >= 10
+
+
+def test_no_action_wildcards(resources: dict[str, dict[str, Any]]) -> None:
+    broad = [
+        (owner, action)
+        for owner, statement in _statements(resources)
+        if statement["Effect"] == "Allow"
+        for action in _as_list(statement.get("Action", []))
+        if action == "*" or action.endswith(":*")
+    ]
+    assert broad == []
+    assert all("NotAction" not in statement for _, statement in _statements(resources))
+
+
+def test_resource_star_only_for_actions_aws_cannot_scope(resources: dict[str, dict[str, Any]]) -> None:
+    unscoped = [
+        (owner, action)
+        for owner, statement in _statements(resources)
+        if statement["Effect"] == "Allow" and "*" in _as_list(statement.get("Resource", []))
+        for action in _as_list(statement["Action"])
+        if action not in STAR_RESOURCE_ACTIONS
+    ]
+    assert unscoped == []
+    assert all("NotResource" not in statement for _, statement in _statements(resources))
+
+
+def test_every_allowed_resource_is_one_of_the_stacks(resources: dict[str, dict[str, Any]]) -> None:
+    """No literal ARN or pattern: each granted resource is built from a resource of this stack."""
+    for owner, statement in _statements(resources):
+        if statement["Effect"] != "Allow":
+            continue
+        for resource in _as_list(statement["Resource"]):
+            if resource == "*":
+                continue
+            assert _references(resource) & set(resources), (owner, resource)
+
+
+def test_only_the_allow_listed_managed_policies(resources: dict[str, dict[str, Any]]) -> None:
+    attached = {
+        arn
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Role"
+        for arn in resource["Properties"].get("ManagedPolicyArns", [])
+    }
+    assert attached == ALLOWED_MANAGED_POLICIES
+
+
+def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]]) -> None:
+    for name in ("PushStockFunction", "ImportOrdersFunction"):
+        role = resources[f"{name}Role"]["Properties"]
+        grants: dict[str, set[str]] = {}
+        for policy in role["Policies"]:
+            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+                for action in _as_list(statement["Action"]):
+                    grants.setdefault(action, set()).update(_references(statement["Resource"]))
+        assert grants["ssm:GetParameter"] == {"SettingsParameter"}
+        assert grants["secretsmanager:GetSecretValue"] == {"ConnectorSecret"}
+        assert grants["dynamodb:PutItem"] == {"StateTable"}
+        assert grants["s3:PutObject"] == {"StagingBucket"}
+        assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
+        assert not any(action.startswith(("s3:Delete", "iam:", "kms:")) for action in grants)
+        assert "dynamodb:DeleteTable" not in grants
+
+        object_grants = [
+            statement
+            for policy in role["Policies"]
+            for statement in _as_list(policy["PolicyDocument"]["Statement"])
+            if "s3:PutObject" in _as_list(statement["Action"])
+        ]
+        prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
+        assert prefixes == {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "function"),
+    [
+        ("PushStockFunctionStockSchedule", "PushStockFunction"),
+        ("PushStockFunctionFullStockSchedule", "PushStockFunction"),
+        ("ImportOrdersFunctionOrdersSchedule", "ImportOrdersFunction"),
+    ],
+)
+def test_schedule_roles_invoke_their_function_and_feed_the_dead_letter_queue(
+    resources: dict[str, dict[str, Any]], schedule: str, function: str
+) -> None:
+    role = resources[f"{schedule}Role"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": ["scheduler.amazonaws.com"]}
+    grants = {
+        (action, frozenset(_references(statement["Resource"])))
+        for policy in role["Policies"]
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        for action in _as_list(statement["Action"])
+    }
+    assert grants == {
+        ("lambda:InvokeFunction", frozenset({function})),
+        ("sqs:SendMessage", frozenset({"ScheduleDeadLetterQueue"})),
+    }

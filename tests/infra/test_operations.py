@@ -1,0 +1,169 @@
+"""What the operator relies on, read from the template: alarms that notify, DLQs that alarm, an API that is
+never open without the authorizer, the routes the handler serves, saved queries in the connector/ folder."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from connector.api.routes import app
+from sandbox.template import ROOT, resources_of_type
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in resources_of_type(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def _metric(alarm: dict[str, Any]) -> tuple[str | None, str | None]:
+    return alarm.get("Namespace"), alarm.get("MetricName")
+
+
+def test_every_alarm_notifies_the_encrypted_topic(template: dict[str, Any]) -> None:
+    alarms = _alarms(template)
+    assert len(alarms) >= 10
+    for name, alarm in alarms.items():
+        assert alarm.get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
+        assert alarm.get("AlarmDescription"), name
+        assert alarm.get("TreatMissingData") in {"breaching", "notBreaching"}, name
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key_statements = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_alarm_email_is_subscribed_only_when_given(template: dict[str, Any]) -> None:
+    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+
+def test_every_queue_has_a_depth_alarm(template: dict[str, Any]) -> None:
+    queues = set(resources_of_type(template, "AWS::SQS::Queue"))
+    watched = {}
+    for alarm in _alarms(template).values():
+        if _metric(alarm) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
+            (dimension,) = alarm["Dimensions"]
+            watched[dimension["Value"]["Fn::GetAtt"][0]] = alarm
+    assert set(watched) == queues
+    for alarm in watched.values():
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_every_function_has_errors_and_throttles_alarms(template: dict[str, Any]) -> None:
+    functions = set(resources_of_type(template, "AWS::Serverless::Function"))
+    for metric in ("Errors", "Throttles"):
+        watched = {
+            alarm["Dimensions"][0]["Value"]["Ref"]
+            for alarm in _alarms(template).values()
+            if _metric(alarm) == ("AWS/Lambda", metric)
+        }
+        assert watched == functions, metric
+
+
+def test_stock_staleness_alarm_breaches_when_no_stock_run_pushed(template: dict[str, Any]) -> None:
+    alarm = _alarms(template)["StockStaleAlarm"]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert stats["succeeded"]["Metric"]["MetricName"] == "run_succeeded"
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == "FastmagLeNewBlack"
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "flow", "Value": "stock"},
+            {"Name": "service", "Value": "connector"},
+        ]
+        assert stat["Period"] == 300
+
+
+def test_log_metric_filters_count_events_the_code_logs(template: dict[str, Any]) -> None:
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "layers/common/connector").rglob("*.py"))
+    filters = resources_of_type(template, "AWS::Logs::MetricFilter")
+    alarmed = {_metric(alarm)[1] for alarm in _alarms(template).values()}
+    assert len(filters) == 3
+    for name, metric_filter in filters.items():
+        properties = metric_filter["Properties"]
+        assert properties["LogGroupName"] == {"Ref": "ConnectorLogGroup"}, name
+        (event,) = re.findall(r'\$\.event = "([^"]+)"', properties["FilterPattern"])
+        assert f'"{event}"' in source, f"{name}: no code logs {event}"
+        (transformation,) = properties["MetricTransformations"]
+        assert transformation["MetricName"] in alarmed, name
+
+
+def test_every_api_method_requires_the_authorizer(resources: dict[str, dict[str, Any]]) -> None:
+    api = resources["ConnectorApi"]["Properties"]["Body"]
+    schemes = api["components"]["securitySchemes"]
+    assert list(schemes) == ["TokenAuthorizer"]
+    authorizer = schemes["TokenAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerUri"]["Fn::Sub"][1]["__FunctionArn__"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    methods = [(path, method, operation) for path, item in api["paths"].items() for method, operation in item.items()]
+    assert len(methods) >= 8
+    for path, method, operation in methods:
+        assert operation.get("security") == [{"TokenAuthorizer": []}], (path, method)
+
+
+def test_the_template_routes_are_the_handler_routes(template: dict[str, Any]) -> None:
+    """A route the handler serves but the template does not deploy (or the reverse) would be a dead button."""
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    declared = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
+    served = {(route.method.upper(), route.openapi_path) for route in app._static_routes + app._dynamic_routes}
+    assert served == declared
+
+
+def test_api_stage_throttles_and_writes_json_access_logs(template: dict[str, Any]) -> None:
+    api = template["Resources"]["ConnectorApi"]["Properties"]
+    (settings,) = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] > 0
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(api["AccessLogSetting"]["Format"])
+    assert {"requestId", "status", "resourcePath", "principalId"} <= set(fields)
+    assert not any("querystring" in value.lower() for value in fields.values()), "the token must not be logged"
+    group = template["Resources"]["ApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert api["Auth"]["DefaultAuthorizer"] == "TokenAuthorizer"
+    assert api["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
+
+
+def test_buttons_start_exactly_the_flow_functions(template: dict[str, Any]) -> None:
+    properties = template["Resources"]["ApiFunction"]["Properties"]
+    mapping = json.loads(
+        re.sub(r"\$\{(\w+)\}", r"\1", properties["Environment"]["Variables"]["FLOW_FUNCTIONS"]["Fn::Sub"])
+    )
+    flow_functions = set(resources_of_type(template, "AWS::Serverless::Function")) - {
+        "ApiFunction",
+        "AuthorizerFunction",
+    }
+    # Every flow function reachable from a button, except those not started by a flow request.
+    assert set(mapping.values()) <= flow_functions
+    assert {"PushStockFunction", "ImportOrdersFunction"} <= set(mapping.values())
+    (invoke,) = [s for s in properties["Policies"][0]["Statement"] if s["Action"] == "lambda:InvokeFunction"]
+    assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == set(mapping.values())
+
+
+def test_saved_queries_and_alarms_live_where_the_readme_says(template: dict[str, Any]) -> None:
+    queries = {k: v["Properties"] for k, v in resources_of_type(template, "AWS::Logs::QueryDefinition").items()}
+    names = {q["Name"] for q in queries.values()}
+    assert names == {
+        "connector/run-summary",
+        "connector/errors-by-flow-and-reason",
+        "connector/blocked-orders",
+        "connector/history-of-one-key",
+        "connector/slowest-remote-calls",
+    }
+    for query in queries.values():
+        assert query["LogGroupNames"] == [{"Ref": "ConnectorLogGroup"}]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in names:
+        assert name in readme, f"README Operate does not explain {name}"
+    for name, alarm in _alarms(template).items():
+        if "AlarmName" in alarm:
+            suffix = alarm["AlarmName"]["Fn::Sub"].removeprefix("${AWS::StackName}-")
+            assert f"`{suffix}`" in readme, f"README Operate does not explain the {name} alarm"
