@@ -43,11 +43,15 @@ def test_bad_rows_are_skipped_with_their_own_reason() -> None:
     )
     reasons = [skip.reason for skip in levels.skipped]
     assert levels.quantities == {}
-    assert reasons[0].startswith("invalid EAN13 checksum")
-    assert reasons[1].startswith("negative stock (-3)")
-    assert reasons[2].startswith("unknown variant CH2301/NOIR/M")
-    assert reasons[3] == "variant CH2301/NOIR/M has no EAN13 in Fastmag"
-    assert reasons[4].startswith("unreadable quantity")
+    assert reasons == [
+        "invalid EAN13 checksum",
+        "negative stock in Fastmag",
+        "unknown variant: stock row not in Fastmag products",
+        "variant has no EAN13 in Fastmag",
+        "unreadable quantity",
+    ]
+    assert levels.skipped[1].detail == {"variant": "CH2301/NOIR/M", "quantity": "-3"}
+    assert levels.skipped[3].key == "CH2301/NOIR/M"
 
 
 def test_sku_mode_keys_by_the_configured_format() -> None:
@@ -60,7 +64,8 @@ def test_sku_mode_keys_by_the_configured_format() -> None:
 def test_two_variants_sharing_one_ean_are_not_guessed_between() -> None:
     levels = available_to_sell([row("1"), row("9", colour="BLEU", variant_id="20")], Settings())
     assert levels.quantities == {EAN: 1}
-    assert "shared by several variants" in levels.skipped[0].reason
+    assert levels.skipped[0].reason == "ean13 shared by several variants"
+    assert levels.skipped[0].detail == {"variant": "CH2301/BLEU/M"}
 
 
 @given(st.lists(st.integers(min_value=-50, max_value=10_000), min_size=1, max_size=30), st.integers(0, 20))

@@ -24,8 +24,12 @@ RESOURCES = {"ean13": "inventory/ean", "sku": "inventory/sku"}
 
 @dataclass(frozen=True)
 class Skip:
+    """A source row not sent. `reason` is generic, so the run summary groups like with like; `detail`
+    (variant, quantity…) goes on the log line."""
+
     key: str
     reason: str
+    detail: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,15 +59,16 @@ def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> 
     for row in rows:
         variant = f"{row.get('reference', '')}/{row.get('colour', '')}/{row.get('size', '')}"
         ean13 = (row.get("ean13") or "").strip()
+        where = {"variant": variant}
         if not (row.get("variant_id") or "").strip():
-            levels.skipped.append(Skip(ean13 or variant, f"unknown variant {variant}: not in Fastmag products"))
+            levels.skipped.append(Skip(ean13 or variant, "unknown variant: stock row not in Fastmag products", where))
             continue
         if key_mode == "ean13":
             if not ean13:
-                levels.skipped.append(Skip(variant, f"variant {variant} has no EAN13 in Fastmag"))
+                levels.skipped.append(Skip(variant, "variant has no EAN13 in Fastmag", where))
                 continue
             if not is_valid_ean13(ean13):
-                levels.skipped.append(Skip(ean13, f"invalid EAN13 checksum ({variant})"))
+                levels.skipped.append(Skip(ean13, "invalid EAN13 checksum", where))
                 continue
             key = ean13
         else:
@@ -71,13 +76,13 @@ def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> 
         try:
             total = parse_decimal(row.get("quantity") or "0", separator)
         except (ValueError, InvalidOperation):
-            levels.skipped.append(Skip(key, f"unreadable quantity {row.get('quantity')!r}"))
+            levels.skipped.append(Skip(key, "unreadable quantity", {**where, "quantity": row.get("quantity", "")}))
             continue
         if total < 0:
-            levels.skipped.append(Skip(key, f"negative stock ({total}) in Fastmag for {variant}"))
+            levels.skipped.append(Skip(key, "negative stock in Fastmag", {**where, "quantity": str(total)}))
             continue
         if key in levels.quantities:
-            levels.skipped.append(Skip(key, f"{key_mode} {key} is shared by several variants ({variant})"))
+            levels.skipped.append(Skip(key, f"{key_mode} shared by several variants", where))
             continue
         levels.quantities[key] = max(int(total.to_integral_value(rounding="ROUND_FLOOR")) - buffer, 0)
     return levels
@@ -99,7 +104,7 @@ def run(ctx: FlowContext) -> None:
     ctx.run.count("read", len(rows))
     levels = available_to_sell(rows, settings)
     for skip in levels.skipped:
-        ctx.run.skipped(skip.key, skip.reason)
+        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
     previous = {key: int(quantity) for key, quantity in snapshot.entries.items()}
