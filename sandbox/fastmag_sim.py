@@ -518,8 +518,9 @@ class FastmagSimulator:
             return self._photo_overrides[key]
         with self._lock:
             if self._photo_keys is None:
-                rows = self._db.execute("SELECT DISTINCT lower(barcode), lower(couleur) FROM produits")
-                self._photo_keys = {(ref, col or "_") for ref, col in rows}
+                # Lower-cased in Python: SQLite's lower() leaves accented letters (ROSE POUDRÉ) as they are.
+                rows = self._db.execute("SELECT DISTINCT barcode, couleur FROM produits")
+                self._photo_keys = {(ref.lower(), (col or "").lower() or "_") for ref, col in rows}
             known = (reference, colour) in self._photo_keys
         if known and 1 <= index <= self.switches.photos_per_colour:
             return photo_bytes(reference, colour, index)

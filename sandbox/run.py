@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from collections import Counter
+from contextlib import redirect_stdout
+from typing import Any, TextIO
 
 from connector.observability import logger
 from sandbox.stack import ROOT, LocalStack
@@ -40,21 +42,35 @@ def summary_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def run_flows(task_log: TextIO) -> list[dict[str, Any]]:
+    """Each flow through its handler; what a Lambda prints (metrics) goes to the task log, as in CloudWatch."""
+    results: list[dict[str, Any]] = []
+    print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
+    with LocalStack() as stack:
+        print(f"  Fastmag {stack.fastmag.url}  Le New Black {stack.lnb.url}  AWS (moto) {stack.aws_endpoint}")
+        for flow, folder in available_functions().items():
+            started = time.perf_counter()
+            print(f"running {flow} through functions/{folder}/app.py …", flush=True)
+            with redirect_stdout(task_log):
+                result = stack.invoke(folder, {"flow": flow, "trigger": "cli"})
+            result["seconds"] = round(time.perf_counter() - started, 2)
+            results.append(result)
+            if flow == "images":
+                # In AWS each staged file's S3 event starts UploadImagesFunction; moto sends none.
+                with redirect_stdout(task_log):
+                    outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events())
+                print(f"  S3 events → functions/upload_images/app.py: {dict(outcomes) or 'none'}", flush=True)
+    return results
+
+
 def main() -> int:
     TASK_LOG.parent.mkdir(exist_ok=True)
-    results: list[dict[str, Any]] = []
     with TASK_LOG.open("w", encoding="utf-8") as task_log:
-        logger.registered_handler.setStream(task_log)
-        print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
-        with LocalStack() as stack:
-            print(f"  Fastmag {stack.fastmag.url}  Le New Black {stack.lnb.url}  AWS (moto) {stack.aws_endpoint}")
-            for flow, folder in available_functions().items():
-                started = time.perf_counter()
-                print(f"running {flow} through functions/{folder}/app.py …", flush=True)
-                result = stack.invoke(folder, {"flow": flow, "trigger": "cli"})
-                result["seconds"] = round(time.perf_counter() - started, 2)
-                results.append(result)
-    logger.registered_handler.setStream(sys.stdout)
+        previous = logger.registered_handler.setStream(task_log)
+        try:
+            results = run_flows(task_log)
+        finally:
+            logger.registered_handler.setStream(previous)
     lines = TASK_LOG.read_text(encoding="utf-8").splitlines()
     print()
     print(summary_table(results))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import threading
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8700")))
     parser.add_argument("--no-schedules", action="store_true", help="runs start only from the buttons")
     options = parser.parse_args(argv)
+    # One line per HTTP request of moto and of this server would drown the URLs printed below.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
     stop = threading.Event()
     with LocalStack() as stack, local_api(stack, options.port) as url:

@@ -7,6 +7,7 @@ they all exercise the same code the Lambda functions run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from connector.runs import PreviewStore
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
 from sandbox.lnb_sim import LeNewBlackSimulator
+from sandbox.s3_events import S3Changes
 from sandbox.seed import Seed, build_seed, lnb_orders
 from sandbox.template import dynamodb_table_spec, load_template
 
@@ -48,10 +50,12 @@ class LocalStack:
             "SETTINGS_PARAMETER": "/connector/settings",
             "SECRET_ID": "connector/secret",
         }
+        self._s3_changes = S3Changes()
 
     # --- life cycle ------------------------------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
         self.fastmag.__enter__()
         self.lnb.__enter__()
         for order in lnb_orders(self.seed, count=self._orders):
@@ -160,6 +164,12 @@ class LocalStack:
         """Call a real handler as Lambda would, with a Lambda-like context."""
         module = handler_module(function_dir)
         return module.lambda_handler(event, FakeLambdaContext(function_dir))
+
+    def deliver_s3_events(self, prefix: str = "images/", function_dir: str = "upload_images") -> list[Any]:
+        """What S3 notifications do in AWS (moto sends none): hand the function one event per object created,
+        replaced or removed under `prefix` since the previous delivery; returns the handler's answers."""
+        events = self._s3_changes.events(self.s3, self.names["STAGING_BUCKET"], prefix)
+        return [self.invoke(function_dir, event) for event in events]
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")
