@@ -5,12 +5,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.api.auth import authorize
-from connector.observability import logger, tracer
+from connector.observability import logger
 from connector.settings import load_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _, secret = load_settings()
     return authorize(event, secret.api_tokens)

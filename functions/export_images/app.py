@@ -6,12 +6,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.flows import images
-from connector.observability import logger, metrics, tracer
+from connector.observability import logger, metrics
 from connector.runner import handle
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle("images", images.run, event)

@@ -1,4 +1,8 @@
-"""The single Logger / Metrics / Tracer and the log field contract support queries (ARCHITECTURE §7).
+"""The single Logger and Metrics, and the log field contract support queries (ARCHITECTURE §7).
+
+No Powertools Tracer: it needs the X-Ray SDK, which pulls botocore into the layer (breaking both the "no
+botocore in the layer" rule and the 20 MB budget) and patches modules at import (cold start). The functions
+keep `Tracing: Active`, so Lambda still records each invocation's trace without it.
 
 Every line carries `flow`, `run_id` and `trigger` (appended once per run with `bind_run`). Record lines add
 `event`, `key`, `reason` and where known `lnb_status`, `fastmag_number`, `http_status`, `duration_ms`.
@@ -13,12 +17,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "connector"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="FastmagLeNewBlack", service=SERVICE)
-tracer = Tracer(service=SERVICE)
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])([A-Za-z0-9._%+\-]*)@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 _SECRET_QUERY = re.compile(r"(access_token|client_secret|motpasse|password|token)=([^&\s]+)", re.IGNORECASE)
@@ -38,6 +41,18 @@ RECORD_FIELDS = (
     "old",
     "new",
 )
+
+
+# Longest key or reason a log line or a run record carries: a reason may quote a broken source value of any
+# size, and CloudWatch (256 KB an event) and DynamoDB (400 KB an item) refuse what is larger.
+MAX_TEXT = 1000
+
+
+def shorten(text: str, limit: int = MAX_TEXT) -> str:
+    """`text`, cut to `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def mask_email(text: str) -> str:
@@ -68,9 +83,9 @@ def bind_run(*, flow: str, run_id: str, trigger: str) -> None:
 
 def log_record(event: str, key: str, *, reason: str | None = None, level: str = "INFO", **fields: Any) -> None:
     """One JSON line per record outcome (`record.sent`, `record.rejected`, `order.blocked`, …)."""
-    extra: dict[str, Any] = {"event": event, "key": mask_email(key)}
+    extra: dict[str, Any] = {"event": event, "key": shorten(mask_email(key))}
     if reason is not None:
-        extra["reason"] = mask_email(reason)
+        extra["reason"] = shorten(mask_email(reason))
     extra.update({name: masked(value) for name, value in fields.items() if value is not None})
     message = f"{event} {extra['key']}" + (f": {extra['reason']}" if reason else "")
     log_at(level, message, extra)
