@@ -1,15 +1,16 @@
 """The sandbox (both simulators and moto) in a process of its own, driven from the benchmark process.
 
-The benchmark process then holds the connector alone: its CPU time (`time.process_time`), its RSS
-high-water mark and its tracemalloc peak are the handler's, not the simulators' or moto's, which would
-otherwise run in the same process (and the same GIL) and be counted as the connector's cost.
+The handlers then run in processes that hold the connector alone (`bench.scenarios`): their CPU time,
+RSS high-water mark and tracemalloc peak are the handler's, not the simulators' or moto's, which would
+otherwise run in the same process (and under the same GIL) and be counted as the connector's cost.
 
-The child builds the seed, enters a `LocalStack` and answers commands sent over a pipe; the parent copies
-the stack's Lambda-like environment variables so the real handlers reach the child's endpoints.
+The child builds the seed, enters a `LocalStack` and answers commands sent over a pipe; `environment` is
+the stack's Lambda-like environment, which the handler processes take so they reach the child's endpoints.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -17,8 +18,6 @@ from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
-
-from sandbox.handlers import forget_cached_clients
 
 # Variables the stack sets as Lambda would; the handlers read them to find moto, the table and the bucket.
 _ENVIRONMENT_PREFIXES = ("AWS_", "POWERTOOLS_")
@@ -64,9 +63,6 @@ class StackControl:
     def set_latency(self, fastmag_seconds: float, lnb_seconds: float) -> None:
         self.stack.fastmag.faults.latency_seconds = fastmag_seconds
         self.stack.lnb.latency_seconds = lnb_seconds
-
-    def configure(self, overrides: dict[str, Any]) -> None:
-        self.stack.configure(overrides)
 
     def reset(self) -> None:
         self.stack.lnb.clear_requests()
@@ -163,6 +159,7 @@ class StackControl:
 def _serve(connection: Connection, models: int, retailers: int, settings_document: dict[str, Any]) -> None:
     # The simulators' request logs and the stack's own output are not the benchmark's report.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         control = StackControl(models, retailers, settings_document)
     except Exception as error:
@@ -184,11 +181,10 @@ def _serve(connection: Connection, models: int, retailers: int, settings_documen
 
 
 class RemoteStack:
-    """Parent side: starts the child, installs its environment here, forwards commands."""
+    """Parent side: starts the child, keeps its environment, forwards commands."""
 
     def __init__(self, *, models: int, retailers: int, settings_document: dict[str, Any] | None = None) -> None:
         self._arguments = (models, retailers, settings_document or {})
-        self._saved_env: dict[str, str | None] = {}
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
 
@@ -201,10 +197,7 @@ class RemoteStack:
         self._process.start()
         self._connection = parent
         self._answer()
-        for name, value in self.call("environment").items():
-            self._saved_env.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-        forget_cached_clients()
+        self.environment: dict[str, str] = self.call("environment")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -215,12 +208,6 @@ class RemoteStack:
         finally:
             if self._process is not None:
                 self._process.join(timeout=30)
-            for name, value in self._saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            forget_cached_clients()
 
     def _answer(self) -> Any:
         assert self._connection is not None
@@ -233,10 +220,6 @@ class RemoteStack:
         assert self._connection is not None
         self._connection.send((command, args))
         return self._answer()
-
-    def configure(self, overrides: dict[str, Any]) -> None:
-        self.call("configure", overrides)
-        forget_cached_clients()
 
     def traffic(self) -> Traffic:
         result: Traffic = self.call("traffic")

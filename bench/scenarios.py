@@ -1,11 +1,12 @@
 """The benchmark scenarios, run through the real handlers, and what is measured around each invocation.
 
-Method (also in the report): the simulators and moto run in another process (`bench.remote`), so in this
-process only the connector runs. Around each `lambda_handler` call we take
+Method (also in the report): the simulators and moto run in a process of their own (`bench.remote`); each
+handler call runs in a fresh worker process, a new Lambda container warmed up as an earlier invocation would
+leave it (settings loaded, clients built), which holds only the connector. Around the call we take
 - wall time (`time.perf_counter`), with the simulators' injected latency;
 - handler CPU (`time.process_time`: every thread of this process, so the LNB batch threads count too);
-- RSS high-water mark (`VmHWM`, reset before the call through `/proc/self/clear_refs`; `ru_maxrss` where
-  that is not available), the figure Lambda reports as "Max Memory Used";
+- RSS high-water mark (`VmHWM`, reset after the warm-up through `/proc/self/clear_refs`; `ru_maxrss` where
+  that is not available): the figure Lambda reports as "Max Memory Used", imported libraries included;
 - the remote calls the simulators recorded, against the fewest the work allows: ⌈items ÷ batch size⌉ per
   batch resource, plus the calls that cannot be batched (order status moves, one Fastmag write per order).
 A second, "memory" pass repeats the same work under `tracemalloc` (which slows Python down, so the first
@@ -16,16 +17,22 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
+import os
 import re
 import resource
 import time
 import tracemalloc
+import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.remote import RemoteStack, Traffic
+from connector import runner
+from connector.settings import load_settings
 from sandbox.handlers import ROOT, FakeLambdaContext, handler_module
 
 _HWM = re.compile(r"VmHWM:\s+(\d+)\s+kB")
@@ -47,10 +54,10 @@ class Scenario:
     name: str
     function: str  # folder under functions/
     event: str  # sample event under events/
-    changes: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[RemoteStack], Work] = lambda _: Work()
     # The memory pass must do the same work again: e.g. `full` for a first export, a new 1 % change.
     repeat_changes: dict[str, Any] = field(default_factory=dict)
+    trace: bool = True  # tracemalloc makes Python several times slower: off for the longest scenarios
     note: str = ""
 
 
@@ -106,10 +113,16 @@ def _rss_peak_mb(reset_worked: bool) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool) -> tuple[Invocation, float]:
-    """One handler call, measured; returns the measurements and the tracemalloc peak (MB, 0 without trace)."""
-    module = handler_module(scenario.function)
-    stack.call("reset")
+def _measure(environment: dict[str, str], function: str, event: dict[str, Any], trace: bool) -> dict[str, Any]:
+    """In a fresh worker process (a new Lambda container): warm it up, then call the handler once, measured."""
+    os.environ.update(environment)
+    # The handlers log one JSON line per record to stdout as in Lambda: formatting them is part of the cost
+    # measured, printing them is not the report.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    warnings.simplefilter("ignore")  # Powertools warns that a run published no custom metric
+    module = handler_module(function)
+    # What an earlier invocation leaves in a warm container: settings read, clients built.
+    runner.services_for(*load_settings())
     gc.collect()
     reset_worked = _rss_peak_reset()
     if trace:
@@ -117,24 +130,29 @@ def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, tra
     cpu = time.process_time()
     started = time.perf_counter()
     try:
-        answer = module.lambda_handler(event, FakeLambdaContext(scenario.function))
+        answer = module.lambda_handler(event, FakeLambdaContext(function))
     except Exception as error:
         answer = {"status": f"failed: {type(error).__name__}: {error}", "counters": {}}
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    peak = 0.0
-    if trace:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    invocation = Invocation(
-        status=str(answer.get("status")),
-        counters=dict(answer.get("counters") or {}),
-        wall_seconds=wall,
-        cpu_seconds=cpu,
-        rss_peak_mb=_rss_peak_mb(reset_worked),
-        traffic=stack.traffic(),
-    )
-    return invocation, peak
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+    return {
+        "status": str(answer.get("status")),
+        "counters": dict(answer.get("counters") or {}),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "rss_peak_mb": _rss_peak_mb(reset_worked),
+        "tracemalloc_peak_mb": peak,
+    }
+
+
+def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool) -> tuple[Invocation, float]:
+    """One handler call in a worker process; returns the measurements and the tracemalloc peak (MB)."""
+    stack.call("reset")
+    with multiprocessing.get_context("spawn").Pool(1) as worker:
+        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace))
+    peak = measured.pop("tracemalloc_peak_mb")
+    return Invocation(**measured, traffic=stack.traffic()), peak
 
 
 def _event(scenario: Scenario, run: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +160,8 @@ def _event(scenario: Scenario, run: str, changes: dict[str, Any]) -> dict[str, A
 
     document: dict[str, Any] = json.loads((ROOT / "events" / f"{scenario.event}.json").read_text(encoding="utf-8"))
     # Every invocation is a new run: a repeated run id or execution id would be skipped as a duplicate.
-    document.update({"run_id": f"bench-{scenario.name}-{run}", "execution_id": None, **scenario.changes, **changes})
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", scenario.name).strip("-")
+    document.update({"run_id": f"bench-{slug}-{run}-{uuid.uuid4().hex[:8]}", "execution_id": None, **changes})
     return document
 
 
@@ -150,7 +169,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     work = scenario.prepare(stack)
     first, _ = invoke(stack, scenario, _event(scenario, "time", {}), trace=False)
     peak: float | None = None
-    if settings.trace_memory:
+    if settings.trace_memory and scenario.trace:
         scenario.prepare(stack)
         _, peak = invoke(stack, scenario, _event(scenario, "memory", scenario.repeat_changes), trace=True)
     traffic = first.traffic
@@ -203,10 +222,10 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
 
     def add_orders(stack: RemoteStack) -> Work:
         added: int = stack.call("add_orders", settings.orders)
-        # One page of orders (plus the empty page that ends a full one), a status move per order; in
+        # The pages of orders (the simulator says when there are no more), a status move per order; in
         # Fastmag the three look-ups (variants, customers, orders already there) and one write per order.
         page = stack.call("page_size")
-        pages = added // page + 1
+        pages = max(-(-added // page), 1)
         return Work(items={}, lnb_single_calls=pages + added, fastmag_calls=3 + added)
 
     def idle_orders(stack: RemoteStack) -> Work:
@@ -214,7 +233,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
 
     unchanged = Work(items={})
     listed = [
-        Scenario("stock full push", "push_stock", "schedule_stock_full", note="nightly: every SKU"),
+        Scenario("stock full push", "push_stock", "schedule_stock_full", note="nightly: every SKU", trace=False),
         Scenario("stock 0 % changed", "push_stock", "schedule_stock", prepare=lambda _: unchanged),
         Scenario(
             f"stock {settings.changed_share:.0%} changed",
@@ -230,20 +249,27 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             repeat_changes={"full": True},
             note="first export: every model and fabric",
         ),
-        Scenario("products re-export unchanged", "export_products", "export_products", prepare=lambda _: unchanged),
+        Scenario(
+            "products re-export unchanged",
+            "export_products",
+            "export_products",
+            prepare=lambda _: unchanged,
+            trace=False,
+        ),
         Scenario(
             "prices full export",
             "export_prices",
             "export_prices",
             repeat_changes={"full": True},
             prepare=lambda _: Work(fastmag_calls=2),
+            trace=False,
         ),
         Scenario(
             "customers full export",
             "export_customers",
             "export_customers",
             repeat_changes={"full": True},
-            prepare=lambda _: Work(fastmag_calls=3),
+            prepare=lambda _: Work(fastmag_calls=2),  # customers and addresses; extra buyers only when configured
         ),
         Scenario(
             "orders import",
@@ -251,6 +277,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "schedule_orders",
             prepare=add_orders,
             note=f"{settings.orders} orders in the to-export status",
+            trace=False,
         ),
         Scenario(
             "orders idle",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector.observability import logger
+from tests import properties
 
 # Unit tests must never find real credentials or a real region; the local stack overrides these.
 os.environ.update(
@@ -50,3 +53,27 @@ def task_log() -> Iterator[TaskLog]:
         yield log
     finally:
         logger.registered_handler.setStream(previous)
+
+
+# --- hypothesis example counts (tests/properties.py) ---------------------------------------------------------
+
+_SESSION_START = time.time()
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    properties.record(item.name.split("[", 1)[0])
+
+
+FAULT_MATRIX = Path(__file__).resolve().parent / "artifacts" / "fault-matrix.md"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows = properties.report(_SESSION_START)
+    if rows:
+        terminalreporter.section("hypothesis examples run per property")
+        for name, ran, planned in rows:
+            terminalreporter.write_line(f"{name:<70} {ran:>6} (max_examples={planned})")
+    # Written by tests/integration/test_faults.py (possibly in an xdist worker): shown once, here.
+    if FAULT_MATRIX.exists() and FAULT_MATRIX.stat().st_mtime >= _SESSION_START:
+        terminalreporter.section("fault matrix (tests/artifacts/fault-matrix.md)")
+        terminalreporter.write_line(FAULT_MATRIX.read_text(encoding="utf-8"))

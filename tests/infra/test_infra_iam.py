@@ -129,30 +129,97 @@ def test_only_the_allow_listed_managed_policies(resources: dict[str, dict[str, A
     assert attached == ALLOWED_MANAGED_POLICIES
 
 
-def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]]) -> None:
-    for name in ("PushStockFunction", "ImportOrdersFunction"):
-        role = resources[f"{name}Role"]["Properties"]
-        grants: dict[str, set[str]] = {}
-        for policy in role["Policies"]:
-            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+# Every flow's function. The images flow stages files under images/ and is checked once its function exists.
+FLOW_FUNCTIONS = {
+    "customers": "ExportCustomersFunction",
+    "products": "ExportProductsFunction",
+    "prices": "ExportPricesFunction",
+    "images": "ExportImagesFunction",
+    "stock": "PushStockFunction",
+    "orders": "ImportOrdersFunction",
+}
+# The S3 prefixes each flow function may write: its snapshots and previews (images also stages its files).
+FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
+EXTRA_PREFIXES = {"images": {"${StagingBucket.Arn}/images/*"}}
+
+# Who may read the credentials: each flow function (Fastmag and Le New Black logins), the upload half of the
+# images flow (Le New Black), and the authorizer (the API tokens). Not the API function: it starts runs only.
+SECRET_READERS = {*FLOW_FUNCTIONS.values(), "UploadImagesFunction", "AuthorizerFunction"}
+
+
+def _grants(role: dict[str, Any]) -> dict[str, set[str]]:
+    """action → logical ids of the resources an identity policy of `role` allows it on."""
+    grants: dict[str, set[str]] = {}
+    for policy in role.get("Policies", []):
+        for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+            if statement["Effect"] == "Allow":
                 for action in _as_list(statement["Action"]):
                     grants.setdefault(action, set()).update(_references(statement["Resource"]))
-        assert grants["ssm:GetParameter"] == {"SettingsParameter"}
-        assert grants["secretsmanager:GetSecretValue"] == {"ConnectorSecret"}
-        assert grants["dynamodb:PutItem"] == {"StateTable"}
-        assert grants["s3:PutObject"] == {"StagingBucket"}
-        assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
-        assert not any(action.startswith(("s3:Delete", "iam:", "kms:")) for action in grants)
-        assert "dynamodb:DeleteTable" not in grants
+    return grants
 
-        object_grants = [
-            statement
-            for policy in role["Policies"]
-            for statement in _as_list(policy["PolicyDocument"]["Statement"])
-            if "s3:PutObject" in _as_list(statement["Action"])
-        ]
-        prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
-        assert prefixes == {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
+
+@pytest.mark.parametrize("flow", list(FLOW_FUNCTIONS))
+def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], flow: str) -> None:
+    name = FLOW_FUNCTIONS[flow]
+    if name not in resources:
+        pytest.skip(f"{name} is not in the template yet")
+    role = resources[f"{name}Role"]["Properties"]
+    grants = _grants(role)
+    assert grants["ssm:GetParameter"] == {"SettingsParameter"}
+    assert grants["secretsmanager:GetSecretValue"] == {"ConnectorSecret"}
+    assert grants["dynamodb:PutItem"] == {"StateTable"}
+    assert grants["s3:PutObject"] == {"StagingBucket"}
+    assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
+    assert not any(action.startswith(("s3:Delete", "iam:", "kms:", "lambda:")) for action in grants)
+    assert "dynamodb:DeleteTable" not in grants
+
+    object_grants = [
+        statement
+        for policy in role["Policies"]
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        if "s3:PutObject" in _as_list(statement["Action"])
+    ]
+    prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
+    assert prefixes == FLOW_PREFIXES | EXTRA_PREFIXES.get(flow, set())
+
+
+def test_every_flow_of_the_settings_has_a_function_listed_here() -> None:
+    from connector.settings import FLOWS
+
+    assert set(FLOW_FUNCTIONS) == set(FLOWS)
+
+
+def test_only_the_functions_that_need_it_can_read_the_secret(resources: dict[str, dict[str, Any]]) -> None:
+    readers = {
+        logical_id.removesuffix("Role")
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and "ConnectorSecret" in _grants(resource["Properties"]).get("secretsmanager:GetSecretValue", set())
+    }
+    functions = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert readers == SECRET_READERS & functions
+    assert "ApiFunction" not in readers
+    # No other way in: no statement anywhere grants any other Secrets Manager action, and no resource policy.
+    other = [
+        (owner, action)
+        for owner, statement in _statements(resources)
+        for action in _as_list(statement.get("Action", []))
+        if action.startswith("secretsmanager:") and action != "secretsmanager:GetSecretValue"
+    ]
+    assert other == []
+    assert not [r for r in resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy"]
+
+
+def test_the_only_resource_star_grants_are_the_listed_managed_policies(resources: dict[str, dict[str, Any]]) -> None:
+    """Every inline statement names its resources. Resource "*" reaches a role only through the two managed
+    policies of ALLOWED_MANAGED_POLICIES (CloudWatch Logs writes, X-Ray segments), where AWS offers no scope."""
+    star = [
+        (owner, statement.get("Action"))
+        for owner, statement in _statements(resources)
+        if statement["Effect"] == "Allow" and "*" in _as_list(statement.get("Resource", []))
+    ]
+    assert star == []
+    assert all("Resource" in statement for _, statement in _statements(resources))
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
+from connector import settings
+from sandbox.run import available_functions
+from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
 
 # Retries in integration tests wait no real time: the backoff is configured to zero seconds.
@@ -14,6 +18,18 @@ NO_WAIT = {"lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0}}
 def stack() -> Iterator[LocalStack]:
     with LocalStack(settings_document=NO_WAIT) as local:
         yield local
+
+
+@pytest.fixture
+def api(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    """The stack with the API's runs started in threads of this process (FLOW_INVOKER=local), as Lambda's
+    asynchronous invoke would; waits for them at the end."""
+    monkeypatch.setenv("FLOW_INVOKER", "local")
+    monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
+    settings.environment.cache_clear()
+    yield stack
+    LocalInvoker.wait()
+    settings.environment.cache_clear()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from connector import settings
 from connector.runs import RunRecord, RunStatus, RunStore
 from sandbox.run import available_functions
 from sandbox.seed import lnb_orders
@@ -25,16 +23,6 @@ from sandbox.template import load_template
 from tests.conftest import TaskLog
 
 TOKEN = "sandbox-button-token"
-
-
-@pytest.fixture
-def api(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    monkeypatch.setenv("FLOW_INVOKER", "local")
-    monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
-    settings.environment.cache_clear()
-    yield stack
-    LocalInvoker.wait()
-    settings.environment.cache_clear()
 
 
 def event(

@@ -7,9 +7,10 @@ def ean13_checksum(first12: str) -> int:
     """The GS1 check digit of twelve digits: weights 1 and 3 alternate from the left."""
     if len(first12) != 12 or not first12.isascii() or not first12.isdigit():
         raise ValueError(f"an EAN13 body is 12 digits, got {first12!r}")
-    # Slices instead of a per-digit generator: catalogue flows check 100 000 codes per run.
-    digits = list(map(int, first12))
-    total = sum(digits[0::2]) + 3 * sum(digits[1::2])
+    # Summing the ASCII bytes runs in C (catalogue flows check 100 000 codes per run); each digit's byte is
+    # its value + 48, so the six odd-placed and six even-placed digits carry 48 × (6 + 3 × 6) too many.
+    codes = first12.encode()
+    total = sum(codes[0::2]) + 3 * sum(codes[1::2]) - 48 * 24
     return (10 - total % 10) % 10
 
 

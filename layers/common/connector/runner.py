@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows.context import FlowContext, Services
-from connector.observability import bind_run, log_at, logger, metrics
+from connector.observability import bind_run, log_at, logger, mask_email, metrics, shorten
 from connector.runs import FINISHED, Run, RunRecord, RunStatus, now_iso
 from connector.settings import Flow, Secret, Settings, environment, load_settings
 from connector.state import digest
@@ -116,9 +116,11 @@ def execute(
         status = run.final_status()
         message = run.message
     except Exception as error:
-        logger.exception(f"{request.flow} run failed: {error}", extra={"event": "run.failed"})
-        run.problem(f"run failed: {error}")
-        status, message = RunStatus.FAILED, str(error)
+        # A remote's error text may quote a buyer's email or a whole broken value: masked and cut, like any reason.
+        message = shorten(mask_email(str(error)))
+        logger.exception(f"{request.flow} run failed: {message}", extra={"event": "run.failed"})
+        run.problem(f"run failed: {message}")
+        status = RunStatus.FAILED
     finally:
         services.locks.release(request.flow, run_id)
     preview_key = None

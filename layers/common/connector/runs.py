@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.events import FlowRequest, Trigger
-from connector.observability import log_record, logger, mask_email, masked
+from connector.observability import log_record, logger, mask_email, masked, shorten
+from connector.state import fits_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -101,6 +102,8 @@ class RunStore:
         self._table.put_item(Item=item)
 
     def get(self, run_id: str) -> RunRecord | None:
+        if not fits_key(run_id):  # DynamoDB would refuse the key; no run can have it
+            return None
         item = self._table.get_item(Key=self._key(run_id), ConsistentRead=True).get("Item")
         return _item_to_record(item) if item else None
 
@@ -163,7 +166,7 @@ class Run:
     def problem(self, reason: str, n: int = 1) -> None:
         """A reason that made items fail, for the run's error summary (capped to the first reasons seen)."""
         # LNB's messages may quote a buyer's email; the run record is read on the status page like a log.
-        reason = mask_email(reason)
+        reason = shorten(mask_email(reason))
         if reason in self.reasons or len(self.reasons) < MAX_REASONS:
             self.reasons[reason] += n
         else:

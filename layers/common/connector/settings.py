@@ -383,11 +383,14 @@ class Secret(_Model):
     api_tokens: tuple[SecretStr, ...] = ()
 
 
+# The simulators' credentials, public on purpose: they open nothing but the local sandbox (hence noqa/nosec).
+SANDBOX_FASTMAG_PASSWORD = "sandbox-fastmag-password"  # noqa: S105 # nosec B105
+SANDBOX_LNB_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 # nosec B105
 SANDBOX_SECRET: dict[str, Any] = {
     "fastmag_user": "edi-sandbox",
-    "fastmag_password": "sandbox-fastmag-password",
+    "fastmag_password": SANDBOX_FASTMAG_PASSWORD,
     "lnb_client_id": "sandbox-client",
-    "lnb_client_secret": "sandbox-client-secret",
+    "lnb_client_secret": SANDBOX_LNB_CLIENT_SECRET,
     "api_tokens": ["sandbox-button-token"],
 }
 

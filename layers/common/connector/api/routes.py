@@ -15,7 +15,10 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,8 +122,13 @@ def _wants_html() -> bool:
     return "text/html" in app.current_event.headers.get("Accept", "")
 
 
+# A page's links may carry the caller's token (button links): no Referer may take it to another site, and no
+# shared cache may keep the page.
+_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
 def _html(body: str, status: int = HTTPStatus.OK) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body)
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=_PAGE_HEADERS)
 
 
 def _problem(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:
@@ -151,8 +159,22 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     )
 
 
+def _unsupported_body(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    """415: the API reads JSON bodies only (a form or a text body is refused, not a server error)."""
+    return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+
+
+def _unreadable_body(error: ValueError) -> Response[dict[str, Any]]:
+    """400: a body the request parser cannot read at all (e.g. multipart without its boundary). Anything else
+    raising ValueError is a bug: it is logged with its traceback and still answered as a refusal, not a 502."""
+    logger.warning(f"unreadable request: {error}", extra={"event": "api.bad_request"}, exc_info=error)
+    return _problem(HTTPStatus.BAD_REQUEST, f"the request could not be read: {error}")
+
+
 # Registered by a call, not a decorator: Powertools' decorator is untyped.
 app.exception_handler(RequestValidationError)(_invalid_request)
+app.exception_handler(RequestUnsupportedContentType)(_unsupported_body)
+app.exception_handler(ValueError)(_unreadable_body)
 
 
 # --- Pages ------------------------------------------------------------------------------------------------------
@@ -249,15 +271,33 @@ def start_export(flow: str, body: Annotated[ExportRequest | None, Body()] = None
     return _start(flow, "button", preview=choice.preview, full=choice.full, force=choice.force)
 
 
-def _decode_cursor(cursor: str) -> str:
+# The keys of a page's last item on the by_flow index: what DynamoDB accepts back as ExclusiveStartKey.
+_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+
+
+def _decode_cursor(cursor: str, flow: str) -> str:
+    """The DynamoDB start key inside a cursor this API returned for `flow`; anything else is a 422, since
+    DynamoDB would refuse a forged key with an error."""
     try:
         decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
-        json.loads(decoded)
+        key = json.loads(decoded)
+        valid = (
+            isinstance(key, dict)
+            and set(key) == _CURSOR_KEYS
+            and all(isinstance(value, str) and value for value in key.values())
+            and key["gsi1pk"] == f"FLOW#{flow}"
+        )
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
-        raise RequestValidationError(
-            [{"loc": ("query", "cursor"), "msg": "not a cursor this API returned", "type": "value_error"}]
-        ) from error
+        raise _bad_cursor() from error
+    if not valid:
+        raise _bad_cursor()
     return decoded
+
+
+def _bad_cursor() -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", "cursor"), "msg": "not a cursor this API returned", "type": "value_error"}]
+    )
 
 
 @app.get("/runs", summary="Runs, newest first; paginated per flow with `cursor`")
@@ -275,7 +315,7 @@ def list_runs(
         runs.sort(key=lambda r: r.queued_at or r.started_at or "", reverse=True)
         page = RunPage(runs=runs[:limit], next=None)
     else:
-        records, after = services.runs.list(flow, limit=limit, after=_decode_cursor(cursor) if cursor else None)
+        records, after = services.runs.list(flow, limit=limit, after=_decode_cursor(cursor, flow) if cursor else None)
         encoded = base64.urlsafe_b64encode(after.encode()).decode() if after else None
         page = RunPage(runs=records, next=encoded)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))

@@ -47,6 +47,14 @@ class Checked:
     skipped_lines: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Ready:
+    """An order that passed validation, with the Fastmag order to write."""
+
+    reference: str
+    order: FastmagOrder
+
+
 def _parse_day(value: str | None) -> date | None:
     if not value:
         return None
@@ -170,7 +178,9 @@ def _read_orders(ctx: FlowContext, ledger: OrderLedger) -> list[Order]:
         try:
             order = Order.model_validate(document)
         except ValidationError as error:
-            reference = str(document.get("reference") or "(no reference)")
+            # A page may hold anything: even a non-object entry is reported, not raised.
+            found = document.get("reference") if isinstance(document, dict) else None
+            reference = str(found or "(no reference)")
             fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
             ctx.run.skipped(reference, f"unreadable order from Le New Black (fields: {fields})")
             continue
@@ -212,8 +222,7 @@ def _exported(ctx: FlowContext, ledger: OrderLedger, reference: str, number: str
     _move_status(ctx, ledger, reference, ctx.settings.lenewblack.order_statuses.exported)
 
 
-def _send(ctx: FlowContext, ledger: OrderLedger, checked: Checked, entry: LedgerEntry) -> None:
-    assert checked.order is not None
+def _send(ctx: FlowContext, ledger: OrderLedger, checked: Ready, entry: LedgerEntry) -> None:
     settings = ctx.settings
     lines = _transaction(ctx, checked.order)
     claimed = ledger.move(
@@ -271,11 +280,11 @@ def _finish_exported(
 
 def _validate(
     ctx: FlowContext, ledger: OrderLedger, waiting: list[Order], entries: dict[str, LedgerEntry]
-) -> list[Checked]:
+) -> list[Ready]:
     """Block what fails validation; return the orders ready for Fastmag."""
     variants, customers = _variants(ctx, waiting), _customers(ctx, waiting)
     today = datetime.now(UTC).date()
-    ready: list[Checked] = []
+    ready: list[Ready] = []
     for order in waiting:
         result = check_order(order, variants, customers, ctx.settings, today)
         for note in result.skipped_lines:
@@ -283,7 +292,7 @@ def _validate(
         if result.order is None:
             _block(ctx, ledger, entries[result.reference], "; ".join(result.problems))
         else:
-            ready.append(result)
+            ready.append(Ready(result.reference, result.order))
     return ready
 
 
@@ -303,7 +312,6 @@ def run(ctx: FlowContext) -> None:
 
     if ctx.run.preview:
         for result in ready:
-            assert result.order is not None
             lines = [mask_email(line) for line in _transaction(ctx, result.order)]
             ctx.preview({"key": result.reference, "change": "new", "transaction": lines})
         return

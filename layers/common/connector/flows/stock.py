@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from connector.ean import is_valid_ean13
 from connector.fastmag.sql import Raw, render
@@ -73,8 +73,10 @@ def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> 
             key = ean13
         else:
             key = sku_of(settings, row)
+        text = row.get("quantity") or "0"
         try:
-            total = parse_decimal(row.get("quantity") or "0", separator)
+            # Whole quantities are the rule: read them without the general decimal parser (100 000 rows a run).
+            total = Decimal(int(text)) if text.isascii() and text.isdigit() else parse_decimal(text, separator)
         except (ValueError, InvalidOperation):
             levels.skipped.append(Skip(key, "unreadable quantity", {**where, "quantity": row.get("quantity", "")}))
             continue
@@ -116,7 +118,8 @@ def run(ctx: FlowContext) -> None:
         if key not in levels.quantities and key not in skipped_keys and quantity > 0
     }
     targets = {**levels.quantities, **vanished}
-    items = [
+    # A generator: items are diffed as they are made, so the unchanged ones are never all held at once.
+    items = (
         Outgoing(
             key,
             _payload(stock.key, key, quantity),
@@ -124,7 +127,7 @@ def run(ctx: FlowContext) -> None:
             fingerprint=str(quantity),
         )
         for key, quantity in targets.items()
-    ]
+    )
 
     positive = sum(1 for quantity in previous.values() if quantity > 0)
     would_zero = sum(1 for key, quantity in targets.items() if quantity == 0 and previous.get(key, 0) > 0)

@@ -297,8 +297,12 @@ class OrderItem(_Tolerant):
     confirmation_time: str | None = None
 
 
+# An order's reference keys its ledger entry (a DynamoDB key of at most 2048 bytes); LNB's are short numbers.
+OrderReference = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class Order(_Tolerant):
-    reference: Text
+    reference: OrderReference
     purchase_order_reference: str | None = None
     status: str | None = None
     create_time: str | None = None

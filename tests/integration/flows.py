@@ -1,0 +1,90 @@
+"""Every flow through its real handler, and what Le New Black / Fastmag hold because of it: shared by the
+matrices of tests (faults, leaks, hostile rows) that run all flows the same way."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from connector.runner import RunFailed
+from sandbox.run import FUNCTIONS, available_functions
+from sandbox.stack import LocalStack
+
+EVENTS = {
+    "customers": "export_customers",
+    "products": "export_products",
+    "prices": "export_prices",
+    "images": "export_images",
+    "stock": "schedule_stock",
+    "orders": "schedule_orders",
+}
+# Flows whose function exists in this checkout (images lands separately; the matrices skip it until then).
+FLOWS = [flow for flow in FUNCTIONS if flow in available_functions()]
+MISSING = [flow for flow in FUNCTIONS if flow not in FLOWS]
+# Fields the simulator stamps on each write: not part of what the connector sent.
+_STAMPS = ("create_time", "update_time")
+
+
+def run_flow(stack: LocalStack, flow: str, **fields: Any) -> dict[str, Any]:
+    """One run of `flow` through its handler (images: then its S3 uploads); a failed run's record, not a raise."""
+    run_id = f"{flow}-{uuid.uuid4().hex[:12]}"
+    event = stack.event(EVENTS[flow], **{"run_id": run_id, "execution_id": None, "preview": False, **fields})
+    try:
+        result: dict[str, Any] = stack.invoke(FUNCTIONS[flow], event)
+    except RunFailed:
+        result = {**stack.run_record(run_id), "raised": True}
+    if flow == "images":
+        result["uploads"] = deliver_uploads(stack)
+    return result
+
+
+def deliver_uploads(stack: LocalStack) -> list[dict[str, Any]]:
+    """Each staged file's S3 event to UploadImagesFunction, retried as Lambda's asynchronous invoke does (the
+    first try and two retries); an event that still raises ends in the on-failure queue: answered as failed."""
+    answers: list[dict[str, Any]] = []
+    for event in stack._s3_changes.events(stack.s3, stack.names["STAGING_BUCKET"], "images/"):
+        failure = ""
+        for _attempt in range(3):
+            try:
+                answers.append(stack.invoke("upload_images", event))
+                break
+            except Exception as error:  # what Lambda would retry
+                failure = f"upload raised: {error}"
+        else:
+            answers.append({"event": "record.failed", "reason": failure})
+    return answers
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """A run's status, as the matrices print it; images adds the worst outcome of its uploads."""
+    status = str(result["status"])
+    events = {answer.get("event") for answer in result.get("uploads", [])}
+    if "record.failed" in events:
+        return f"{status}+upload-failed"
+    if events & {"record.rejected", "record.skipped"} and status == "succeeded":
+        return "partial"
+    return status
+
+
+def _plain(store: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {key: {k: v for k, v in item.items() if k not in _STAMPS} for key, item in store.items()}
+
+
+def target_state(stack: LocalStack, flow: str) -> Any:
+    """What the flow is responsible for on the other side, comparable between two stacks."""
+    lnb = stack.lnb
+    match flow:
+        case "customers":
+            return _plain(lnb.retailers)
+        case "products":
+            return _plain(lnb.products), _plain(lnb.fabrics)
+        case "prices":
+            return _plain(lnb.prices), _plain(lnb.prices_by_size)
+        case "images":
+            return {key: image.sha256 for key, image in lnb.images.items()}
+        case "stock":
+            return {ean: int(row["in_stock"]) for ean, row in lnb.inventory_ean.items()}
+        case "orders":
+            fastmag = sorted((o["RefExterne"], len(o["lines"])) for o in stack.fastmag.orders())
+            return fastmag, {ref: order["status"] for ref, order in lnb.orders.items()}
+    raise ValueError(flow)

@@ -1,0 +1,47 @@
+"""The benchmark at 1 000 SKUs without latency, so `make test` keeps it running; no timing is asserted."""
+
+from __future__ import annotations
+
+import math
+
+from bench.report import markdown
+from bench.run import BenchSettings, run_bench
+
+SMALL = BenchSettings(models=80, retailers=50, orders=5, fastmag_latency=0.0, lnb_latency=0.0, trace_memory=True)
+
+
+def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
+    report = run_bench(SMALL, cold_start=False)
+    results = {result["scenario"]: result for result in report["scenarios"]}
+    full, unchanged, changed = (
+        results["stock full push"],
+        results["stock 0 % changed"],
+        results[report["incremental_scenario"]],
+    )
+    assert report["catalogue"]["skus"] > 1000
+
+    # Nothing changed ⇒ no LNB call; 1 % changed ⇒ ⌈changed ÷ batch⌉ calls; one Fastmag query per stock run.
+    assert unchanged["lnb_calls"] == 0
+    assert unchanged["counters"]["unchanged"] == full["counters"]["accepted"]
+    assert changed["lnb_items_by_path"] == {"/multi/inventory/ean": round(report["catalogue"]["skus"] / 100)}
+    assert changed["lnb_calls"] == changed["lnb_calls_min"] == 1
+    assert {result["fastmag_calls"] for result in (full, unchanged, changed)} == {1}
+    assert full["lnb_calls"] == full["lnb_calls_min"] == math.ceil(full["counters"]["accepted"] / 100)
+    if "products re-export unchanged" in results:
+        assert results["products re-export unchanged"]["lnb_calls"] == 0
+
+    for result in report["scenarios"]:
+        assert not result["status"].startswith("failed"), result
+        assert result["lnb_calls"] >= result["lnb_calls_min"]
+        assert result["rss_peak_mb"] > 0 and result["cpu_seconds"] > 0
+    assert changed["tracemalloc_peak_mb"] > 0
+    assert full["tracemalloc_peak_mb"] is None  # the longest scenarios are not traced
+
+    verdicts = {check["budget"]: check["met"] for check in report["budgets"]}
+    assert verdicts["stock 0 %: zero LNB calls"] is True
+    assert verdicts["stock 1 %: ⌈changed ÷ batch⌉ LNB calls"] is True
+    plans = report["cost"]["plans"]
+    assert plans["stock every minute"]["lines"][0]["invocations"] == 43_200
+    assert plans["default schedules"]["lines"][0]["invocations"] == 8_640
+    table = markdown(report)
+    assert "| stock full push |" in table and "| budget (ARCHITECTURE §10) |" in table

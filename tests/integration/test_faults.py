@@ -1,0 +1,230 @@
+"""Fault matrix: every flow against every simulator fault, then a clean run; nothing lost, nothing twice.
+
+Each cell starts a fresh local stack on a small catalogue (a new stack costs a fraction of a second, less than
+resetting simulators, snapshots and the ledger by hand), injects one fault, runs the flow through its handler
+(the faulty run), removes the fault and runs it again (the recovery run). Invariants, per cell:
+- the faulty run ends as a run record (succeeded, partial, failed), never with anything else raised;
+- after the recovery run, what the flow owns in Le New Black (and, for orders, in Fastmag) equals what one
+  clean run produces on the same seed: stock in LNB equals Fastmag's, no order lost, none written twice;
+- every skipped, rejected or blocked item of either run has a reason in the task log.
+The table (faults × flows, "faulty run→recovery run") is printed and written to tests/artifacts/fault-matrix.md.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.seed import build_seed
+from sandbox.stack import LocalStack
+from tests.conftest import TaskLog
+from tests.integration.flows import FLOWS, MISSING, outcome, run_flow, target_state
+from tests.integration.test_stock import expected_quantities_now
+
+MATRIX_PATH = Path(__file__).resolve().parents[1] / "artifacts" / "fault-matrix.md"
+# Zero backoff, one retry, short read timeouts: each fault plays out in well under a second.
+SETTINGS = {
+    "lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0, "max_retries": 1, "read_timeout_seconds": 0.3},
+    "fastmag": {"wire": {"read_retries": 1, "read_timeout_seconds": 0.3}},
+}
+LATENCY = 0.5  # above both read timeouts
+# The Le New Black calls each flow's writes go through.
+SENDS = {
+    "customers": "/multi/retailers",
+    "products": "/multi/products",
+    "prices": "/multi/prices",
+    "images": "/files/products",
+    "stock": "/multi/inventory",
+    "orders": "/orders",
+}
+BATCH_RESOURCES = {"customers": "retailers", "products": "products", "prices": "prices", "stock": "inventory/ean"}
+
+
+def small_stack(flow: str) -> LocalStack:
+    # Images: one photo per colour of one model, since each photo is its own upload (and its own timeout).
+    models = 1 if flow == "images" else 10
+    stack = LocalStack(build_seed(models=models, retailers=6), settings_document=SETTINGS, orders=4)
+    stack.fastmag.switches.photos_per_colour = 1
+    return stack
+
+
+def _some(item: Any) -> bool:
+    """About a third of the items, the same ones on every run."""
+    return zlib.crc32(repr(sorted(item.items())).encode()) % 3 == 0
+
+
+def lnb_latency(stack: LocalStack, flow: str) -> None:
+    stack.lnb.latency_seconds = LATENCY
+
+
+def fastmag_latency(stack: LocalStack, flow: str) -> None:
+    stack.fastmag.faults.latency_seconds = LATENCY
+
+
+def lnb_status(status: int) -> Callable[[LocalStack, str], None]:
+    def inject(stack: LocalStack, flow: str) -> None:
+        # One more failure than the client retries: the first call to the flow's writes gives up.
+        stack.lnb.fail_next(SENDS[flow], status, times=2, retry_after=0 if status == 429 else None)
+
+    return inject
+
+
+def fastmag_500(stack: LocalStack, flow: str) -> None:
+    stack.fastmag.fail_next(500, times=2)
+
+
+def expired_token(stack: LocalStack, flow: str) -> None:
+    stack.lnb.expire_tokens()
+
+
+def dropped_after_commit(stack: LocalStack, flow: str) -> None:
+    if flow == "orders":
+        stack.fastmag.drop_after_commit(1)
+    stack.lnb.drop_connection_next("/orders/status" if flow == "orders" else SENDS[flow])
+
+
+def fastmag_malformed(stack: LocalStack, flow: str) -> None:
+    stack.fastmag.faults.malformed_next_query = True
+
+
+def lnb_malformed(stack: LocalStack, flow: str) -> None:
+    # A batch answer missing an item's result; images and orders send no batches: their answers are cut.
+    if flow in BATCH_RESOURCES:
+        stack.lnb.batch_results_dropped = 1
+    else:
+        stack.lnb.drop_connection_next(SENDS[flow])
+
+
+def partial_batch(stack: LocalStack, flow: str) -> None:
+    if flow == "orders":
+        stack.fastmag.ko_next_write("Article inconnu")
+    elif flow == "images":
+        stack.lnb.fail_next(SENDS[flow], 422, times=1)
+    else:
+        stack.lnb.reject_items(BATCH_RESOURCES[flow], _some, "refused by the partial-batch fault")
+
+
+FAULTS: dict[str, Callable[[LocalStack, str], None]] = {
+    "LNB latency > timeout": lnb_latency,
+    "Fastmag latency > timeout": fastmag_latency,
+    "LNB 429": lnb_status(429),
+    "LNB 500": lnb_status(500),
+    "LNB 502": lnb_status(502),
+    "LNB 503": lnb_status(503),
+    "Fastmag 500": fastmag_500,
+    "expired token": expired_token,
+    "dropped after commit": dropped_after_commit,
+    "malformed (Fastmag)": fastmag_malformed,
+    "malformed (LNB)": lnb_malformed,
+    "partial batch": partial_batch,
+}
+
+
+def clear_faults(stack: LocalStack) -> None:
+    stack.lnb.latency_seconds = 0
+    stack.lnb.batch_results_dropped = 0
+    stack.lnb.clear_rejections()
+    stack.lnb._faults.clear()
+    stack.lnb._drops.clear()
+    faults = stack.fastmag.faults
+    faults.latency_seconds, faults.fail_next, faults.drop_after_commit = 0, 0, 0
+    faults.ko_next_write, faults.malformed_next_query = None, False
+
+
+_clean: dict[str, tuple[str, Any]] = {}
+_matrix: dict[tuple[str, str], str] = {}
+
+
+def clean_run(flow: str) -> tuple[str, Any]:
+    """Status and target state of one clean run of `flow` on the same seed (once per flow)."""
+    if flow not in _clean:
+        with small_stack(flow) as stack:
+            result = run_flow(stack, flow)
+            _clean[flow] = (outcome(result), target_state(stack, flow))
+    return _clean[flow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fault_matrix() -> Iterator[None]:
+    yield
+    flows = [flow for flow in FLOWS if any(key[1] == flow for key in _matrix)]
+    lines = [
+        "# Fault matrix: outcome of the faulty run → outcome of the recovery run",
+        "",
+        "| fault | " + " | ".join(flows) + " |",
+        "|---|" + "---|" * len(flows),
+    ]
+    lines += [
+        f"| {fault} | " + " | ".join(_matrix.get((fault, flow), "-") for flow in flows) + " |" for fault in FAULTS
+    ]
+    if MISSING:
+        lines += ["", f"Not in this checkout, so not in the matrix: {', '.join(MISSING)}."]
+    MATRIX_PATH.parent.mkdir(parents=True, exist_ok=True)
+    MATRIX_PATH.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def reasons_are_logged(task_log: TaskLog, result: dict[str, Any]) -> None:
+    lines = [line for line in task_log.lines if line.get("run_id") == result["run_id"]]
+    outcomes = [line for line in lines if line.get("event") in {"record.skipped", "record.rejected", "order.blocked"}]
+    assert all(str(line.get("reason") or "").strip() for line in outcomes), outcomes
+    counters = result.get("counters", {})
+    assert len(outcomes) >= int(counters.get("skipped", 0)) + int(counters.get("rejected", 0))
+    if result["status"] == "failed":
+        assert result.get("message") and result.get("errors")
+    for answer in result.get("uploads", []):
+        if answer["event"] != "record.sent":
+            assert answer.get("reason"), answer
+
+
+def check_invariants(stack: LocalStack, flow: str, expected: Any) -> None:
+    state = target_state(stack, flow)
+    if flow == "orders":
+        references = [order["RefExterne"] for order in stack.fastmag.orders()]
+        assert [ref for ref, n in Counter(references).items() if n > 1] == []  # nothing twice
+        assert set(references) == {ref for ref, _ in expected[0]}  # nothing lost
+    if flow == "stock":
+        assert state == expected_quantities_now(stack)  # LNB holds Fastmag's stock
+    assert state == expected
+
+
+# An upload that times out on every try of Lambda's asynchronous invoke ends in the on-failure queue, and the next
+# export sees its file already staged, unchanged: the image stays missing in LNB until someone redrives the queue
+# or exports with full=true. Reported to the images flow; this cell states the gap until it is closed.
+KNOWN_GAPS = {("images", "LNB latency > timeout"): "an upload that exhausts its retries is not staged again"}
+
+
+def cells() -> list[Any]:
+    return [
+        pytest.param(flow, fault, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[(flow, fault)], strict=True)])
+        if (flow, fault) in KNOWN_GAPS
+        else pytest.param(flow, fault)
+        for flow in FLOWS
+        for fault in FAULTS
+    ]
+
+
+@pytest.mark.parametrize(("flow", "fault"), cells())
+def test_fault_then_recovery(flow: str, fault: str, task_log: TaskLog) -> None:
+    _, expected = clean_run(flow)
+    with small_stack(flow) as stack:
+        if fault == "expired token":
+            # A token must exist to expire: a first run takes one; the faulty run then sends everything again.
+            run_flow(stack, flow)
+            FAULTS[fault](stack, flow)
+            faulty = run_flow(stack, flow, full=True)
+        else:
+            FAULTS[fault](stack, flow)
+            faulty = run_flow(stack, flow)
+        clear_faults(stack)
+        recovery = run_flow(stack, flow)
+        _matrix[(fault, flow)] = f"{outcome(faulty)}→{outcome(recovery)}"
+        assert outcome(faulty) in {"succeeded", "partial", "failed", "held"}, faulty
+        assert outcome(recovery) in {"succeeded", "partial"}, recovery
+        reasons_are_logged(task_log, faulty)
+        reasons_are_logged(task_log, recovery)
+        check_invariants(stack, flow, expected)

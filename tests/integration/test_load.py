@@ -1,0 +1,77 @@
+"""Load: 20 concurrent button presses (POST /exports/stock through ApiFunction's handler, runs started by the
+local invoker as Lambda's asynchronous invoke would) and 20 overlapping scheduled ticks (threads calling
+PushStockFunction's handler) on one local stack. One stock push runs at a time, the others are reported as
+skipped, and every key reaches Le New Black exactly once."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sandbox.serve import LocalInvoker
+from sandbox.stack import LocalStack
+from tests.integration.test_api import call, event
+from tests.integration.test_stock import expected_quantities, lnb_stock
+
+PRESSES = 20
+TICKS = 20
+
+
+def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Start every call at once (a barrier), wait for all; what each returned or raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except Exception as error:  # reported below, not lost in a thread
+            results[index] = error
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+def stock_runs(stack: LocalStack) -> list[dict[str, Any]]:
+    items = stack.table.scan(ConsistentRead=True)["Items"]
+    return [item for item in items if str(item["pk"]).startswith("RUN#") and item.get("flow") == "stock"]
+
+
+def test_forty_overlapping_stock_starts_run_one_push_at_a_time_and_send_each_key_once(api: LocalStack) -> None:
+    stack = api
+    stack.lnb.latency_seconds = 0.02  # a push lasts long enough for the others to find it running
+
+    def press() -> Any:
+        return call(stack, event(stack, "api_export_start", path="/exports/stock", params={"flow": "stock"}, body={}))
+
+    def tick(number: int) -> Callable[[], Any]:
+        return lambda: stack.invoke("push_stock", stack.event("schedule_stock", execution_id=f"load-tick-{number}"))
+
+    answers = in_threads([press] * PRESSES + [tick(number) for number in range(TICKS)])
+    LocalInvoker.wait()
+
+    assert [answer for answer in answers if isinstance(answer, Exception)] == []
+    assert [answer[0] for answer in answers[:PRESSES]] == [202] * PRESSES
+    runs = stock_runs(stack)
+    assert len(runs) == PRESSES + TICKS
+    pushed = [run for run in runs if run["status"] != "skipped"]
+    skipped = [run for run in runs if run["status"] == "skipped"]
+    assert pushed and len(pushed) + len(skipped) == PRESSES + TICKS
+    assert all("in progress" in run["message"] for run in skipped)
+    # One push at a time: the runs that pushed never overlapped.
+    spans = sorted(
+        (datetime.fromisoformat(run["started_at"]), datetime.fromisoformat(run["finished_at"])) for run in pushed
+    )
+    assert all(previous_end <= start for (_, previous_end), (start, _) in itertools.pairwise(spans))
+    # Nothing pushed twice: a push after the first found every key unchanged.
+    expected = expected_quantities(stack.seed)
+    assert stack.lnb.items_sent("/multi/inventory/ean") == len(expected)
+    assert lnb_stock(stack) == expected
