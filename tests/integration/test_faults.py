@@ -195,20 +195,8 @@ def check_invariants(stack: LocalStack, flow: str, expected: Any) -> None:
 # An upload that times out on every try of Lambda's asynchronous invoke ends in the on-failure queue, and the next
 # export sees its file already staged, unchanged: the image stays missing in LNB until someone redrives the queue
 # or exports with full=true. Reported to the images flow; this cell states the gap until it is closed.
-KNOWN_GAPS = {("images", "LNB latency > timeout"): "an upload that exhausts its retries is not staged again"}
-
-
-def cells() -> list[Any]:
-    return [
-        pytest.param(flow, fault, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[(flow, fault)], strict=True)])
-        if (flow, fault) in KNOWN_GAPS
-        else pytest.param(flow, fault)
-        for flow in FLOWS
-        for fault in FAULTS
-    ]
-
-
-@pytest.mark.parametrize(("flow", "fault"), cells())
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("flow", FLOWS)
 def test_fault_then_recovery(flow: str, fault: str, task_log: TaskLog) -> None:
     _, expected = clean_run(flow)
     with small_stack(flow) as stack:
@@ -223,7 +211,9 @@ def test_fault_then_recovery(flow: str, fault: str, task_log: TaskLog) -> None:
         clear_faults(stack)
         recovery = run_flow(stack, flow)
         _matrix[(fault, flow)] = f"{outcome(faulty)}→{outcome(recovery)}"
-        assert outcome(faulty) in {"succeeded", "partial", "failed", "held"}, faulty
+        # The faulty run may end any way but silently (an image upload failing through its retries included)…
+        assert outcome(faulty).partition("+")[0] in {"succeeded", "partial", "failed", "held"}, faulty
+        # …the next run must recover everything.
         assert outcome(recovery) in {"succeeded", "partial"}, recovery
         reasons_are_logged(task_log, faulty)
         reasons_are_logged(task_log, recovery)

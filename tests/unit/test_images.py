@@ -123,7 +123,15 @@ def test_staged_digests_keep_only_files_the_bucket_still_holds_untouched() -> No
         "images/M G/F/1.jpg": '"f1"',
         "images/M/F/4.jpg": '"e4"',  # dropped by hand: not the export's
     }
-    assert staged_digests(manifest, listing) == {"M/F/1": "a1", "M G/F/1": "b1"}
+    uploaded = {"uploaded/M/F/1/a1", "uploaded/M G/F/1/b1", "uploaded/M/F/2/a2"}
+    assert staged_digests(manifest, listing, uploaded) == {"M/F/1": "a1", "M G/F/1": "b1"}
+
+
+def test_a_staged_photo_lnb_never_accepted_counts_as_not_staged() -> None:
+    manifest = {"M/F/1": _staged("new", '"e1"', "images/M/F/1.jpg")}
+    listing = {"images/M/F/1.jpg": '"e1"'}
+    assert staged_digests(manifest, listing, {"uploaded/M/F/1/old"}) == {}
+    assert staged_digests(manifest, listing, {"uploaded/M/F/1/new"}) == {"M/F/1": "new"}
 
 
 def test_stale_slots_only_for_colours_read_in_full() -> None:

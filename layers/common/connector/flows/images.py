@@ -13,13 +13,18 @@ How the export knows what is staged: its manifest (snapshot `images`) holds, per
 gave the object it staged. One ListObjectsV2 of `images/` (one call per 1 000 files, which the report needs
 anyway) says which of those objects are still there untouched. Reading `x-amz-meta-sha256` with a HEAD would
 cost one S3 call per photo on every run.
+
+How it knows LNB got them: after each upload LNB accepted, the upload function writes an empty marker
+`uploaded/<model>/<fabric_code>/<index>/<sha256>`; one listing of `uploaded/` tells the export which staged photos
+reached their slot. A photo staged but never uploaded (LNB down through every retry) is staged again by the next
+export, which sends it again: nothing waits on someone redriving the failure queue.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
 PREFIX = "images/"
+UPLOADED = "uploaded/"  # markers: uploaded/<slot>/<sha256>, one per photo LNB accepted
 SLOTS = 8  # Le New Black holds images 1..8 per product colour
 RESOURCE = "images"
 MANIFEST = "images"  # snapshot: slot → "<sha256> <etag> <s3 key>" of what the export staged
@@ -133,15 +139,23 @@ class Staged:
         return cls(sha256, etag, s3_key)
 
 
-def staged_digests(manifest: Mapping[str, str], listing: Mapping[str, str]) -> dict[str, str]:
-    """slot → sha256 of the photos the export staged that are still in the bucket as it left them (same ETag).
+def uploaded_marker(slot: str, sha256: str) -> str:
+    return f"{UPLOADED}{slot}/{sha256}"
+
+
+def staged_digests(
+    manifest: Mapping[str, str], listing: Mapping[str, str], uploaded: Collection[str]
+) -> dict[str, str]:
+    """slot → sha256 of the photos the export staged that are still in the bucket as it left them (same ETag)
+    and that LNB accepted (their upload marker is there).
 
     A staged file someone replaced or deleted since is staged again: Fastmag is the source of the slots it fills.
+    So is one whose upload never succeeded: staging it again is what sends it again.
     """
     digests: dict[str, str] = {}
     for slot, value in manifest.items():
         staged = Staged.decode(value)
-        if listing.get(staged.s3_key) == staged.etag:
+        if listing.get(staged.s3_key) == staged.etag and uploaded_marker(slot, staged.sha256) in uploaded:
             digests[slot] = staged.sha256
     return digests
 
@@ -259,9 +273,9 @@ class _Reader:
         return Photo(key, sha256, len(content), changed, staged)
 
 
-def _listing(services: Services) -> dict[str, str]:
-    """Every file under images/ with its ETag."""
-    pages = services.s3.get_paginator("list_objects_v2").paginate(Bucket=services.bucket, Prefix=PREFIX)
+def _listing(services: Services, prefix: str = PREFIX) -> dict[str, str]:
+    """Every file under `prefix` with its ETag."""
+    pages = services.s3.get_paginator("list_objects_v2").paginate(Bucket=services.bucket, Prefix=prefix)
     return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
@@ -303,7 +317,8 @@ def run(ctx: FlowContext) -> None:
 
     listing = _listing(ctx.services)
     manifest = ctx.snapshots.load(MANIFEST)
-    current = Snapshot(MANIFEST, staged_digests(manifest.entries, listing), manifest.version)
+    uploaded = _listing(ctx.services, UPLOADED).keys()
+    current = Snapshot(MANIFEST, staged_digests(manifest.entries, listing, uploaded), manifest.version)
     if not ctx.run.preview:
         # Before any file is staged: the upload function checks each file's colour against this list.
         known = ctx.snapshots.load(COLOURS)
@@ -441,6 +456,7 @@ def upload_file(services: Services, s3_key: str) -> Outcome:
             raise
         reason = f"Le New Black refused the image: {error}"
         return Outcome("record.rejected", image.slot, reason, {**fields, "http_status": error.http_status})
+    services.s3.put_object(Bucket=services.bucket, Key=uploaded_marker(image.slot, sha256), Body=b"")
     return Outcome("record.sent", image.slot, fields=fields)
 
 
