@@ -134,9 +134,9 @@ def test_a_file_for_an_unknown_colour_is_reported_not_uploaded(small: LocalStack
     assert (model, f"{code}X", 1) not in small.lnb.images
     # The export run reports it too, on the status page.
     assert result["status"] == "partial"
-    assert result["errors"] == {f"file {key} matches no exported product colour: check its model and fabric code": 1}
-    reported = {line["key"] for line in task_log.events("record.skipped")}
-    assert reported == {f"{model}/{code}X/1"}
+    assert result["errors"] == {"file matches no exported product colour: check its model and fabric code": 1}
+    reported = {(line["key"], line["file"]) for line in task_log.events("record.skipped")}
+    assert reported == {(f"{model}/{code}X/1", key)}
 
 
 def test_a_text_file_named_jpg_is_rejected(small: LocalStack) -> None:
@@ -216,7 +216,7 @@ def test_a_photo_fastmag_no_longer_has_is_reported_until_its_file_is_deleted(sma
 
     reported = export(small, "images")
     assert reported["status"] == "partial"
-    assert reported["errors"] == {f"Fastmag no longer has this photo: delete {key} to empty its slot": 1}
+    assert reported["errors"] == {"Fastmag no longer has this photo: delete its file to empty the slot": 1}
     assert small.deliver_s3_events() == []  # the export deletes nothing: its role may not
     assert (model, code, 3) in small.lnb.images
 
@@ -229,12 +229,12 @@ def test_a_photo_fastmag_no_longer_has_is_reported_until_its_file_is_deleted(sma
 
 
 def test_a_colour_without_any_image_is_reported(small: LocalStack) -> None:
-    model, colour, code = a_colour(small)
+    model, colour, _ = a_colour(small)
     small.fastmag.remove_photo(model, colour, 1)  # photos are read 1.. until the first missing one
 
     result = export(small, "images")
 
-    reason = f"no image: Fastmag has no photo of {model} {colour} and images/{model}/{code}/ holds no file"
+    reason = "no image: Fastmag has no photo of this colour and its folder under images/ holds no file"
     assert result["status"] == "partial"
     assert result["errors"] == {reason: 1}
 

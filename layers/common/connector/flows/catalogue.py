@@ -142,9 +142,8 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
         if not colour or not size or (reference, colour, size) in seen:
             label = f"{reference}/{colour or '?'}/{size or '?'}"
             problem = "appears twice" if colour and size else f"has no {'size' if colour else 'colour'}"
-            catalogue.skipped.append(
-                Skip(ean13 or text(row, "variant_id") or label, f"variant {label} {problem} in Fastmag")
-            )
+            key = ean13 or text(row, "variant_id") or label
+            catalogue.skipped.append(Skip(key, f"variant {problem} in Fastmag", {"variant": label}))
             continue
         seen.add((reference, colour, size))
         sheet.colours.setdefault(colour, []).append(Line(size, ean13, row))

@@ -56,6 +56,9 @@ MEDIA_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp
 _KEY = re.compile(r"images/(?P<model>[^/]+)/(?P<fabric_code>[^/]+)/(?P<name>[^/]+)")
 _INDEX = re.compile(r"[1-9][0-9]*")
 NAMING = f"{PREFIX}<model>/<fabric_code>/<index 1..{SLOTS}>.<jpg|png|webp>"
+# Reasons are the same words for every item, so a run's summary groups them; the item is on the log line.
+NO_COLOUR = "file matches no exported product colour: check its model and fabric code"
+NO_IMAGE = "no image: Fastmag has no photo of this colour and its folder under images/ holds no file"
 
 
 # --- names and content (pure) --------------------------------------------------------------------------------
@@ -296,17 +299,13 @@ def _report_files(ctx: FlowContext, listing: Mapping[str, str], exported: Mappin
         try:
             image = parse_key(s3_key)
         except ValidationProblem as problem:
-            ctx.run.skipped(s3_key, f"file {s3_key} {problem.reason}")
+            ctx.run.skipped(s3_key, f"file {problem.reason}", file=s3_key)
             continue
         if image.colour in exported:
             with_files.add(image.colour)
         else:
-            ctx.run.skipped(image.slot, no_colour_reason(s3_key))
+            ctx.run.skipped(image.slot, NO_COLOUR, file=s3_key)
     return with_files
-
-
-def no_colour_reason(s3_key: str) -> str:
-    return f"file {s3_key} matches no exported product colour: check its model and fabric code"
 
 
 def run(ctx: FlowContext) -> None:
@@ -340,10 +339,7 @@ def run(ctx: FlowContext) -> None:
             read[result.colour.key] = result.slots()
             if not result.slots() and result.colour.key not in with_files:
                 colour = result.colour
-                reason = (
-                    f"Fastmag has no photo of {colour.model} {colour.colour} and {PREFIX}{colour.key}/ holds no file"
-                )
-                ctx.run.skipped(colour.key, f"no image: {reason}")
+                ctx.run.skipped(colour.key, NO_IMAGE, colour=colour.colour, folder=f"{PREFIX}{colour.key}/")
     _report_stale(ctx, manifest, read, listing)
     if ctx.run.preview:
         ctx.preview_items(RESOURCE, would_stage, current)
@@ -365,7 +361,7 @@ def _report_stale(
     for slot in stale_slots(manifest.entries, read):
         s3_key = Staged.decode(manifest.entries[slot]).s3_key
         if s3_key in listing:
-            ctx.run.skipped(slot, f"Fastmag no longer has this photo: delete {s3_key} to empty its slot")
+            ctx.run.skipped(slot, "Fastmag no longer has this photo: delete its file to empty the slot", file=s3_key)
         else:
             del manifest.entries[slot]
 
@@ -441,7 +437,7 @@ def upload_file(services: Services, s3_key: str) -> Outcome:
     except ValidationProblem as problem:
         return Outcome("record.skipped", s3_key, f"file {s3_key} {problem.reason}")
     if image.colour not in services.snapshots.load(COLOURS).entries:
-        return Outcome("record.skipped", image.slot, no_colour_reason(s3_key) + " (or run the images export first)")
+        return Outcome("record.skipped", image.slot, f"{NO_COLOUR} (or run the images export first)", {"file": s3_key})
     read = _read_file(services, image, s3_key)
     if isinstance(read, Outcome):
         return read

@@ -193,7 +193,7 @@ def run(ctx: FlowContext) -> None:
     ctx.run.count("read", len(price_rows))
     export = map_prices(product_rows, price_rows, settings)
     for skip in export.skipped:
-        ctx.run.skipped(skip.key, skip.reason)
+        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
     for tariff, rows in sorted(export.unmapped.items()):
         message = unmapped_tariff(tariff)
         ctx.run.problem(message, max(rows, 1))

@@ -205,7 +205,7 @@ def run(ctx: FlowContext) -> None:
             extra={"event": "products.filtered", "left_out": export.left_out},
         )
     for skip in export.skipped:
-        ctx.run.skipped(skip.key, skip.reason)
+        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
     for notice in export.notices:
         log_record(notice.event, notice.key, reason=notice.reason, level="WARNING")
         if notice.summary:
