@@ -36,6 +36,7 @@ from connector.fastmag.models import (
 )
 from connector.fastmag.wire import parse_line, split_transactions
 from connector.settings import SANDBOX_SECRET, FastmagSettings, OrderTransactionLayout, PhotoSource
+from sandbox.background import BackgroundServer
 from sandbox.seed import STORES, Seed, build_seed
 
 SCHEMA = """
@@ -186,35 +187,27 @@ class FastmagSimulator:
         self._photo_overrides: dict[tuple[str, str, int], bytes | None] = {}
         self._photo_versions: Counter[tuple[str, str, int]] = Counter()
         self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundServer | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._background is None:
             raise RuntimeError("the simulator is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._background.port}"
 
     def start(self) -> Self:
         handler = type("Handler", (_Handler,), {"simulator": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fastmag-sim", daemon=True
-        )
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        server.daemon_threads = True
+        self._background = BackgroundServer(server, "fastmag-sim")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._background is not None:
+            self._background.stop()
+            self._background = None
 
     def __enter__(self) -> Self:
         return self.start()

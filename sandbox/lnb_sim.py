@@ -45,10 +45,11 @@ from typing import Any, Literal
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.settings import SANDBOX_SECRET
+from sandbox.background import BackgroundServer
 
 BASE_PATH = "/apis/wholesale/v2"
 DEFAULT_PRICE_LISTS = frozenset({"WHOLESALE-EUR", "RETAIL-EUR"})
@@ -211,8 +212,7 @@ class LeNewBlackSimulator:
         self._lock = threading.RLock()
         self._host = host
         self._port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundServer | None = None
         self._resources = {
             "products": _Resource(lambda i: str(i.get("model")), self._validate_product, self._save_product),
             "fabrics": _Resource(lambda i: str(i.get("code")), self._validate_fabric, self._save_fabric),
@@ -256,22 +256,14 @@ class LeNewBlackSimulator:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> LeNewBlackSimulator:
-        self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        # A short poll interval keeps stop() (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="lnb-sim", daemon=True
-        )
-        self._thread.start()
+        server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self._background = BackgroundServer(server, "lnb-sim")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._background is not None:
+            self._background.stop()
+            self._background = None
 
     def __enter__(self) -> LeNewBlackSimulator:
         return self.start()
@@ -284,9 +276,9 @@ class LeNewBlackSimulator:
     @property
     def url(self) -> str:
         """The base URL the client is configured with."""
-        if self._server is None:
+        if self._background is None:
             raise RuntimeError("the simulator is not started")
-        return f"http://{self._host}:{self._server.server_port}{BASE_PATH}"
+        return f"http://{self._host}:{self._background.port}{BASE_PATH}"
 
     # --- test helpers ------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,16 +21,24 @@ def stack() -> Iterator[LocalStack]:
         yield local
 
 
-@pytest.fixture
-def api(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    """The stack with the API's runs started in threads of this process (FLOW_INVOKER=local), as Lambda's
-    asynchronous invoke would; waits for them at the end."""
+@contextmanager
+def local_invocations(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The API's runs start in threads of this process (FLOW_INVOKER=local), as Lambda's asynchronous invoke
+    would start them; on exit, waits for them."""
     monkeypatch.setenv("FLOW_INVOKER", "local")
     monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
     settings.environment.cache_clear()
-    yield stack
-    LocalInvoker.wait()
-    settings.environment.cache_clear()
+    try:
+        yield
+    finally:
+        LocalInvoker.wait()
+        settings.environment.cache_clear()
+
+
+@pytest.fixture
+def api(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    with local_invocations(monkeypatch):
+        yield stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

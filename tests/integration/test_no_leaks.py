@@ -22,7 +22,7 @@ from sandbox.seed import build_seed
 from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
-from tests.integration.conftest import NO_WAIT
+from tests.integration.conftest import NO_WAIT, local_invocations
 from tests.integration.flows import FLOWS, run_flow
 from tests.integration.test_api import call, event
 
@@ -42,16 +42,10 @@ def seed_emails(value: Any) -> set[str]:
 
 @pytest.fixture
 def api_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    from sandbox.run import available_functions
-
     with LocalStack(build_seed(models=12, retailers=10), settings_document=NO_WAIT, orders=4) as stack:
         stack.fastmag.switches.photos_per_colour = 1
-        monkeypatch.setenv("FLOW_INVOKER", "local")
-        monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
-        settings.environment.cache_clear()
-        yield stack
-        LocalInvoker.wait()
-        settings.environment.cache_clear()
+        with local_invocations(monkeypatch):
+            yield stack
 
 
 def test_no_secret_and_no_unmasked_email_is_logged_stored_or_answered(
