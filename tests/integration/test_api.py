@@ -203,6 +203,26 @@ def test_apply_sends_exactly_the_preview(api: LocalStack) -> None:
     } == planned
 
 
+def test_apply_of_a_flow_with_two_resources_sends_both(api: LocalStack) -> None:
+    """Products sends fabrics, then products: each is checked against its own snapshot, and both go out."""
+    start(api, "products")  # both snapshots now exist, each with its own version
+    LocalInvoker.wait()
+    api.fastmag.execute("UPDATE produitsfiches SET designation = designation || ' (nouvelle)'")
+    api.fastmag.execute(
+        "UPDATE produitsfiches SET matiere = 'chanvre recyclé' WHERE barcode = (SELECT MIN(barcode) FROM produits)"
+    )
+    preview_id = start(api, "products", preview=True)
+    LocalInvoker.wait()
+    planned = {line["resource"] for line in api.preview_lines(preview_id)[1:] if "payload" in line}
+    assert planned == {"fabrics", "products"}
+    status, body = apply(api, preview_id)
+    assert status == 202, body
+    LocalInvoker.wait()
+    record = run_of(api, body["run_id"])
+    assert record["status"] in {"succeeded", "partial"}, record
+    assert all(product["name"].endswith(" (nouvelle)") for product in api.lnb.products.values())
+
+
 def test_apply_is_refused_when_the_data_changed_since_the_preview(api: LocalStack) -> None:
     preview_id = start(api, preview=True)
     LocalInvoker.wait()

@@ -16,7 +16,7 @@ ITEMS = [Outgoing("3000000000017", {"in_stock": 4}, fingerprint="4"), Outgoing("
 def preview(base: str, items: list[Outgoing], resource: str = "inventory/ean") -> list[dict[str, Any]]:
     from connector.observability import masked
 
-    lines: list[dict[str, Any]] = [{"summary": {"new": len(items)}, "base": base}]
+    lines: list[dict[str, Any]] = [{"summary": {"new": len(items)}, "base": {resource: base}}]
     lines += [{"resource": resource, "key": i.key, "digest": i.digest, "payload": i.payload} for i in items]
     lines.append({"key": "bad", "change": "skipped", "reason": "invalid EAN13 checksum"})
     return [masked(line) for line in lines]  # as PreviewStore stores them
@@ -52,3 +52,18 @@ def test_any_difference_refuses_with_the_reason(
 ) -> None:
     with pytest.raises(PreviewOutdated, match=r"^the data changed since preview stock-preview: run a new preview$"):
         check(lines, changed, version)
+
+
+def test_each_resource_of_a_flow_is_checked_against_its_own_snapshot() -> None:
+    """Products sends fabrics then products, each diffed with its own snapshot version."""
+    fabric, product = Outgoing("NOIR_COTON", {"code": "NOIR_COTON"}), Outgoing("CH1", {"model": "CH1"})
+    lines: list[dict[str, Any]] = [
+        {"summary": {"new": 2}, "base": {"fabrics": "etag-fabrics", "products": "etag-products"}},
+        {"resource": "fabrics", "key": fabric.key, "digest": fabric.digest},
+        {"resource": "products", "key": product.key, "digest": product.digest},
+    ]
+    ctx = context(lines)
+    check_preview_still_holds(ctx, "stock-preview", "fabrics", [fabric], Snapshot("fabrics", {}, "etag-fabrics"))
+    check_preview_still_holds(ctx, "stock-preview", "products", [product], Snapshot("products", {}, "etag-products"))
+    with pytest.raises(PreviewOutdated):
+        check_preview_still_holds(ctx, "stock-preview", "products", [product], Snapshot("products", {}, "etag-fabrics"))

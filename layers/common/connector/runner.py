@@ -128,7 +128,7 @@ def execute(
         preview_key = services.previews.write(
             run_id,
             [
-                {"summary": _preview_summary(context), "base": run.preview_base},
+                {"summary": _preview_summary(context), "base": run.preview_bases},
                 *context.preview_lines,
                 *run.skipped_items,
             ],

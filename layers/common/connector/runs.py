@@ -150,6 +150,7 @@ class Run:
         self.message: str | None = None
         self.preview_key: str | None = None
         self.preview_base: str | None = None
+        self.preview_bases: dict[str, str] = {}  # resource → version of the snapshot its preview was diffed with
         self.skipped_items: list[dict[str, str]] = []
         self._store = store
         self._on_progress = on_progress

@@ -67,7 +67,8 @@ def check_preview_still_holds(
     no longer what would be sent.
     """
     lines = list(ctx.services.previews.read(preview_run_id))
-    base = lines[0].get("base") if lines else None
+    bases = lines[0].get("base") if lines else None
+    base = bases.get(resource) if isinstance(bases, dict) else None
     # Stored previews are masked (a key may hold an email), so compare the masked form of today's keys.
     approved = {(line["key"], line["digest"]) for line in lines[1:] if line.get("resource") == resource}
     now = {(mask_email(item.key), item.digest) for item in changed}
