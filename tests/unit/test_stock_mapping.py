@@ -4,7 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.ean import make_ean13
-from connector.flows.stock import available_to_sell, sku_of
+from connector.flows.source import sku_of
+from connector.flows.stock import available_to_sell
 from connector.settings import Settings, parse_settings
 
 EAN = make_ean13("376000000001")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from connector.flows.stock import Skip
+from connector.flows.source import Skip
 from connector.settings import CollectionName, Settings
 
 type Row = Mapping[str, str]

@@ -25,7 +25,7 @@ from connector.fastmag.wire import parse_decimal
 from connector.flows.catalogue import Row, Sheet, group_catalogue, text
 from connector.flows.context import FlowContext
 from connector.flows.products import REQUIRED_COLUMNS as PRODUCT_COLUMNS
-from connector.flows.stock import Skip
+from connector.flows.source import Skip
 from connector.flows.sync import Outgoing, synchronise
 from connector.lenewblack.models import ItemOutcome, Price, PriceBySize
 from connector.observability import log_record

@@ -27,7 +27,7 @@ from connector.flows.catalogue import (
     text,
 )
 from connector.flows.context import FlowContext
-from connector.flows.stock import Skip, sku_of
+from connector.flows.source import Skip, sku_of
 from connector.flows.sync import Outgoing, synchronise
 from connector.lenewblack.models import Fabric, Product
 from connector.observability import log_record, logger

@@ -15,21 +15,12 @@ from connector.ean import is_valid_ean13
 from connector.fastmag.sql import Raw, render
 from connector.fastmag.wire import parse_decimal
 from connector.flows.context import FlowContext
+from connector.flows.source import Skip, sku_of
 from connector.flows.sync import Outgoing, synchronise
 from connector.observability import log_record
 from connector.settings import Settings
 
 RESOURCES = {"ean13": "inventory/ean", "sku": "inventory/sku"}
-
-
-@dataclass(frozen=True)
-class Skip:
-    """A source row not sent. `reason` is generic, so the run summary groups like with like; `detail`
-    (variant, quantity…) goes on the log line."""
-
-    key: str
-    reason: str
-    detail: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,16 +29,6 @@ class StockLevels:
 
     quantities: dict[str, int] = field(default_factory=dict)
     skipped: list[Skip] = field(default_factory=list)
-
-
-def sku_of(settings: Settings, row: Mapping[str, str]) -> str:
-    return settings.sku_format.format(
-        reference=row.get("reference", ""),
-        colour=row.get("colour", ""),
-        size=row.get("size", ""),
-        variant_id=row.get("variant_id", ""),
-        ean13=row.get("ean13", ""),
-    )
 
 
 def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> StockLevels:
