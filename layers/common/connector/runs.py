@@ -149,7 +149,6 @@ class Run:
         self.status: RunStatus | None = None
         self.message: str | None = None
         self.preview_key: str | None = None
-        self.preview_base: str | None = None
         self.preview_bases: dict[str, str] = {}  # resource → version of the snapshot its preview was diffed with
         self.skipped_items: list[dict[str, str]] = []
         self._store = store
@@ -159,6 +158,11 @@ class Run:
     @property
     def preview(self) -> bool:
         return self.request.preview
+
+    @property
+    def preview_base(self) -> str | None:
+        """Set once the preview diffed anything: the first resource's snapshot version (the API's "can apply")."""
+        return next(iter(self.preview_bases.values()), None)
 
     def count(self, counter: str, n: int = 1) -> None:
         setattr(self.counters, counter, getattr(self.counters, counter) + n)

@@ -79,8 +79,6 @@ class FlowContext:
         """Record would-be sends with their diff class; the digest lets an apply prove nothing changed since."""
         # A flow may send several resources (fabrics, then products), each diffed against its own snapshot.
         self.run.preview_bases.setdefault(resource, snapshot.version or "empty")
-        if self.run.preview_base is None:
-            self.run.preview_base = self.run.preview_bases[resource]
         for item in items:
             self.preview(
                 {
