@@ -15,7 +15,7 @@ from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows.context import FlowContext, Services
 from connector.observability import bind_run, log_at, logger, mask_email, metrics, shorten
-from connector.runs import FINISHED, Run, RunRecord, RunStatus, now_iso
+from connector.runs import FINISHED, Lease, Run, RunRecord, RunStatus, now_iso
 from connector.settings import Flow, Secret, Settings, environment, load_settings
 from connector.state import digest
 
@@ -94,6 +94,7 @@ def execute(
         queued_at=existing.queued_at if existing else None,
         started_at=now_iso(),
     )
+    lease = Lease(LOCK_LEASE_SECONDS)  # started before the lock is taken: the local view never outlives the table's
     if not services.locks.acquire(request.flow, run_id, LOCK_LEASE_SECONDS):
         holder = services.locks.holder(request.flow) or "unknown"
         record = record.model_copy(
@@ -107,7 +108,7 @@ def execute(
         _log_finished(record)
         return record
     store.put(record)
-    run = Run(request, run_id, store, on_progress)
+    run = Run(request, run_id, store, on_progress, lease)
     context = FlowContext(services, run)
     status: RunStatus
     message: str | None = None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.errors import ConnectorError
 from connector.events import FlowRequest, Trigger
 from connector.observability import log_record, logger, mask_email, masked, shorten
 from connector.state import fits_key
@@ -131,6 +132,41 @@ class RunStore:
         )
 
 
+class LeaseLost(ConnectorError):
+    """The run's lease ran out or was taken by another run: it must write nothing more."""
+
+
+class Lease:
+    """How long this run may still write, as far as it knows locally (its last successful renewal).
+
+    The lock's lease in DynamoDB is what other runs see; this is the run's own view of it, checked before each
+    remote write and snapshot save, so a run that may have lost its lock stops writing instead of racing the
+    run that took it over. The compare-and-set writes (ledger, snapshots) stay the real fence.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = clock() + seconds
+        self.lost_reason: str | None = None
+
+    def renewed(self, seconds: float) -> None:
+        """The heartbeat extended the lease in the table: `seconds` from now."""
+        self._until = self._clock() + seconds
+
+    def lose(self, reason: str) -> None:
+        self.lost_reason = reason
+
+    def remaining(self) -> float:
+        return self._until - self._clock()
+
+    def require(self, seconds: float, before: str) -> None:
+        """Raise LeaseLost unless the lease is held and runs at least `seconds` more (the write's longest time)."""
+        if self.lost_reason is not None:
+            raise LeaseLost(f"lease lost ({self.lost_reason}): not going to {before}")
+        if self.remaining() < seconds:
+            raise LeaseLost(f"lease ends in {max(self.remaining(), 0):.0f} s, {seconds:.0f} s needed to {before}")
+
+
 class Run:
     """The running flow's task log: counts every item outcome, logs one line per record, flushes progress."""
 
@@ -140,8 +176,10 @@ class Run:
         run_id: str,
         store: RunStore,
         on_progress: Callable[[Run], None] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.request = request
+        self.lease = lease or Lease(float("inf"))
         self.run_id = run_id
         self.flow = request.flow
         self.counters = Counters()

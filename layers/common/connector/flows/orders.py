@@ -225,6 +225,9 @@ def _exported(ctx: FlowContext, ledger: OrderLedger, reference: str, number: str
 def _send(ctx: FlowContext, ledger: OrderLedger, checked: Ready, entry: LedgerEntry) -> None:
     settings = ctx.settings
     lines = _transaction(ctx, checked.order)
+    wire = settings.fastmag.wire
+    # Checked before the claim: a run that stops here leaves the order validated, not `sent` with nothing sent.
+    ctx.run.lease.require(wire.connect_timeout_seconds + wire.read_timeout_seconds + 10, f"write {checked.reference}")
     claimed = ledger.move(
         checked.reference,
         LedgerStatus.SENT,

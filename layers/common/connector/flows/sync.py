@@ -17,6 +17,9 @@ from connector.lenewblack.models import ItemOutcome
 from connector.observability import mask_email
 from connector.state import Snapshot, digest
 
+# Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
+SNAPSHOT_SAVE_SECONDS = 30
+
 
 class PreviewOutdated(ConnectorError):
     """An apply found that the data its preview was computed from has changed since: nothing was sent."""
@@ -107,5 +110,6 @@ def synchronise(
         else:
             reason = explain(item, outcome) if explain else outcome.reason
             ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
     ctx.snapshots.save(snapshot)
     return result
