@@ -134,7 +134,8 @@ def test_blocked_orders_each_have_their_reason_and_go_through_once_fixed(stack: 
     result = pull(stack)
     assert result["status"] == "partial"
     reasons = {line["key"]: line["reason"] for line in task_log.events("order.blocked")}
-    assert "has no EAN13" in reasons[no_ean]
+    product = f'{good_item["reference"]} / {good_item["color"]} / {good_item["size"]}, "{good_item["name"]}"'
+    assert reasons[no_ean] == f"line 1 ({product}) has no EAN13"  # the line as support finds it in LNB
     assert "is not a Fastmag variant" in reasons[unknown_ean]
     assert reasons[stranger] == "retailer reference 777777 is not a Fastmag customer"
     for reference in (no_ean, unknown_ean, stranger):

@@ -65,11 +65,11 @@ def test_each_problem_has_its_own_precise_reason() -> None:
     assert checked.order is None
     assert checked.problems == (
         "retailer reference 999 is not a Fastmag customer",
-        "line 1 (NO-EAN) has no EAN13",
-        f"line 2 (?): EAN13 {UNKNOWN_EAN} is not a Fastmag variant",
-        "line 3 (?): EAN13 1234567890123 is not a valid EAN13",
-        "line 4 (?): quantity must be between 1 and 100000 (got 0)",
-        "line 5 (?): no unit price",
+        "line 1 (SKU NO-EAN) has no EAN13",
+        f"line 2: EAN13 {UNKNOWN_EAN} is not a Fastmag variant",
+        "line 3: EAN13 1234567890123 is not a valid EAN13",
+        "line 4: quantity must be between 1 and 100000 (got 0)",
+        "line 5: no unit price",
     )
 
 
@@ -79,7 +79,30 @@ def test_skip_line_setting_exports_the_rest_and_says_so() -> None:
     checked = check_order(order(items=items), VARIANTS, CUSTOMERS, settings, TODAY)
     assert checked.order is not None
     assert len(checked.order.lines) == 1
-    assert checked.skipped_lines == ("line 1 (NO-EAN) has no EAN13: line not exported",)
+    assert checked.skipped_lines == ("line 1 (SKU NO-EAN) has no EAN13: line not exported",)
+
+
+def test_a_blocked_line_is_named_as_support_knows_it_the_sku_only_when_nothing_else_is_known() -> None:
+    named = {"reference": "CH2301", "color": "NOIR", "size": "M", "name": "Chemise à col Claudine", "sku": "3396"}
+    items = [
+        {**named, "quantity": 1, "unit_price": "10"},
+        {"reference": "CH2301", "size": "M", "sku": "3396", "quantity": 1, "unit_price": "10"},
+        {"name": 'Jean 32"\nBrut', "sku": "3396", "quantity": 1, "unit_price": "10"},
+        {"sku": "3396", "color": "  ", "quantity": 1, "unit_price": "10"},
+        {"quantity": 1, "unit_price": "10"},
+    ]
+    checked = check_order(order(items=items), VARIANTS, CUSTOMERS, Settings(), TODAY)
+    assert checked.problems == (
+        'line 1 (CH2301 / NOIR / M, "Chemise à col Claudine") has no EAN13',
+        "line 2 (CH2301 / ? / M) has no EAN13",
+        'line 3 ("Jean 32" Brut") has no EAN13',
+        "line 4 (SKU 3396) has no EAN13",
+        "line 5 has no EAN13",
+    )
+    unknown = check_order(order(items=[{**named, "ean13": UNKNOWN_EAN}]), VARIANTS, CUSTOMERS, Settings(), TODAY)
+    assert unknown.problems == (
+        f'line 1 (CH2301 / NOIR / M, "Chemise à col Claudine"): EAN13 {UNKNOWN_EAN} is not a Fastmag variant',
+    )
 
 
 def test_order_without_lines_or_retailer_is_blocked() -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 
 from connector.countries import iso_country
 from connector.errors import SettingsError
+from connector.fastmag import queries as contracts
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
@@ -72,59 +73,25 @@ class FastmagWire(_Model):
         return value
 
 
+def _query(query: contracts.Query) -> Any:
+    """A query's settings field: its default SQL, described by what it reads and the aliases it must return."""
+    required = ", ".join(query.required)
+    return Field(query.sql, description=f"Reads {query.reads}. Required aliases: {required}.")
+
+
 class FastmagQueries(_Model):
-    """Default SQL of every read (fastmag-api.md §2). Aliases are the contract; tables may differ per setup.
+    """The SQL of every read. Defaults and column contracts: `connector/fastmag/queries.py` (and the README);
+    columns are read by their `AS` aliases, so tables may differ per setup."""
 
-    Placeholders in braces are filled by the client with quoted SQL literals: `{stores}`, `{tariffs}`,
-    `{eans}`, `{customers}`, `{references}`; `{real_stock_filter}` is replaced by `AND s.AR = 1` or nothing.
-    """
-
-    products: str = (
-        "SELECT f.barcode AS reference, f.designation AS designation, f.marque AS brand, "
-        "f.famille AS family, f.sousfamille AS subfamily, f.rayon AS section, f.saison AS season, "
-        "f.matiere AS material, f.composition AS composition, f.description AS description, "
-        "f.actif AS active, p.produit AS variant_id, p.couleur AS colour, p.taille AS size, "
-        "p.ordretaille AS size_rank, p.gencod AS ean13 "
-        "FROM produitsfiches f JOIN produits p ON p.barcode = f.barcode "
-        "ORDER BY f.barcode, p.couleur, p.ordretaille"
-    )
-    prices: str = (
-        "SELECT t.barcode AS reference, t.tarif AS tariff, t.couleur AS colour, t.taille AS size, "
-        "t.prix AS price FROM tarifs t WHERE t.tarif IN ({tariffs})"
-    )
-    stock: str = (
-        "SELECT s.barcode AS reference, s.couleur AS colour, s.taille AS size, p.produit AS variant_id, "
-        "p.gencod AS ean13, SUM(s.stock) AS quantity FROM stock s LEFT JOIN produits p "
-        "ON p.barcode = s.barcode AND p.couleur = s.couleur AND p.taille = s.taille "
-        "WHERE s.codemag IN ({stores}) {real_stock_filter} "
-        "GROUP BY s.barcode, s.couleur, s.taille, p.produit, p.gencod"
-    )
-    customers: str = (
-        "SELECT c.Client AS customer_id, c.Societe AS company, c.Nom AS last_name, c.Prenom AS first_name, "
-        "c.email AS email, c.Sexe AS gender, c.Telephone AS phone, c.Adresse1 AS address_1, "
-        "c.Adresse2 AS address_2, c.codepostal AS zipcode, c.Ville AS city, c.Pays AS country, "
-        "c.TarifVente AS tariff, c.TVAIntra AS vat_number, c.Famille AS family, c.DateModif AS modified_at "
-        "FROM clients c WHERE COALESCE(c.Societe, '') <> ''"
-    )
-    addresses: str = (
-        "SELECT a.Client AS customer_id, a.AdrLivraison AS name, a.Societe AS company, "
-        "a.Nom AS contact_name, a.Adresse1 AS address_1, a.Adresse2 AS address_2, "
-        "a.codepostal AS zipcode, a.Ville AS city, a.Pays AS country FROM clientadresse a"
-    )
-    # More buyers per customer (aliases customer_id, email, first_name, last_name); None: the main contact only.
-    extra_buyers: str | None = None
-    variants_by_ean: str = (
-        "SELECT p.gencod AS ean13, p.barcode AS reference, p.couleur AS colour, p.taille AS size, "
-        "f.designation AS designation FROM produits p JOIN produitsfiches f ON f.barcode = p.barcode "
-        "WHERE p.gencod IN ({eans})"
-    )
-    customers_by_id: str = (
-        "SELECT c.Client AS customer_id, c.email AS email FROM clients c WHERE c.Client IN ({customers})"
-    )
-    orders_by_reference: str = (
-        "SELECT o.RefExterne AS external_reference, o.Commande AS fastmag_number "
-        "FROM commandes o WHERE o.RefExterne IN ({references})"
-    )
+    products: str = _query(contracts.PRODUCTS)
+    prices: str = _query(contracts.PRICES)
+    stock: str = _query(contracts.STOCK)
+    customers: str = _query(contracts.CUSTOMERS)
+    addresses: str = _query(contracts.ADDRESSES)
+    extra_buyers: str | None = _query(contracts.EXTRA_BUYERS)
+    variants_by_ean: str = _query(contracts.VARIANTS_BY_EAN)
+    customers_by_id: str = _query(contracts.CUSTOMERS_BY_ID)
+    orders_by_reference: str = _query(contracts.ORDERS_BY_REFERENCE)
 
 
 class OrderTransactionLayout(_Model):

@@ -9,7 +9,8 @@ order up by its external reference before sending anything again (§3.4).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlencode
@@ -20,6 +21,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from connector.errors import FastmagError, FastmagOutcomeUnknown, FastmagTransportError
+from connector.fastmag.queries import Query
 from connector.fastmag.wire import WriteResult, decode, parse_write_response, read_tsv, to_charset
 from connector.observability import logger, mask_url, remote_call
 from connector.settings import FastmagSettings
@@ -51,6 +53,17 @@ class _Retry(Retry):
             delay = self.get_backoff_time()
         if delay > 0:
             self.sleeper(delay)
+
+
+@contextmanager
+def _naming(contract: Query | None) -> Iterator[None]:
+    """An unreadable or refused answer names the setting that holds the query's SQL."""
+    try:
+        yield
+    except FastmagError as error:
+        if contract is None:
+            raise
+        raise FastmagError(f"fastmag.queries.{contract.name}: {error}", remote_message=error.remote_message) from error
 
 
 def _refused(result: WriteResult) -> FastmagError:
@@ -121,11 +134,17 @@ class FastmagClient:
         params = [*self._credentials(), (self._names([data_name])[0], encoded.text)]
         return urlencode(params, encoding=self._wire.charset), encoded.replaced
 
-    def query(self, sql: str, *, required_columns: Iterable[str] = ()) -> list[dict[str, str]]:
+    def query(
+        self, sql: str, *, contract: Query | None = None, required_columns: Iterable[str] = ()
+    ) -> list[dict[str, str]]:
         """Rows of one SELECT, keyed by the SQL aliases; values are text (parse with `wire.parse_*`).
 
-        `required_columns` makes an answer lacking those headers an error rather than an empty result.
+        A configured query passes its `contract` (`fastmag/queries.py`): an answer lacking one of its required
+        aliases is an error naming the query, rather than an empty result; so is a refusal. `required_columns`
+        does the same for SQL that is not a setting.
         """
+        if contract is not None:
+            required_columns = (*required_columns, *contract.required)
         # GOFM sends `data` in lower case beside capitalised credentials; the doc's `Data` is for writes.
         body, replaced = self._form("data", sql)
         if replaced:
@@ -142,12 +161,13 @@ class FastmagClient:
             content = response.content
             if content.lstrip()[:3].upper() != b"KO|" and response.status_code >= 400:
                 raise FastmagTransportError(f"EDIQUERY answered HTTP {response.status_code}")
-            rows = read_tsv(
-                content,
-                charset=self._wire.charset,
-                strip_quotes=self._wire.strip_quotes,
-                required_columns=required_columns,
-            )
+            with _naming(contract):
+                rows = read_tsv(
+                    content,
+                    charset=self._wire.charset,
+                    strip_quotes=self._wire.strip_quotes,
+                    required_columns=required_columns,
+                )
             outcome["rows"] = len(rows)
         return rows
 

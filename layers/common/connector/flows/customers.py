@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from connector.countries import iso_country
+from connector.fastmag.queries import ADDRESSES, CUSTOMERS, EXTRA_BUYERS
 from connector.fastmag.sql import render
 from connector.flows.context import FlowContext
 from connector.flows.sync import Outgoing, synchronise
@@ -232,15 +233,11 @@ def map_retailers(
 
 def run(ctx: FlowContext) -> None:
     queries = ctx.settings.fastmag.queries
-    customer_columns = ["customer_id", "company", "email", "country", "tariff"]
-    if ctx.settings.customers.families:
-        customer_columns.append("family")
-    customers = ctx.fastmag.query(render(queries.customers), required_columns=customer_columns)
-    addresses = ctx.fastmag.query(render(queries.addresses), required_columns=("customer_id", "name", "country"))
+    customer_contract = CUSTOMERS.requiring("family") if ctx.settings.customers.families else CUSTOMERS
+    customers = ctx.fastmag.query(render(queries.customers), contract=customer_contract)
+    addresses = ctx.fastmag.query(render(queries.addresses), contract=ADDRESSES)
     extra_buyers = (
-        ctx.fastmag.query(render(queries.extra_buyers), required_columns=("customer_id", "email"))
-        if queries.extra_buyers
-        else []
+        ctx.fastmag.query(render(queries.extra_buyers), contract=EXTRA_BUYERS) if queries.extra_buyers else []
     )
     retailers = map_retailers(customers, addresses, extra_buyers, ctx.settings)
     ctx.run.count("read", retailers.read)

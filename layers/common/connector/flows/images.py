@@ -34,8 +34,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from connector.errors import FastmagError, LeNewBlackAuthError, LeNewBlackError, ValidationProblem
+from connector.fastmag.queries import PRODUCTS
 from connector.flows.context import FlowContext, Services
-from connector.flows.products import REQUIRED_COLUMNS, map_products
+from connector.flows.products import map_products
 from connector.flows.sync import Outgoing, check_preview_still_holds
 from connector.observability import bind_run, log_record, metrics
 from connector.settings import Settings
@@ -310,7 +311,7 @@ def _report_files(ctx: FlowContext, listing: Mapping[str, str], exported: Mappin
 
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
-    rows = ctx.fastmag.query(settings.fastmag.queries.products, required_columns=REQUIRED_COLUMNS)
+    rows = ctx.fastmag.query(settings.fastmag.queries.products, contract=PRODUCTS)
     colours = _nameable(ctx, exported_colours(rows, settings))
     exported = {colour.key: colour.colour for colour in colours}
 

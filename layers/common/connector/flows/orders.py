@@ -64,9 +64,21 @@ def _parse_day(value: str | None) -> date | None:
         return None
 
 
+def _one_line(value: str | None) -> str:
+    return " ".join((value or "").split())  # a reason is one line, whatever the item's text holds
+
+
 def _line_label(number: int, item: OrderItem) -> str:
-    what = item.sku or item.reference or item.name or "?"
-    return f"line {number} ({what})"
+    """The line as support finds it in Le New Black: `line 2 (CH2301 / NOIR / M, "Chemise")`; LNB's SKU only
+    when the item names no product, colour, size or name."""
+    product = [_one_line(part) for part in (item.reference, item.color, item.size)]
+    name = _one_line(item.name)
+    what = [" / ".join(part or "?" for part in product)] if any(product) else []
+    if name:
+        what.append(f'"{name}"')
+    if not what and _one_line(item.sku):
+        what.append(f"SKU {_one_line(item.sku)}")
+    return f"line {number} ({', '.join(what)})" if what else f"line {number}"
 
 
 def check_order(

@@ -20,18 +20,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connector.fastmag.queries import PRICES, PRODUCTS
 from connector.fastmag.sql import render
 from connector.fastmag.wire import parse_decimal
 from connector.flows.catalogue import Row, Sheet, group_catalogue, text
 from connector.flows.context import FlowContext
-from connector.flows.products import REQUIRED_COLUMNS as PRODUCT_COLUMNS
 from connector.flows.source import Skip
 from connector.flows.sync import Outgoing, synchronise
 from connector.lenewblack.models import ItemOutcome, Price, PriceBySize
 from connector.observability import log_record
 from connector.settings import Settings
 
-PRICE_COLUMNS = ("reference", "tariff", "colour", "size", "price")
 # Fastmag's own convention (tarifs table): an empty colour or size means every colour or size of the model.
 ALL = ""
 
@@ -186,10 +185,8 @@ def map_prices(product_rows: Iterable[Row], price_rows: Iterable[Row], settings:
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
     queries = settings.fastmag.queries
-    product_rows = ctx.fastmag.query(queries.products, required_columns=PRODUCT_COLUMNS)
-    price_rows = ctx.fastmag.query(
-        render(queries.prices, tariffs=tariffs_to_read(settings)), required_columns=PRICE_COLUMNS
-    )
+    product_rows = ctx.fastmag.query(queries.products, contract=PRODUCTS)
+    price_rows = ctx.fastmag.query(render(queries.prices, tariffs=tariffs_to_read(settings)), contract=PRICES)
     ctx.run.count("read", len(price_rows))
     export = map_prices(product_rows, price_rows, settings)
     for skip in export.skipped:

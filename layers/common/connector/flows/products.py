@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.ean import is_valid_ean13
+from connector.fastmag.queries import PRODUCTS
 from connector.flows.catalogue import (
     Line,
     Row,
@@ -33,7 +34,6 @@ from connector.lenewblack.models import Fabric, Product
 from connector.observability import log_record, logger
 from connector.settings import Settings
 
-REQUIRED_COLUMNS = ("reference", "designation", "season", "colour", "size", "ean13")
 NO_WAY_BACK = "orders for it cannot come back"
 
 
@@ -196,7 +196,7 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
 
 
 def run(ctx: FlowContext) -> None:
-    rows = ctx.fastmag.query(ctx.settings.fastmag.queries.products, required_columns=REQUIRED_COLUMNS)
+    rows = ctx.fastmag.query(ctx.settings.fastmag.queries.products, contract=PRODUCTS)
     export = map_products(rows, ctx.settings)
     ctx.run.count("read", len(rows))
     if export.left_out:

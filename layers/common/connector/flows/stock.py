@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from connector.ean import is_valid_ean13
+from connector.fastmag.queries import REAL_STOCK_FILTER, STOCK
 from connector.fastmag.sql import Raw, render
 from connector.fastmag.wire import parse_decimal
 from connector.flows.context import FlowContext
@@ -81,9 +82,9 @@ def run(ctx: FlowContext) -> None:
     sql = render(
         settings.fastmag.queries.stock,
         stores=list(stock.stores),
-        real_stock_filter=Raw("AND s.AR = 1" if stock.real_stock_only else ""),
+        real_stock_filter=Raw(REAL_STOCK_FILTER if stock.real_stock_only else ""),
     )
-    rows = ctx.fastmag.query(sql)
+    rows = ctx.fastmag.query(sql, contract=STOCK)
     ctx.run.count("read", len(rows))
     levels = available_to_sell(rows, settings)
     for skip in levels.skipped:
