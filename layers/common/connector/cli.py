@@ -1,4 +1,4 @@
-"""`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`.
+"""`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`; `settings --defaults|--schema`.
 
 Without `--settings` the flow runs in-process against the bundled sandbox (simulators and moto, from a
 repository checkout). With `--settings` it runs against the endpoints in that file, the secret from
@@ -8,6 +8,7 @@ CONNECTOR_SECRET / CONNECTOR_SECRET_FILE, and the AWS state named by STATE_TABLE
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -19,7 +20,7 @@ from connector.events import FlowRequest
 from connector.flows import FLOW_MODULES, flow_function
 from connector.runner import build_services, execute
 from connector.runs import Run, RunRecord
-from connector.settings import load_local_settings
+from connector.settings import Settings, load_local_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +33,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="override the stock guard")
     run.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     commands.add_parser("flows", help="list the flows")
+    settings = commands.add_parser("settings", help="print the default settings document or its JSON Schema")
+    settings.add_argument("--defaults", action="store_true", help="the full default document, SQL included")
+    settings.add_argument("--schema", action="store_true", help="the document's JSON Schema")
     return parser
+
+
+def print_settings(*, defaults: bool, schema: bool) -> int:
+    """`settings --defaults` or `--schema`: an integrator starts from a file, not from the source."""
+    if defaults == schema:
+        print("error: settings takes one of --defaults or --schema", file=sys.stderr)
+        return 2
+    document = Settings().model_dump(mode="json") if defaults else Settings.model_json_schema()
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
 
 
 def print_progress(out: TextIO) -> Callable[[Run], None]:
@@ -65,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "flows":
         print("\n".join(sorted(FLOW_MODULES)))
         return 0
+    if args.command == "settings":
+        return print_settings(defaults=args.defaults, schema=args.schema)
     request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
     try:
         with ExitStack() as resources:

@@ -9,6 +9,8 @@ import pytest
 
 from connector.errors import FastmagError, FastmagTransportError
 from connector.fastmag.client import FastmagClient
+from connector.fastmag.queries import PRODUCTS
+from connector.fastmag.queries import QUERIES as CONTRACTS
 from connector.fastmag.sql import Raw, render
 from connector.fastmag.wire import parse_decimal
 from connector.settings import FastmagQueries, FastmagSettings
@@ -44,19 +46,13 @@ def test_every_default_query_runs_unchanged_on_the_simulator(
         "customers": [str(seed.customers[0].Client)],
         "references": ["1001"],
     }
-    expected_columns = {
-        "products": {"reference", "variant_id", "colour", "size", "size_rank", "ean13", "season", "active"},
-        "prices": {"reference", "tariff", "colour", "size", "price"},
-        "stock": {"reference", "colour", "size", "ean13", "quantity"},
-        "customers": {"customer_id", "company", "email", "country", "tariff", "vat_number", "modified_at"},
-        "addresses": {"customer_id", "name", "company", "address_1", "zipcode", "city", "country"},
-        "variants_by_ean": {"ean13", "reference", "colour", "size", "designation"},
-        "customers_by_id": {"customer_id", "email"},
-        "orders_by_reference": {"external_reference", "fastmag_number"},
-    }
-    for name, columns in expected_columns.items():
-        rows = client.query(render(getattr(QUERIES, name), **values), required_columns=columns)
-        assert rows, name
+    for query in CONTRACTS.values():
+        if query.sql is None:
+            continue
+        rows = client.query(render(query.sql, **values), contract=query)
+        assert rows, query.name
+        # The default SQL gives every column its contract declares, optional ones included.
+        assert set(rows[0]) == {column.alias for column in query.columns}, query.name
     retailers = client.query(QUERIES.customers)
     assert {row["customer_id"] for row in retailers} == {str(c.Client) for c in seed.retailers()}
 
@@ -139,6 +135,22 @@ def test_ko_answers_are_errors_with_the_remote_message(make_client: MakeClient) 
     with pytest.raises(FastmagError) as bad_sql:
         make_client().query("SELECT nope FROM stock")
     assert (bad_sql.value.remote_message or "").startswith("Erreur SQL")
+
+
+def test_a_contract_names_its_query_on_a_missing_alias_or_a_refusal(
+    make_client: MakeClient, sim: FastmagSimulator
+) -> None:
+    client = make_client()
+    without_season = (PRODUCTS.sql or "").replace(" AS season,", " AS saison,")
+    with pytest.raises(FastmagError, match=r"^fastmag\.queries\.products: .*lacks column\(s\) \['season'\]"):
+        client.query(without_season, contract=PRODUCTS)
+    assert client.query(without_season)  # without the contract the same answer reads as rows
+    with pytest.raises(FastmagError, match=r"^fastmag\.queries\.products: Fastmag refused") as refused:
+        client.query("SELECT nope FROM stock", contract=PRODUCTS)
+    assert (refused.value.remote_message or "").startswith("Erreur SQL")
+    sim.fail_next(502, times=1)
+    with pytest.raises(FastmagTransportError, match=r"^EDIQUERY answered HTTP 502"):  # not renamed, not retyped
+        make_client(read_retries=0).query("SELECT 1 AS one", contract=PRODUCTS)
 
 
 def test_a_select_cannot_write(make_client: MakeClient, sim: FastmagSimulator) -> None:

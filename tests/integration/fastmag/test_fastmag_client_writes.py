@@ -9,6 +9,7 @@ import pytest
 
 from connector.errors import FastmagError, FastmagOutcomeUnknown
 from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
+from connector.fastmag.queries import ORDERS_BY_REFERENCE
 from connector.fastmag.sql import render
 from connector.settings import FastmagQueries, OrderTransactionLayout
 from sandbox.fastmag_sim import FastmagSimulator
@@ -67,14 +68,17 @@ def test_dropped_connection_after_commit_is_an_unknown_outcome_and_the_order_exi
     make_client: MakeClient, sim: FastmagSimulator, seed: Seed
 ) -> None:
     client = make_client()
+    order = an_order(seed)
     sim.drop_after_commit()
     with pytest.raises(FastmagOutcomeUnknown):
-        client.write(build_order_transaction(an_order(seed), LAYOUT))
+        client.write(build_order_transaction(order, LAYOUT))
     assert sim.calls["write"] == 1  # never retried
     (stored,) = sim.orders()
     # So the caller looks it up by external reference instead of sending it again.
     found = client.query(render(FastmagQueries().orders_by_reference, references=["1001"]))
-    assert found == [{"external_reference": "1001", "fastmag_number": str(stored["Commande"])}]
+    assert found == [
+        {"external_reference": "1001", "fastmag_number": str(stored["Commande"]), "line_count": str(len(order.lines))}
+    ]
 
 
 def test_a_5xx_on_write_is_not_retried(make_client: MakeClient, sim: FastmagSimulator, seed: Seed) -> None:
@@ -140,6 +144,9 @@ def test_one_per_call_refusal_after_the_header_is_an_unknown_outcome(
     with pytest.raises(FastmagOutcomeUnknown, match="line 2 of 3"):
         make_client(transactions_per_call="one").write(lines)
     assert len(sim.orders()) == 1  # the header is in Fastmag: the caller must look it up
+    lookup = render(FastmagQueries().orders_by_reference, references=["1001"])
+    (found,) = make_client().query(lookup, contract=ORDERS_BY_REFERENCE)
+    assert found["line_count"] == "0"  # and the lookup shows it holds none of the order's 2 lines
 
 
 def test_characters_outside_the_charset_are_replaced_and_reported(
