@@ -11,6 +11,9 @@ from a test), so the client is exercised against each variant:
     item_errors_form     per-item `errors`: "map" (field → messages) or "string"
     batch_failure_status HTTP status of a batch where some items failed (200; 207 or 422 are plausible)
     batch_results_dropped  drop the last N entries of every batch answer's `data` (0)
+    batch_middle_result_dropped  drop the entry in the middle of every batch answer's `data` (False)
+    batch_results_reversed  answer `data` in the reverse of the request's order (False)
+    batch_success_echoes_key  a success's `result` is the saved object, key included (True), or null
     error_shape          error bodies: "message", "array" (message list), "nested" (`error.message`),
                          "error_string" (`error` is the text)
     token_lifetime_seconds, expire_on_form ("datetime" `YYYY-MM-DD HH:MM:SS` UTC, "iso", "epoch",
@@ -180,6 +183,9 @@ class LeNewBlackSimulator:
         self.item_errors_form: Literal["map", "string"] = "map"
         self.batch_failure_status = 200
         self.batch_results_dropped = 0
+        self.batch_middle_result_dropped = False
+        self.batch_results_reversed = False
+        self.batch_success_echoes_key = True
         self.error_shape: Literal["message", "array", "nested", "error_string"] = "message"
         self.token_lifetime_seconds = 3600
         self.expire_on_form: Literal["datetime", "iso", "epoch", "expires_in"] = "datetime"
@@ -549,9 +555,17 @@ class LeNewBlackSimulator:
                 "total_successes": len(requests) - failures,
                 "total_errors": failures,
             },
-            "data": data[: len(data) - self.batch_results_dropped] if self.batch_results_dropped else data,
+            "data": self._answer_data(data),
         }
         return (self.batch_failure_status if failures else 200), answer, {}
+
+    def _answer_data(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The `data` list as the switches shape it: results dropped (at the end or in the middle), reversed."""
+        if self.batch_results_dropped:
+            data = data[: len(data) - self.batch_results_dropped]
+        if self.batch_middle_result_dropped and data:
+            data = data[: len(data) // 2] + data[len(data) // 2 + 1 :]
+        return data[::-1] if self.batch_results_reversed else data
 
     def _batch_entry(self, saved: dict[str, Any] | None, problems: ItemErrors) -> dict[str, Any]:
         errors: Any = problems
@@ -563,7 +577,7 @@ class LeNewBlackSimulator:
             else {"status": "error" if problems else "success"}
         )
         entry["errors"] = errors if problems else ([] if self.item_errors_form == "map" else "")
-        entry["result"] = saved
+        entry["result"] = saved if self.batch_success_echoes_key else None
         return entry
 
     @staticmethod

@@ -219,6 +219,13 @@ class LeNewBlackSettings(_Model):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 5
     backoff_base_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
     backoff_cap_seconds: Annotated[float, Field(ge=0, le=600)] = 60
+    # A batch success that echoes none of its item's key fields (whether LNB echoes them is unconfirmed):
+    # "resend" counts it as not accepted, so the item is reported and sent again next run; "by_position" takes
+    # it for the item at its position, only when the answer has one result per item and every keyed success
+    # sits at its own position. "resend" is the default because position is only a guess of the reference: a
+    # reordered answer would then record a refused item as accepted and never send it again, where "resend"
+    # costs repeated (idempotent) upserts and shows at once on the first run.
+    batch_success_without_key: Literal["resend", "by_position"] = "resend"
     order_statuses: OrderStatuses = OrderStatuses()
 
 

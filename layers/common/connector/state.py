@@ -10,15 +10,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import botocore
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from connector.errors import ConnectorError
 from connector.observability import shorten
 
 if TYPE_CHECKING:
@@ -40,13 +43,108 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
-@dataclass
-class Snapshot:
-    """What LNB holds, per key, as far as the connector knows; `version` detects a concurrent writer."""
+# S3 conditional writes: `IfNoneMatch` came to put_object in botocore 1.35.x, `IfMatch` in 1.35.69 (checked in
+# the service model of 1.35.68 and 1.35.69). The Lambda runtime provides botocore, so the layer cannot pin it.
+MIN_BOTOCORE = (1, 35, 69)
+SNAPSHOT_FORMAT = 2
+SAVE_RETRIES = 3  # after a first save refused because another run saved in between
 
-    flow: str
-    entries: dict[str, str] = field(default_factory=dict)
-    version: str | None = None
+
+def require_botocore(version: str) -> None:
+    """Refuse a botocore that cannot send `IfMatch` on put_object: it would fail at the first snapshot save,
+    after the run had sent everything, so it is refused when the layer is imported instead."""
+    parts = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    found = tuple(int(part) for part in parts.groups()) if parts else (0, 0, 0)
+    if found < MIN_BOTOCORE:
+        minimum = ".".join(map(str, MIN_BOTOCORE))
+        raise ImportError(
+            f"the connector needs botocore >= {minimum} (S3 conditional writes: IfMatch on put_object) and found "
+            f"{version}; use a Lambda Python runtime with a newer boto3, or add botocore to the layer"
+        )
+
+
+require_botocore(botocore.__version__)
+
+
+class SnapshotConflict(ConnectorError):
+    """Other runs kept saving the same snapshot: this run's accepted keys could not be saved."""
+
+
+class SnapshotFormatError(ConnectorError):
+    """A snapshot written by a newer version of the connector, which this one cannot read."""
+
+
+class Snapshot:
+    """What LNB holds, per key, as far as the connector knows; `version` is the S3 ETag it was read at.
+
+    Changes go through `accept` and `forget`, which remember them, so a save that finds another run's snapshot
+    in its place can apply exactly this run's changes to it.
+    """
+
+    def __init__(self, flow: str, entries: Mapping[str, str] | None = None, version: str | None = None) -> None:
+        self.flow = flow
+        self.version = version
+        self._entries = dict(entries or {})
+        self._changes: dict[str, tuple[str | None, str | None]] = {}  # key → (as read, as this run left it)
+        self._unsaved = False
+
+    @property
+    def entries(self) -> Mapping[str, str]:
+        return self._entries
+
+    @property
+    def unsaved(self) -> bool:
+        return self._unsaved
+
+    def accept(self, key: str, value: str) -> None:
+        self._change(key, value)
+
+    def forget(self, key: str) -> None:
+        self._change(key, None)
+
+    def replace(self, entries: Mapping[str, str]) -> None:
+        """Make the snapshot hold exactly `entries`, as changes of this run."""
+        for key in [key for key in self._entries if key not in entries]:
+            self.forget(key)
+        for key, value in entries.items():
+            if self._entries.get(key) != value:
+                self.accept(key, value)
+
+    def _change(self, key: str, value: str | None) -> None:
+        before = self._changes[key][0] if key in self._changes else self._entries.get(key)
+        self._changes[key] = (before, value)
+        if value is None:
+            self._entries.pop(key, None)
+        else:
+            self._entries[key] = value
+        self._unsaved = True
+
+    def saved(self, version: str | None) -> None:
+        self.version = version
+        self._unsaved = False
+
+    def rebase(self, latest: Snapshot) -> None:
+        """Take `latest` (saved by another run since this one read) and apply this run's changes to it.
+
+        A key the other run changed too, to something else, is dropped: which of the two LNB holds is unknown,
+        and a key missing from the snapshot is simply sent again by the next run.
+        """
+        merged = dict(latest.entries)
+        for key, (before, after) in self._changes.items():
+            theirs = merged.get(key)
+            if theirs in {before, after} and after is not None:
+                merged[key] = after
+            else:
+                merged.pop(key, None)
+        self._entries = merged
+        self.version = latest.version
+
+
+def _is_conflict(error: ClientError) -> bool:
+    """412: the object changed (or appeared) since it was read; 409: a concurrent conditional write; 404: the
+    object read was deleted since (`IfMatch` on a missing key)."""
+    code = error.response.get("Error", {}).get("Code")
+    return code in {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"}
 
 
 class SnapshotStore:
@@ -65,17 +163,60 @@ class SnapshotStore:
             if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 return Snapshot(flow)
             raise
-        entries = json.loads(gzip.decompress(answer["Body"].read()))
-        return Snapshot(flow, entries, answer.get("ETag"))
+        return Snapshot(flow, _entries(flow, json.loads(gzip.decompress(answer["Body"].read()))), answer.get("ETag"))
 
     def save(self, snapshot: Snapshot) -> None:
+        """Write the snapshot only over the version it was read at (`If-Match`), or only where there is none yet
+        (`If-None-Match: *`). Refused because another run saved in between, it reloads, applies this run's
+        changes again and retries, up to SAVE_RETRIES times, then fails the run."""
+        if not snapshot.unsaved:
+            return
+        for retry in range(SAVE_RETRIES + 1):
+            try:
+                self._put(snapshot)
+            except ClientError as error:
+                if not _is_conflict(error):
+                    raise
+                if retry == SAVE_RETRIES:
+                    raise SnapshotConflict(
+                        f"snapshot {snapshot.flow} could not be saved: another run saved it each of "
+                        f"{SAVE_RETRIES + 1} times; the items this run sent will be sent again by the next run"
+                    ) from None
+                snapshot.rebase(self.load(snapshot.flow))
+            else:
+                return
+
+    def _put(self, snapshot: Snapshot) -> None:
+        document = {"format": SNAPSHOT_FORMAT, "entries": snapshot.entries}
         # Level 1: written after every run that sent something, where level 9 took 0.4 s of CPU at 100 000
         # keys for a file about a fifth smaller.
-        body = gzip.compress(json.dumps(snapshot.entries, separators=(",", ":")).encode(), compresslevel=1, mtime=0)
-        answer = self._s3.put_object(
-            Bucket=self._bucket, Key=self.key(snapshot.flow), Body=body, ContentType="application/json"
+        body = gzip.compress(json.dumps(document, separators=(",", ":")).encode(), compresslevel=1, mtime=0)
+        key = self.key(snapshot.flow)
+        if snapshot.version:
+            answer = self._s3.put_object(
+                Bucket=self._bucket, Key=key, Body=body, ContentType="application/json", IfMatch=snapshot.version
+            )
+        else:
+            answer = self._s3.put_object(
+                Bucket=self._bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
+            )
+        snapshot.saved(answer.get("ETag"))
+
+
+def _entries(flow: str, document: Any) -> dict[str, str]:
+    """The entries of a stored snapshot: `{"format": 2, "entries": {...}}`, or the bare map of format 1 (whose
+    values are all digests, never a number, so its keys cannot be mistaken for the envelope)."""
+    if not isinstance(document, dict):
+        raise SnapshotFormatError(f"snapshot {flow} is not a JSON object")
+    version = document.get("format")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return document
+    if version != SNAPSHOT_FORMAT or not isinstance(document.get("entries"), dict):
+        raise SnapshotFormatError(
+            f"snapshot {flow} has format {version}, this connector reads formats 1 and {SNAPSHOT_FORMAT}: "
+            "deploy the version that wrote it"
         )
-        snapshot.version = answer.get("ETag")
+    return dict(document["entries"])
 
 
 class LockStore:

@@ -21,6 +21,7 @@ from connector.lenewblack.client import (
     parse_token_expiry,
 )
 from connector.lenewblack.models import (
+    BATCH_KEYS,
     InventoryByEan,
     ItemOutcome,
     Order,
@@ -106,6 +107,10 @@ def test_token_expiry_forms(body: dict[str, object], expected: datetime | None) 
 # --- batch answers -----------------------------------------------------------------------------------------------
 
 
+def fabrics(*codes: str) -> list[dict[str, str]]:
+    return [{"code": code, "name": code} for code in codes]
+
+
 def test_batch_status_form_mixed_results() -> None:
     body = {
         "metadata": {"total_requests": 3, "total_successes": 1, "total_errors": 2},
@@ -115,7 +120,8 @@ def test_batch_status_form_mixed_results() -> None:
             {"status": "error", "errors": "in_stock: must be an integer"},
         ],
     }
-    first, second, third = parse_batch_response(body, 3, 200)
+    items = [{"ean13": f"370000000000{n}", "in_stock": 1} for n in (1, 2, 3)]
+    first, second, third = parse_batch_response(body, items, 200, BATCH_KEYS["inventory/ean"])
     assert (first.accepted, first.result) == (True, {"ean13": "3700000000001"})
     assert not second.accepted
     assert second.reason == "price_list_code: price list X does not exist"
@@ -125,30 +131,31 @@ def test_batch_status_form_mixed_results() -> None:
 
 
 def test_batch_success_form_mixed_results() -> None:
-    body = {"data": [{"success": True}, {"success": False, "errors": {"sku": ["is required"]}}]}
-    outcomes = parse_batch_response(body, 2, 200)
+    body = {"data": [{"success": True, "result": {"sku": "A"}}, {"success": False, "errors": {"sku": ["is required"]}}]}
+    outcomes = parse_batch_response(body, [{"sku": "A"}, {"sku": "B"}], 200, BATCH_KEYS["inventory/sku"])
     assert [o.accepted for o in outcomes] == [True, False]
     assert outcomes[1].errors == {"sku": ["is required"]}
 
 
 def test_batch_never_assumes_success() -> None:
     body = {"data": [{"result": {"code": "A"}}, {"status": "pending"}, "garbage", {"success": "yes"}]}
-    outcomes = parse_batch_response(body, 4, 200)
+    outcomes = parse_batch_response(body, fabrics("A", "B", "C", "D"), 200, BATCH_KEYS["fabrics"])
     assert [o.accepted for o in outcomes] == [False, False, False, False]
     assert "neither `status` nor `success`" in outcomes[0].reason
     assert "'pending'" in outcomes[1].reason
     assert "unreadable" in outcomes[2].reason
 
 
-def test_batch_answer_shorter_than_the_request_rejects_the_unmatched_items() -> None:
-    outcomes = parse_batch_response({"data": [{"status": "success"}]}, 3, 200)
+def test_batch_answer_shorter_than_the_request_accepts_only_what_it_names() -> None:
+    body = {"data": [{"status": "success", "result": {"code": "A"}}]}
+    outcomes = parse_batch_response(body, fabrics("A", "B", "C"), 200, BATCH_KEYS["fabrics"])
     assert [o.index for o in outcomes] == [0, 1, 2]
-    assert [o.accepted for o in outcomes] == [True, False, False]
-    assert "1 result(s) for 3 item(s)" in outcomes[2].reason
+    assert [(o.accepted, o.attributable) for o in outcomes] == [(True, True), (False, False), (False, False)]
+    assert "outcome not attributable: the batch answer has 1 result(s) for 3 item(s)" in outcomes[2].reason
 
 
 def test_batch_answer_without_data_rejects_everything() -> None:
-    outcomes = parse_batch_response({"metadata": {}}, 2, 200)
+    outcomes = parse_batch_response({"metadata": {}}, fabrics("A", "B"), 200, BATCH_KEYS["fabrics"])
     assert [o.accepted for o in outcomes] == [False, False]
     assert "no `data` list" in outcomes[0].reason
 

@@ -37,7 +37,7 @@ from connector.errors import FastmagError, LeNewBlackAuthError, LeNewBlackError,
 from connector.fastmag.queries import PRODUCTS
 from connector.flows.context import FlowContext, Services
 from connector.flows.products import map_products
-from connector.flows.sync import Outgoing, check_preview_still_holds
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds
 from connector.observability import bind_run, log_record, metrics
 from connector.settings import Settings
 from connector.state import Snapshot
@@ -322,8 +322,10 @@ def run(ctx: FlowContext) -> None:
     if not ctx.run.preview:
         # Before any file is staged: the upload function checks each file's colour against this list.
         known = ctx.snapshots.load(COLOURS)
-        if known.entries != exported:
-            ctx.snapshots.save(Snapshot(COLOURS, exported, known.version))
+        known.replace(exported)
+        if known.unsaved:
+            ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the exported colours")
+            ctx.snapshots.save(known)
 
     apply_run_id = ctx.run.request.apply_run_id
     if apply_run_id is not None:
@@ -345,6 +347,7 @@ def run(ctx: FlowContext) -> None:
     if ctx.run.preview:
         ctx.preview_items(RESOURCE, would_stage, current)
     else:
+        ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the images manifest")
         ctx.snapshots.save(manifest)
 
 
@@ -364,7 +367,7 @@ def _report_stale(
         if s3_key in listing:
             ctx.run.skipped(slot, "Fastmag no longer has this photo: delete its file to empty the slot", file=s3_key)
         else:
-            del manifest.entries[slot]
+            manifest.forget(slot)
 
 
 def _record_colour(ctx: FlowContext, result: ColourPhotos, manifest: Snapshot, would_stage: list[Outgoing]) -> None:
@@ -377,7 +380,7 @@ def _record_colour(ctx: FlowContext, result: ColourPhotos, manifest: Snapshot, w
         elif photo.staged is None:
             would_stage.append(photo.outgoing())
         else:
-            manifest.entries[photo.key.slot] = photo.staged.encode()
+            manifest.accept(photo.key.slot, photo.staged.encode())
             ctx.run.count("sent")
             ctx.run.count("accepted")
             log_record("image.staged", photo.key.slot, file=photo.key.s3_key, sha256=photo.sha256, bytes=photo.size)

@@ -2,7 +2,8 @@
 
 A flow reads and maps its records into `Outgoing` items, then calls `synchronise`. Only items whose
 digest differs from the snapshot are sent (all of them with `full`); the snapshot moves forward only for
-items LNB accepted, so a rejected or unsent item is sent again by the next run.
+items LNB accepted (a success result naming the item), so a rejected, unsent or unattributable item is sent again
+by the next run. The save is conditional: another run's save in between is merged, never overwritten.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def synchronise(
         item = changed[index]
         ctx.run.count("sent")
         if outcome.accepted:
-            snapshot.entries[item.key] = item.digest
+            snapshot.accept(item.key, item.digest)
             result.accepted += 1
             ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
         else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice, takewhile
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import quote, urlencode
 
 import requests
@@ -28,7 +28,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
-from connector.lenewblack.models import ItemOutcome
+from connector.lenewblack.models import BATCH_KEYS, BatchKey, ItemKey, ItemOutcome
 from connector.observability import logger, mask_url, remote_call
 from connector.settings import LeNewBlackSettings
 
@@ -150,44 +150,19 @@ def parse_token_expiry(body: Mapping[str, Any], now: datetime) -> datetime | Non
     return None
 
 
-def parse_batch_response(body: Any, count: int, http_status: int | None) -> list[ItemOutcome]:
-    """One outcome per input item, matched by position (the reference's guess).
+@dataclass(frozen=True)
+class _Result:
+    """One entry of a batch answer's `data`, read without assuming which item it is about."""
 
-    An entry is accepted only when it says so (`status == "success"` or `success: true`); anything missing,
-    unreadable or beyond the answer's length is a rejection with a message, never an assumed success.
-    """
-    data = body.get("data") if isinstance(body, Mapping) else None
-    if not isinstance(data, list):
-        return [
-            ItemOutcome(
-                index=index,
-                accepted=False,
-                message="unreadable batch answer: no `data` list; the item may or may not have been saved",
-                http_status=http_status,
-            )
-            for index in range(count)
-        ]
-    outcomes = [_item_outcome(index, entry, http_status) for index, entry in enumerate(data[:count])]
-    missing = [
-        ItemOutcome(
-            index=index,
-            accepted=False,
-            message=(
-                f"no result for this item: the batch answer has {len(data)} result(s) for {count} item(s); "
-                "the item may or may not have been saved"
-            ),
-            http_status=http_status,
-        )
-        for index in range(len(data), count)
-    ]
-    return outcomes + missing
+    success: bool
+    errors: dict[str, list[str]]
+    message: str | None
+    result: dict[str, Any] | None
 
 
-def _item_outcome(index: int, entry: Any, http_status: int | None) -> ItemOutcome:
+def _read_result(entry: Any) -> _Result:
     if not isinstance(entry, Mapping):
-        return ItemOutcome(
-            index=index, accepted=False, message=f"unreadable batch result {entry!r}", http_status=http_status
-        )
+        return _Result(False, {}, f"unreadable batch result {entry!r}", None)
     status = entry.get("status")
     success = entry.get("success")
     if isinstance(status, str):
@@ -205,13 +180,128 @@ def _item_outcome(index: int, entry: Any, http_status: int | None) -> ItemOutcom
             else "batch result carries neither `status` nor `success`"
         )
     result = entry.get("result")
+    return _Result(accepted, errors, message, dict(result) if isinstance(result, Mapping) else None)
+
+
+def parse_batch_response(
+    body: Any,
+    items: Sequence[Mapping[str, Any]],
+    http_status: int | None,
+    key: BatchKey,
+    without_key: Literal["resend", "by_position"] = "resend",
+) -> list[ItemOutcome]:
+    """One outcome per input item, in input order, each tied to its item by the key a success result carries.
+
+    - A success counts for an item only when its `result` names the item (`key`): at its own position first,
+      elsewhere only when exactly one item not yet accepted has that key.
+    - Errors name no item: they are attributed by position only when the answer has one result per item and
+      every keyed success sits at its own position. Otherwise every item not accepted is "not attributable".
+    - A success naming no item at all is accepted by position under that same condition with
+      `without_key="by_position"`; with "resend" it is not accepted.
+
+    An item not accepted is never recorded as pushed, so the flow reports it and sends it again next run.
+    """
+    data = body.get("data") if isinstance(body, Mapping) else None
+    count = len(items)
+    if not isinstance(data, list):
+        return [
+            _not_attributable(index, "unreadable batch answer: no `data` list", http_status) for index in range(count)
+        ]
+    results = [_read_result(entry) for entry in data]
+    names = _ItemNames(key, items)
+    keyed = [
+        (position, found)
+        for position, result in enumerate(results)
+        if result.success and (found := names.named_by(result.result)) is not None
+    ]
+    outcomes = {
+        index: _accepted(index, results[position], http_status) for index, position in _keyed_claims(keyed).items()
+    }
+    if count == len(results) and all(position in found for position, found in keyed):
+        return [
+            outcomes.get(index) or _by_position(index, results[index], http_status, without_key)
+            for index in range(count)
+        ]
+    order = "" if count != len(results) else " out of the request's order"
+    reason = f"the batch answer has {len(results)} result(s){order} for {count} item(s)"
+    return [outcomes.get(index) or _not_attributable(index, reason, http_status) for index in range(count)]
+
+
+class _ItemNames:
+    """The batch's items by key, to find which items a success result names."""
+
+    def __init__(self, key: BatchKey, items: Sequence[Mapping[str, Any]]) -> None:
+        self._key = key
+        self._positions: dict[ItemKey, list[int]] = {}
+        for index, item in enumerate(items):
+            item_key = key.of_item(item)
+            if item_key is not None:
+                self._positions.setdefault(item_key, []).append(index)
+        # Items of one batch may be keyed by different fields (a price with its period, one without).
+        self._shapes = {tuple(name for name, _ in item_key) for item_key in self._positions}
+
+    def named_by(self, result: Mapping[str, Any] | None) -> list[int] | None:
+        """Items a success result names (maybe none of this batch); None when it carries no key at all."""
+        if result is None or not self._key.names_an_item(result):
+            return None
+        found = {
+            index
+            for shape in self._shapes
+            if (result_key := BatchKey.of_result(result, shape)) is not None
+            for index in self._positions.get(result_key, ())
+        }
+        return sorted(found)
+
+
+def _keyed_claims(keyed: Sequence[tuple[int, list[int]]]) -> dict[int, int]:
+    """Item index → position of the success that names it: the success at the item's own position first, else
+    a success elsewhere naming exactly one item not yet accepted (two items with one key stay undecided)."""
+    accepted: dict[int, int] = {}
+    for position, found in keyed:
+        if position in found:
+            accepted[position] = position
+    for position, found in keyed:
+        still_open = [index for index in found if index not in accepted]
+        if position not in found and len(still_open) == 1:
+            accepted[still_open[0]] = position
+    return accepted
+
+
+def _accepted(index: int, result: _Result, http_status: int | None) -> ItemOutcome:
+    return ItemOutcome(
+        index=index, accepted=True, message=result.message, http_status=http_status, result=result.result
+    )
+
+
+def _by_position(
+    index: int, result: _Result, http_status: int | None, without_key: Literal["resend", "by_position"]
+) -> ItemOutcome:
+    """The outcome of the item at `index` from the result at the same position (answers in request order)."""
+    if not result.success:
+        return ItemOutcome(
+            index=index,
+            accepted=False,
+            errors=result.errors,
+            message=result.message,
+            http_status=http_status,
+            result=result.result,
+        )
+    if without_key == "by_position":
+        return _accepted(index, result, http_status)
+    return _not_attributable(
+        index,
+        "Le New Black answered success without naming the item (setting lenewblack.batch_success_without_key)",
+        http_status,
+    )
+
+
+def _not_attributable(index: int, reason: str, http_status: int | None) -> ItemOutcome:
     return ItemOutcome(
         index=index,
-        accepted=accepted,
-        errors=errors,
-        message=message,
+        accepted=False,
+        message=f"outcome not attributable: {reason}; the item may or may not have been saved, it is sent again",
         http_status=http_status,
-        result=dict(result) if isinstance(result, Mapping) else None,
+        attributable=False,
     )
 
 
@@ -540,17 +630,32 @@ class LeNewBlackClient:
     # --- batches ---------------------------------------------------------------------------------------------
 
     def multi(self, resource: str, items: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
-        """One `POST /multi/{resource}`; one outcome per input item, in input order."""
+        """One `POST /multi/{resource}`; one outcome per input item, in input order, matched by key."""
         if not items:
             return []
-        path = f"/multi/{resource.strip('/')}"
+        name = resource.strip("/")
+        key = BATCH_KEYS.get(name)
+        if key is None:  # a result could not be tied to its item: refuse rather than guess
+            raise ValueError(f"no batch key declared for {name!r} in BATCH_KEYS")
+        path = f"/multi/{name}"
         # A 400/422 that still carries per-item `data` is a partly failed batch, not a failed call.
         response, body = self._request(
             "POST", path, json_body={"requests": list(items)}, accept_statuses=frozenset({400, 422})
         )
         if not response.ok and not (isinstance(body, Mapping) and isinstance(body.get("data"), list)):
             raise _error_from_response(response, "POST", path, body, LeNewBlackError)
-        return parse_batch_response(body, len(items), response.status_code)
+        outcomes = parse_batch_response(body, items, response.status_code, key, self.settings.batch_success_without_key)
+        unattributed = [outcome for outcome in outcomes if not outcome.attributable]
+        if unattributed:
+            logger.warning(
+                f"{len(unattributed)} of {len(items)} {name} outcome(s) could not be tied to their item",
+                extra={
+                    "event": "batch.unattributable",
+                    "http_status": response.status_code,
+                    "reason": unattributed[0].reason,
+                },
+            )
+        return outcomes
 
     def send_batches(
         self,

@@ -10,6 +10,8 @@ everything optional except `reference`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -25,7 +27,11 @@ Quantity = Annotated[int, Field(ge=0)]
 
 
 class ItemOutcome(BaseModel):
-    """What Le New Black said about one item of a batch (or why the whole batch did not get through)."""
+    """What Le New Black said about one item of a batch (or why the whole batch did not get through).
+
+    `attributable` is False when the answer could not be tied to this item (a result missing, results out of
+    order, a success that does not name it): the item may or may not have been saved, so it is sent again.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -35,6 +41,7 @@ class ItemOutcome(BaseModel):
     message: str | None = None
     http_status: int | None = None
     result: dict[str, Any] | None = None
+    attributable: bool = True
 
     @property
     def reason(self) -> str:
@@ -50,6 +57,77 @@ class ItemOutcome(BaseModel):
             return "accepted"
         status = f" (HTTP {self.http_status})" if self.http_status else ""
         return f"rejected by Le New Black without a reason{status}"
+
+
+type ItemKey = tuple[tuple[str, str], ...]  # (field, value) pairs that name one item of a batch
+
+
+def _key_text(value: Any) -> str | None:
+    """A key field's value as text; an EAN13 echoed as a JSON number still compares with the string sent."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+@dataclass(frozen=True)
+class BatchKey:
+    """The fields that name an item of `/multi/<resource>`, and so must name it in a success result.
+
+    `optional` fields are part of an item's key only when the item sends them (a price's period): a result may
+    carry a default for a field the item left out, which must not stop the match.
+    """
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def of_item(self, item: Mapping[str, Any]) -> ItemKey | None:
+        """The item's key; None when it lacks a required field (then no result can name it)."""
+        pairs = []
+        for name in self.required:
+            value = _key_text(item.get(name))
+            if value is None:
+                return None
+            pairs.append((name, value))
+        for name in self.optional:
+            value = _key_text(item.get(name))
+            if value is not None:
+                pairs.append((name, value))
+        return tuple(pairs)
+
+    def names_an_item(self, result: Mapping[str, Any]) -> bool:
+        """Whether a result carries a key at all (every required field)."""
+        return all(_key_text(result.get(name)) is not None for name in self.required)
+
+    @staticmethod
+    def of_result(result: Mapping[str, Any], fields: tuple[str, ...]) -> ItemKey | None:
+        """The result's key over `fields` (the fields one of the batch's items is keyed by)."""
+        pairs = []
+        for name in fields:
+            value = _key_text(result.get(name))
+            if value is None:
+                return None
+            pairs.append((name, value))
+        return tuple(pairs)
+
+
+# What names an item in each batch resource (lenewblack-api.md §1.7 upsert keys, §2.7 prices, §2.8 inventory).
+# Whether a success's `result` echoes these fields is [SDK] (the saved object), not confirmed: see
+# `LeNewBlackSettings.batch_success_without_key` for a success that carries none of them.
+BATCH_KEYS: dict[str, BatchKey] = {
+    "inventory/ean": BatchKey(("ean13",)),
+    "inventory/sku": BatchKey(("sku",)),
+    "products": BatchKey(("model",)),
+    "fabrics": BatchKey(("code",)),
+    "retailers": BatchKey(("reference",)),
+    "prices": BatchKey(("price_list_code", "product_model", "fabric_code"), ("price_period_code",)),
+    "prices_by_size": BatchKey(
+        ("price_list_code", "product_model", "fabric_code", "size_name"), ("price_period_code",)
+    ),
+}
 
 
 class _Request(BaseModel):
