@@ -23,6 +23,8 @@ from a test), so the client is exercised against each variant:
     auto_create_fabrics  a product naming an unknown fabric creates it (True) or is refused
     prices_require_variant  a price for an unknown (model, fabric_code) is refused (True)
     inventory_requires_known_item  stock for an EAN/SKU no product carries is refused (False)
+    buyer_emails_taken   buyer emails another retailer holds: a retailer naming one is refused with a
+                         `buyers.<n>.email` error on that buyer only (empty)
     price_lists, order_statuses, image_slots   the configured sets
 
 and fault injection: `fail_next`, `drop_connection_next`, `reject_items`, `expire_tokens`.
@@ -195,6 +197,7 @@ class LeNewBlackSimulator:
         self.auto_create_fabrics = True
         self.prices_require_variant = True
         self.inventory_requires_known_item = False
+        self.buyer_emails_taken: set[str] = set()
         # state
         self.products: dict[str, dict[str, Any]] = {}
         self.fabrics: dict[str, dict[str, Any]] = {}
@@ -697,6 +700,8 @@ class LeNewBlackSimulator:
                 problems[f"buyers.{position}.email"] = ["is required"]
             elif not _EMAIL.match(str(email)):
                 problems[f"buyers.{position}.email"] = [f"{email} is not a valid email"]
+            elif str(email).casefold() in {taken.casefold() for taken in self.buyer_emails_taken}:
+                problems[f"buyers.{position}.email"] = [f"{email} already belongs to another retailer"]
         return problems
 
     def _save_retailer(self, item: Mapping[str, Any]) -> dict[str, Any]:

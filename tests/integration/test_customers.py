@@ -18,7 +18,7 @@ ISO = {spelling: iso for iso, spellings, _ in COUNTRIES for spelling in spelling
 
 # Customers broken on purpose, added to this stack's Fastmag only: (id, column, value, reason's start).
 BROKEN = (
-    (3001, "email", "", "no buyer email: the customer has no email address"),
+    (3001, "email", "pas-un-email", "the customer's email is not a valid email address"),
     (3002, "Pays", "Atlantide", "unknown country 'Atlantide' on the customer's main address"),
     (3003, "TarifVente", "VIP", "tariff 'VIP' maps to no price list"),
 )
@@ -160,9 +160,7 @@ def test_a_re_export_without_change_makes_no_call_and_a_buyer_rename_resends_onl
 def test_lnb_rejecting_one_retailer_records_why_and_the_others_go_through(stack: LocalStack, task_log: TaskLog) -> None:
     refused = stack.seed.retailers()[7]
     reference = str(refused.Client)
-    stack.lnb.reject_items(
-        "retailers", [reference], {"buyers.0.email": [f"{refused.email} already belongs to another retailer"]}
-    )
+    stack.lnb.reject_items("retailers", [reference], {"price_list_code": ["price list WHOLESALE-EUR is closed"]})
     result = export(stack)
     assert result["status"] == "partial"
     assert result["counters"]["rejected"] == 1
@@ -171,8 +169,7 @@ def test_lnb_rejecting_one_retailer_records_why_and_the_others_go_through(stack:
     assert len(stack.lnb.retailers) == 39
     (line,) = task_log.events("record.rejected")
     assert line["key"] == reference
-    assert line["reason"].startswith("buyers.0.email: ")
-    assert line["reason"].endswith("already belongs to another retailer")
+    assert line["reason"] == "price_list_code: price list WHOLESALE-EUR is closed"
     assert list(stack.run_record(result["run_id"])["errors"]) == [line["reason"]]
 
     stack.lnb.clear_rejections()
@@ -180,6 +177,88 @@ def test_lnb_rejecting_one_retailer_records_why_and_the_others_go_through(stack:
     export(stack)
     assert stack.lnb.items_sent("/multi/retailers") == 1
     assert reference in stack.lnb.retailers
+
+
+def test_a_customer_without_email_is_a_retailer_without_buyers_unless_a_buyer_is_required(
+    stack: LocalStack, task_log: TaskLog
+) -> None:
+    template = stack.seed.retailers()[0]
+    row = template._replace(Client=3101, email="", Societe="Boutique sans courriel")
+    stack.fastmag.execute(f"INSERT INTO clients VALUES ({', '.join('?' * len(row))})", tuple(row))
+    stack.configure({"customers": {"require_buyer": True}})
+    strict = export(stack)
+    assert "3101" not in stack.lnb.retailers
+    (skip,) = task_log.events("record.skipped")
+    assert (skip["key"], skip["reason"]) == (
+        "3101",
+        "no buyer email: the customer has no email address (customers.require_buyer)",
+    )
+    assert strict["counters"]["accepted"] == 40
+
+    stack.configure({"customers": {"require_buyer": False}})
+    lenient = export(stack)
+    assert lenient["counters"]["accepted"] == 1
+    sent = held(stack, "3101")
+    assert "buyers" not in sent
+    assert sent["name"] == "Boutique sans courriel"
+    (warning,) = task_log.events("record.warning")
+    assert (warning["key"], warning["level"]) == ("3101", "WARNING")
+    assert warning["reason"] == "no buyer email: the customer has no email address; sent without buyers"
+
+
+def test_a_retailer_refused_only_for_a_buyer_arrives_without_it_and_the_buyer_is_tried_when_it_changes(
+    stack: LocalStack, task_log: TaskLog
+) -> None:
+    stack.fastmag.execute("CREATE TABLE contacts (Client INTEGER, email TEXT, Prenom TEXT, Nom TEXT)")
+    first = stack.seed.retailers()[0]
+    reference = str(first.Client)
+    stack.fastmag.execute(
+        "INSERT INTO contacts VALUES (?, ?, ?, ?)", (first.Client, "acheteuse@boutique.example", "Inès", "Roux")
+    )
+    stack.configure(
+        {
+            "fastmag": {
+                "queries": {
+                    "extra_buyers": "SELECT k.Client AS customer_id, k.email AS email, k.Prenom AS first_name, "
+                    "k.Nom AS last_name FROM contacts k"
+                }
+            }
+        }
+    )
+    stack.lnb.buyer_emails_taken = {"acheteuse@boutique.example"}
+    result = export(stack)
+    assert result["status"] == "partial"
+    assert (result["counters"]["accepted"], result["counters"]["rejected"]) == (40, 0)
+    assert stack.lnb.retailers[reference]["buyers"] == [
+        {"email": first.email, "first_name": first.Prenom, "last_name": first.Nom}
+    ]
+    (report,) = task_log.events("buyer.refused")
+    assert (report["key"], report["buyer"], report["level"]) == (reference, "a***@boutique.example", "WARNING")
+    assert report["reason"] == (
+        "buyer refused by Le New Black, retailer sent without it: "
+        "buyers.1.email: a***@boutique.example already belongs to another retailer"
+    )
+    assert "acheteuse@boutique.example" not in task_log.text()
+    assert list(stack.run_record(result["run_id"])["errors"]) == [
+        "buyer refused by Le New Black: buyers.email: a***@boutique.example already belongs to another retailer"
+    ]
+
+    stack.lnb.clear_requests()
+    again = export(stack)
+    assert stack.lnb.data_calls() == []
+    assert (again["status"], again["counters"]["unchanged"]) == ("succeeded", 40)
+
+    stack.lnb.buyer_emails_taken = set()
+    stack.fastmag.execute("UPDATE contacts SET Prenom = 'Inès-Marie'")
+    stack.lnb.clear_requests()
+    changed = export(stack)
+    (call,) = stack.lnb.data_calls()
+    assert [item["reference"] for item in call.body["requests"]] == [reference]
+    assert changed["counters"]["accepted"] == 1
+    assert [buyer["email"] for buyer in stack.lnb.retailers[reference]["buyers"]] == [
+        first.email,
+        "acheteuse@boutique.example",
+    ]
 
 
 def test_preview_stores_the_payloads_and_the_skips_and_sends_nothing(stack: LocalStack) -> None:

@@ -26,8 +26,8 @@ def expected_quantities(seed: Seed) -> dict[str, int]:
     result = {}
     for variant in seed.variants:
         total = totals.get((variant.barcode, variant.couleur, variant.taille))
-        if total is not None and total >= 0 and is_valid_ean13(variant.gencod):
-            result[variant.gencod] = int(total)
+        if total is not None and is_valid_ean13(variant.gencod):
+            result[variant.gencod] = max(int(total), 0)
     return result
 
 
@@ -70,21 +70,78 @@ def test_first_run_pushes_every_key_then_nothing_then_exactly_the_changes(stack:
 
 
 def test_bad_rows_are_skipped_with_reasons_and_never_sent(stack: LocalStack, task_log: TaskLog) -> None:
-    # The seed's negative store row is offset by another store; make one variant's total negative.
-    barcode, colour, size, _ = stack.seed.anomalies.negative_stock[0]
-    stack.fastmag.execute(
-        "UPDATE stock SET stock = -4 WHERE barcode = ? AND couleur = ? AND taille = ?", (barcode, colour, size)
-    )
     result = push(stack)
     reasons = [line["reason"] for line in task_log.events("record.skipped")]
     assert any(reason.startswith("invalid EAN13 checksum") for reason in reasons)
-    assert any(reason.startswith("negative stock") for reason in reasons)
     assert any(reason.startswith("unknown variant") for reason in reasons)
     assert result["counters"]["skipped"] == len(reasons)
     sent = set(stack.lnb.inventory_ean)
     assert all(is_valid_ean13(ean) for ean in sent)
     assert not set(stack.seed.anomalies.invalid_ean) & sent
     assert all(line["flow"] == "stock" and line["run_id"] == result["run_id"] for line in task_log.lines)
+
+
+def of_run(task_log: TaskLog, event: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [line for line in task_log.events(event) if line["run_id"] == result["run_id"]]
+
+
+def variant_of(stack: LocalStack, ean: str) -> tuple[str, str, str]:
+    ((barcode, colour, size),) = stack.fastmag.execute(
+        "SELECT barcode, couleur, taille FROM produits WHERE gencod = ?", (ean,)
+    )
+    return str(barcode), str(colour), str(size)
+
+
+def set_stock(stack: LocalStack, ean: str, quantity: int) -> None:
+    """The variant's whole stock becomes `quantity`, held in its central store."""
+    variant = variant_of(stack, ean)
+    stack.fastmag.execute("DELETE FROM stock WHERE barcode = ? AND couleur = ? AND taille = ?", variant)
+    stack.fastmag.execute("INSERT INTO stock VALUES (?, ?, ?, 'CENTRAL', ?, 1)", (*variant, quantity))
+
+
+def break_checksum(stack: LocalStack, ean: str) -> str:
+    broken = ean[:-1] + str((int(ean[-1]) + 1) % 10)
+    stack.fastmag.execute("UPDATE produits SET gencod = ? WHERE gencod = ?", (broken, ean))
+    return broken
+
+
+def drop_stock_rows(stack: LocalStack, ean: str) -> None:
+    stack.fastmag.execute("DELETE FROM stock WHERE barcode = ? AND couleur = ? AND taille = ?", variant_of(stack, ean))
+
+
+def test_what_fastmag_no_longer_vouches_for_goes_to_zero_in_lnb_with_its_reason(
+    stack: LocalStack, task_log: TaskLog
+) -> None:
+    push(stack)
+    negative, unreadable, vanished = [ean for ean, quantity in lnb_stock(stack).items() if quantity > 0][:3]
+    set_stock(stack, negative, -1)
+    broken = break_checksum(stack, unreadable)
+    drop_stock_rows(stack, vanished)
+    stack.lnb.clear_requests()
+    result = push(stack)
+    assert stack.lnb.items_sent("/multi/inventory/ean") == 3
+    assert {ean: lnb_stock(stack)[ean] for ean in (negative, unreadable, vanished)} == dict.fromkeys(
+        (negative, unreadable, vanished), 0
+    )
+    assert broken not in stack.lnb.inventory_ean
+    warned = {line["key"]: line for line in of_run(task_log, "stock.zeroed", result)}
+    assert {key: line["reason"] for key, line in warned.items()} == {
+        negative: "negative stock in Fastmag (-1): pushed as 0",
+        unreadable: "invalid EAN13 checksum: pushed as 0",
+        vanished: "no longer in Fastmag's stock read: pushed as 0",
+    }
+    assert all(line["level"] == "WARNING" for line in warned.values())
+    assert warned[negative]["variant"] == "/".join(variant_of(stack, negative))
+    sent = {line["key"]: line for line in of_run(task_log, "record.sent", result)}
+    assert sent[unreadable]["zero_reason"] == "invalid EAN13 checksum: pushed as 0"
+    assert (sent[unreadable]["old"], sent[unreadable]["new"]) == (expected_quantities(stack.seed)[unreadable], 0)
+    assert "negative stock in Fastmag: pushed as 0" in stack.run_record(result["run_id"])["errors"]
+
+    # Once at 0 in LNB, nothing is sent again; Fastmag's negative sum is still reported each run.
+    stack.lnb.clear_requests()
+    again = push(stack)
+    assert stack.lnb.data_calls() == []
+    assert [line["key"] for line in of_run(task_log, "stock.zeroed", again)] == [negative]
 
 
 def test_sku_mode_pushes_by_sku(stack: LocalStack) -> None:
@@ -154,6 +211,36 @@ def expected_quantities_now(stack: LocalStack) -> dict[str, int]:
         "WHERE s.codemag IN ('CENTRAL', 'WEB') AND s.AR = 1 GROUP BY p.gencod"
     )
     return {ean: int(total) for ean, total in rows if is_valid_ean13(ean) and total >= 0}
+
+
+def test_guard_holds_a_push_zeroing_one_sku_more_than_its_share_and_counts_every_kind_of_zeroing(
+    stack: LocalStack, task_log: TaskLog
+) -> None:
+    push(stack)
+    positive = sorted(ean for ean, quantity in lnb_stock(stack).items() if quantity > 0)
+    # Exactly `allowed` SKUs may go to 0: the threshold is that share of the positive SKUs, to the SKU.
+    allowed = len(positive) * 2 // 5
+    stack.configure({"stock": {"zero_guard_share": allowed / len(positive)}})
+    negative, unreadable, vanished, *emptied = positive[: allowed + 1]
+    set_stock(stack, negative, -1)
+    break_checksum(stack, unreadable)
+    drop_stock_rows(stack, vanished)
+    for ean in emptied:
+        set_stock(stack, ean, 0)
+
+    stack.lnb.clear_requests()
+    held = push(stack)
+    assert held["status"] == "held"
+    assert stack.lnb.data_calls() == []
+    (alarm,) = task_log.events("stock.guard.held")
+    assert (alarm["new"], alarm["old"]) == (allowed + 1, len(positive))
+
+    set_stock(stack, emptied[-1], 5)  # one SKU fewer to zero: exactly the share, which goes through
+    through = push(stack)
+    assert through["status"] == "partial"
+    now = lnb_stock(stack)
+    assert [ean for ean in positive if now[ean] == 0] == positive[:allowed]
+    assert now[emptied[-1]] == 5
 
 
 def test_overlapping_runs_one_is_skipped_and_nothing_is_pushed_twice(stack: LocalStack) -> None:

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from connector import countries
 from connector.countries import KNOWN_CODES, iso_country
 from connector.errors import SettingsError
-from connector.flows.customers import is_valid_email, map_retailers, retailer_from
-from connector.lenewblack.models import Retailer
+from connector.flows.customers import is_valid_email, map_retailers, refused_buyers, retailer_from
+from connector.lenewblack.models import ItemOutcome, Retailer
 from connector.settings import Settings, parse_settings
 
 
@@ -254,7 +254,6 @@ def test_defaults_fill_an_empty_country_and_tariff() -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"email": ""}, "no buyer email: the customer has no email address"),
         ({"email": "maelle.benoit@maison-heloise"}, "the customer's email is not a valid email address"),
         ({"email": "maelle benoit@example.fr"}, "the customer's email is not a valid email address"),
         ({"country": "Atlantide"}, "unknown country 'Atlantide' on the customer's main address"),
@@ -279,9 +278,55 @@ def test_every_problem_of_a_customer_is_reported_at_once() -> None:
         "tariff 'VIP' maps to no price list: add it to tariff_price_lists (the price list must exist in Le New Black)",
         "unknown country 'Mars' on the delivery address 'SHOWROOM': use an ISO-2 code or a known country name",
         "a delivery address has no name",
-        "no buyer email: the customer has no email address",
         "extra buyer 1's email is not a valid email address",
     ]
+
+
+def test_a_customer_without_email_is_a_retailer_without_buyers_with_a_warning() -> None:
+    result = map_retailers([customer(email="")], [], [], Settings())
+    payload = result.items["2001"].payload()
+    assert "buyers" not in payload
+    assert "contact_email" not in payload["store_address"]
+    assert result.warnings == {"2001": "no buyer email: the customer has no email address; sent without buyers"}
+    assert result.skipped == {}
+
+
+def test_a_customer_without_email_keeps_its_extra_buyers_and_needs_no_warning() -> None:
+    result = map_retailers([customer(email="")], [], [buyer("noel.mercier@maison-heloise.example")], Settings())
+    assert [b.email for b in result.items["2001"].buyers or []] == ["noel.mercier@maison-heloise.example"]
+    assert result.warnings == {}
+
+
+def test_require_buyer_skips_a_customer_without_email_with_its_reason() -> None:
+    config = parse_settings({"customers": {"require_buyer": True}})
+    result = map_retailers([customer(email="")], [], [], config)
+    assert result.items == {}
+    assert result.warnings == {}
+    assert result.skipped == {"2001": "no buyer email: the customer has no email address (customers.require_buyer)"}
+
+
+def outcome(errors: dict[str, list[str]]) -> ItemOutcome:
+    return ItemOutcome(index=0, accepted=False, errors=errors, http_status=200)
+
+
+@pytest.mark.parametrize(
+    ("errors", "refused"),
+    [
+        ({"buyers.1.email": ["x@y.fr is taken"]}, {1: "buyers.1.email: x@y.fr is taken"}),
+        ({"buyers[0].email": ["taken"], "buyers.2": ["bad"]}, {0: "buyers[0].email: taken", 2: "buyers.2: bad"}),
+        ({"buyers": ["too many"]}, {0: "buyers: too many", 1: "buyers: too many", 2: "buyers: too many"}),
+        ({"buyers.0.email": ["taken"], "price_list_code": ["unknown"]}, None),  # not only buyers: whole refusal
+        ({"buyersfoo": ["?"]}, None),
+        ({"buyers.email": ["?"]}, {0: "buyers.email: ?", 1: "buyers.email: ?", 2: "buyers.email: ?"}),
+        ({"buyers.7.email": ["no such buyer"]}, None),  # a position the payload does not have
+        ({"": ["buyers.0.email: taken"]}, None),  # a bare message: which field is not known for sure
+        ({}, None),
+    ],
+)
+def test_a_refusal_is_about_buyers_only_when_every_field_error_names_one(
+    errors: dict[str, list[str]], refused: dict[int, str] | None
+) -> None:
+    assert refused_buyers(outcome(errors), 3) == refused
 
 
 def test_two_delivery_addresses_with_one_name_are_not_guessed_between() -> None:
@@ -372,6 +417,7 @@ def test_any_customer_row_maps_or_is_skipped_with_a_reason(
 ) -> None:
     result = map_retailers(customers, addresses, extra, Settings())
     assert not set(result.items) & set(result.skipped)
+    assert set(result.warnings) <= set(result.items)
     assert all(reason.strip() for reason in result.skipped.values())
     assert result.read == len(customers)
     for row in customers:
@@ -380,8 +426,8 @@ def test_any_customer_row_maps_or_is_skipped_with_a_reason(
     for reference, retailer in result.items.items():
         payload = retailer.payload()
         assert payload["reference"] == reference
-        assert payload["buyers"]
-        assert all(is_valid_email(b["email"]) for b in payload["buyers"])
+        assert ("buyers" in payload) is (reference not in result.warnings)
+        assert all(is_valid_email(b["email"]) for b in payload.get("buyers", []))
         assert payload["price_list_code"] in Settings().tariff_price_lists.values()
         for place in [payload["store_address"], payload["billing_address"], *payload["delivery_addresses"]]:
             assert place["country"] in KNOWN_CODES

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.ean import make_ean13
 from connector.flows.source import sku_of
-from connector.flows.stock import available_to_sell
+from connector.flows.stock import Entry, available_to_sell, guard_verdict, not_vouched_for, would_zero
 from connector.settings import Settings, parse_settings
 
 EAN = make_ean13("376000000001")
 OTHER_EAN = make_ean13("376000000002")
+THIRD_EAN = make_ean13("376000000003")
+STILL_READ = make_ean13("376000000005")
 
 
 def row(quantity: str, ean13: str = EAN, variant_id: str = "17", colour: str = "NOIR") -> dict[str, str]:
@@ -30,29 +33,34 @@ def test_quantity_minus_buffer_clamped_at_zero_with_decimal_comma() -> None:
     assert levels.skipped == []
 
 
-def test_bad_rows_are_skipped_with_their_own_reason() -> None:
+def test_bad_rows_are_skipped_with_their_own_reason_and_a_negative_sum_is_pushed_as_zero() -> None:
     bad_checksum = EAN[:-1] + str((int(EAN[-1]) + 1) % 10)
     levels = available_to_sell(
         [
             row("4", ean13=bad_checksum),
-            row("-3"),
+            row("-3", ean13=OTHER_EAN, variant_id="18"),
             row("2", ean13="", variant_id=""),
             row("2", ean13="", variant_id="19"),
-            row("abc", ean13=OTHER_EAN),
+            row("abc", ean13=THIRD_EAN, variant_id="20"),
         ],
         Settings(),
     )
-    reasons = [skip.reason for skip in levels.skipped]
-    assert levels.quantities == {}
-    assert reasons == [
-        "invalid EAN13 checksum",
-        "negative stock in Fastmag",
-        "unknown variant: stock row not in Fastmag products",
-        "variant has no EAN13 in Fastmag",
-        "unreadable quantity",
+    assert levels.quantities == {OTHER_EAN: 0}
+    assert [(skip.key, skip.reason) for skip in levels.skipped] == [
+        (bad_checksum, "invalid EAN13 checksum"),
+        ("CH2301/NOIR/M", "unknown variant: stock row not in Fastmag products"),
+        ("CH2301/NOIR/M", "variant has no EAN13 in Fastmag"),
+        (THIRD_EAN, "unreadable quantity"),
     ]
-    assert levels.skipped[1].detail == {"variant": "CH2301/NOIR/M", "quantity": "-3"}
-    assert levels.skipped[3].key == "CH2301/NOIR/M"
+    (warning,) = levels.warnings
+    assert (warning.key, warning.reason) == (OTHER_EAN, "negative stock in Fastmag (-3): pushed as 0")
+    assert warning.detail == {"variant": "CH2301/NOIR/M"}
+    # Each skipped row with a variant can be found by it, so its last good key is zeroed with the reason.
+    assert {variant: skip.reason for variant, skip in levels.skipped_variants.items()} == {
+        "17": "invalid EAN13 checksum",
+        "19": "variant has no EAN13 in Fastmag",
+        "20": "unreadable quantity",
+    }
 
 
 def test_sku_mode_keys_by_the_configured_format() -> None:
@@ -63,10 +71,16 @@ def test_sku_mode_keys_by_the_configured_format() -> None:
 
 
 def test_two_variants_sharing_one_ean_are_not_guessed_between() -> None:
-    levels = available_to_sell([row("1"), row("9", colour="BLEU", variant_id="20")], Settings())
-    assert levels.quantities == {EAN: 1}
-    assert levels.skipped[0].reason == "ean13 shared by several variants"
-    assert levels.skipped[0].detail == {"variant": "CH2301/BLEU/M"}
+    levels = available_to_sell(
+        [row("-1"), row("9", colour="BLEU", variant_id="20"), row("4", colour="VERT", variant_id="21")], Settings()
+    )
+    assert levels.quantities == {}
+    assert levels.warnings == []
+    assert [(skip.key, skip.reason, skip.detail["variant"]) for skip in levels.skipped] == [
+        (EAN, "ean13 shared by several variants", "CH2301/NOIR/M"),
+        (EAN, "ean13 shared by several variants", "CH2301/BLEU/M"),
+        (EAN, "ean13 shared by several variants", "CH2301/VERT/M"),
+    ]
 
 
 @given(st.lists(st.integers(min_value=-50, max_value=10_000), min_size=1, max_size=30), st.integers(0, 20))
@@ -78,5 +92,75 @@ def test_every_row_is_either_pushed_non_negative_or_skipped(quantities: list[int
     assert all(q >= 0 for q in levels.quantities.values())
     for i, q in enumerate(quantities):
         key = make_ean13(f"3760{i:08d}")
-        if q >= 0:
-            assert levels.quantities[key] == max(q - buffer, 0)
+        assert levels.quantities[key] == max(q - buffer, 0)
+        assert levels.variants[key] == str(i)
+    assert [warning.key for warning in levels.warnings] == [
+        make_ean13(f"3760{i:08d}") for i, q in enumerate(quantities) if q < 0
+    ]
+
+
+# --- what the read does not vouch for ----------------------------------------------------------------------------
+
+
+def entries(**quantities: int) -> dict[str, Entry]:
+    return {key: Entry(quantity, f"v{key}") for key, quantity in quantities.items()}
+
+
+def test_a_key_lnb_holds_with_stock_is_zeroed_when_absent_or_unreadable_with_its_reason() -> None:
+    bad_checksum = EAN[:-1] + str((int(EAN[-1]) + 1) % 10)
+    previous = {
+        EAN: Entry(5, "17"),  # its EAN13 now fails the checksum: found through its variant
+        OTHER_EAN: Entry(2, "18"),  # its quantity is unreadable: found by its key
+        THIRD_EAN: Entry(1, "30"),  # gone from the read
+        make_ean13("376000000004"): Entry(0, "31"),  # already 0 in LNB: nothing to do
+        STILL_READ: Entry(7, "32"),  # still read
+    }
+    levels = available_to_sell(
+        [
+            row("4", ean13=bad_checksum, variant_id="17"),
+            row("x", ean13=OTHER_EAN, variant_id="18"),
+            row("3", ean13=STILL_READ, variant_id="32"),
+        ],
+        Settings(),
+    )
+    zeroed = not_vouched_for(previous, levels, complete_read=True)
+    assert {key: reason for key, (_, reason) in zeroed.items()} == {
+        EAN: "invalid EAN13 checksum: pushed as 0",
+        OTHER_EAN: "unreadable quantity: pushed as 0",
+        THIRD_EAN: "no longer in Fastmag's stock read: pushed as 0",
+    }
+    # An incremental read vouches only for what it returns: it zeroes nothing else.
+    assert not_vouched_for(previous, levels, complete_read=False) == {}
+
+
+def test_snapshot_entries_keep_the_variant_and_read_the_older_quantity_only_form() -> None:
+    assert Entry.parse(Entry(12, "4711").fingerprint) == Entry(12, "4711")
+    assert Entry.parse("3") == Entry(3, "")
+
+
+@pytest.mark.parametrize(
+    ("zeroed", "positive", "share", "held"),
+    [
+        (3, 10, 0.3, False),  # exactly the share: through
+        (4, 10, 0.3, True),  # one SKU more: held
+        (2, 10, 0.3, False),
+        (6, 20, 0.3, False),
+        (7, 20, 0.3, True),
+        (29, 100, 0.29, False),  # 0.29 * 100 is 28.999… in floating point: the share is compared, not the product
+        (30, 100, 0.29, True),
+        (1, 1, 1.0, False),
+        (1, 3, 0.0, True),
+        (0, 3, 0.0, False),
+        (5, 0, 0.2, False),  # LNB holds nothing with stock: nothing to protect
+    ],
+)
+def test_the_guard_holds_exactly_above_the_share(zeroed: int, positive: int, share: float, held: bool) -> None:
+    verdict = guard_verdict(zeroed, positive, share)
+    assert (verdict is not None) is held
+    if held:
+        assert f"{zeroed} of {positive} positive SKUs" in str(verdict)
+
+
+def test_the_guard_counts_every_zeroing_of_a_positive_key() -> None:
+    previous = entries(a=3, b=1, c=0, d=4)
+    assert would_zero(previous, {"a": 0, "b": 0, "c": 0, "d": 4, "e": 0}) == (2, 3)

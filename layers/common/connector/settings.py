@@ -295,6 +295,8 @@ class CustomerSettings(_Model):
     default_tariff: str | None = None
     main_address_name: str = "PRINCIPALE"
     billing_address_reference: str = "FACTURATION"
+    # LNB takes a retailer without buyers: a customer without an email is sent so, unless this asks to skip it.
+    require_buyer: bool = False
 
     @field_validator("default_country")
     @classmethod

@@ -14,6 +14,7 @@ from connector.lenewblack.client import LeNewBlackClient
 from connector.lenewblack.models import Fabric, InventoryByEan, Price, Product, Retailer, Sku, Variant
 from connector.settings import SANDBOX_SECRET, LeNewBlackSettings
 from sandbox.lnb_sim import LeNewBlackSimulator
+from tests.conftest import TaskLog
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +72,27 @@ def test_token_is_refreshed_before_expiry_by_the_clock(sim: LeNewBlackSimulator,
     assert all(status == 200 for _, status in statuses(sim))
     assert client.token_calls == 2
     assert client.calls == 3
+
+
+@pytest.mark.parametrize("form", ["datetime", "expires_in"])
+def test_a_short_lived_token_is_used_for_most_of_its_life_without_warning(
+    sim: LeNewBlackSimulator, make_client: MakeClient, task_log: TaskLog, form: Any
+) -> None:
+    # A 60 s margin is longer than a 30 s token: the margin is capped at a fifth of its life (6 s).
+    sim.token_lifetime_seconds = 30
+    sim.expire_on_form = form
+    clock = [datetime.now(UTC).replace(microsecond=0)]
+    client = make_client(now=lambda: clock[0], token_refresh_margin_seconds=60)
+    for _ in range(3):
+        client.get("/inventory")
+    clock[0] += timedelta(seconds=23)
+    client.get("/inventory")
+    assert len(sim.token_calls()) == 1
+    clock[0] += timedelta(seconds=2)  # 25 s: within the last fifth, refreshed (not kept for an assumed hour)
+    client.get("/inventory")
+    assert len(sim.token_calls()) == 2
+    assert all(status == 200 for _, status in statuses(sim))
+    assert [line for line in task_log.lines if line["level"] == "WARNING"] == []
 
 
 def test_token_is_refreshed_once_on_401(sim: LeNewBlackSimulator, make_client: MakeClient) -> None:

@@ -2,7 +2,12 @@
 
 read (customers, their delivery addresses, optional extra contacts) → map (one retailer per customer,
 keyed by the Fastmag customer id that orders come back with; a customer that cannot be sent whole is
-skipped with every reason found) → diff (against what LNB last accepted) → send (only what changed) → record.
+skipped with every reason found; one without an email is sent without buyers, unless
+`customers.require_buyer`) → diff (against what LNB last accepted) → send (only what changed) → record.
+
+A retailer LNB refuses only for some of its buyers (every field error under `buyers…`) is sent again in the
+same run without them. The snapshot remembers each refused buyer by the digest of its data, so the next runs
+send the retailer as LNB accepted it, and a buyer is tried again once its data changes (or on a full run).
 """
 
 from __future__ import annotations
@@ -19,24 +24,33 @@ from connector.fastmag.queries import ADDRESSES, CUSTOMERS, EXTRA_BUYERS
 from connector.fastmag.sql import render
 from connector.flows.context import FlowContext
 from connector.flows.sync import Outgoing, synchronise
-from connector.lenewblack.models import Address, Buyer, Retailer
+from connector.lenewblack.models import Address, Buyer, ItemOutcome, Retailer
+from connector.observability import log_record
 from connector.settings import Settings
+from connector.state import Snapshot, digest
 
 RESOURCE = "retailers"
 SNAPSHOT = "customers"
 # Stricter than LNB's own check: a dotted domain of letters, digits and hyphens, no spaces or commas.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+")
+# LNB's field errors about one buyer: `buyers.0.email`, `buyers[0].email`, `buyers.0`; `buyers` alone names all.
+_BUYER_FIELD = re.compile(r"buyers(?:\.(\d+)|\[(\d+)\])?(?:$|[.\[])")
+# Snapshot key of a buyer LNB refused: the retailer's reference, then the digest of the buyer's data (no email).
+_REFUSED = "{reference}#refused-buyer#{buyer}"
+NO_BUYERS = "no buyer email: the customer has no email address; sent without buyers"
 
 type Row = Mapping[str, str]
 
 
 @dataclass
 class Retailers:
-    """The retailers ready to send, by reference, and the customers skipped, by key, with their reason."""
+    """The retailers ready to send, by reference, the customers skipped, by key, with their reason, and the
+    retailers sent but not whole (e.g. without buyers), by reference, with why."""
 
     items: dict[str, Retailer] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
     read: int = 0
 
 
@@ -111,12 +125,16 @@ def _delivery_address(name: str, country: str, row: Row, company: str) -> Addres
     )
 
 
-def _buyers(customer: Row, extra_rows: Sequence[Row], problems: list[str]) -> list[Buyer]:
-    """The customer's contact, then the extra contacts; LNB matches buyers by email, so one per email."""
+def _buyers(customer: Row, extra_rows: Sequence[Row], settings: Settings, problems: list[str]) -> list[Buyer]:
+    """The customer's contact, then the extra contacts; LNB matches buyers by email, so one per email.
+
+    LNB takes a retailer without buyers, so a customer without an email is still sent, unless the settings
+    require a buyer."""
     buyers: dict[str, Buyer] = {}
     email = _text(customer, "email")
     if not email:
-        problems.append("no buyer email: the customer has no email address")
+        if settings.customers.require_buyer:
+            problems.append("no buyer email: the customer has no email address (customers.require_buyer)")
     elif not is_valid_email(email):
         problems.append("the customer's email is not a valid email address")
     else:
@@ -168,7 +186,7 @@ def retailer_from(
     country = _country(customer, settings, "customer's main address", problems)
     delivery = _delivery_countries(addresses, settings, problems)
     try:
-        buyers = _buyers(customer, extra_buyers, problems)
+        buyers = _buyers(customer, extra_buyers, settings, problems)
         if problems or country is None:
             return problems
         names = settings.customers
@@ -187,7 +205,7 @@ def retailer_from(
             store_address=store,
             billing_address=_main_address(customer, company, country, names.billing_address_reference),
             delivery_addresses=delivery_addresses,
-            buyers=buyers,
+            buyers=buyers or None,
         )
     except ValidationError as error:
         return [*problems, _explain(error)]
@@ -222,13 +240,97 @@ def map_retailers(
         if reference in result.items or reference in result.skipped:
             result.skipped[reference] = f"customer {reference} appears more than once in the customers query"
             result.items.pop(reference, None)
+            result.warnings.pop(reference, None)
             continue
         mapped = retailer_from(customer, address_rows.get(reference, []), buyer_rows.get(reference, []), settings)
         if isinstance(mapped, Retailer):
             result.items[reference] = mapped
+            if not mapped.buyers:
+                result.warnings[reference] = NO_BUYERS
         else:
             result.skipped[reference] = "; ".join(mapped)
     return result
+
+
+def refused_buyers(outcome: ItemOutcome, buyer_count: int) -> dict[int, str] | None:
+    """The positions of the buyers LNB refused, each with its reason, when every field error is about buyers;
+    None when something else is wrong too (the retailer is then rejected whole). `buyers` alone names all."""
+    refused: dict[int, list[str]] = {}
+    for name, messages in outcome.errors.items():
+        match = _BUYER_FIELD.match(name)
+        if match is None:
+            return None
+        number = match.group(1) or match.group(2)
+        positions = [int(number)] if number else list(range(buyer_count))
+        for position in positions:
+            if position >= buyer_count:
+                return None
+            refused.setdefault(position, []).extend(f"{name}: {message}" for message in messages)
+    return {position: "; ".join(reasons) for position, reasons in sorted(refused.items())} or None
+
+
+class RefusedBuyers:
+    """Buyers LNB refused, remembered in the customers snapshot by the digest of their data (never the email)."""
+
+    def __init__(self, ctx: FlowContext, snapshot: Snapshot) -> None:
+        self._ctx = ctx
+        self._snapshot = snapshot
+        self._retry_all = ctx.run.request.full
+        self._seen: set[str] = set()
+
+    @staticmethod
+    def _key(reference: str, buyer: dict[str, object]) -> str:
+        return _REFUSED.format(reference=reference, buyer=digest(buyer))
+
+    def payload(self, reference: str, retailer: Retailer) -> dict[str, object]:
+        """The retailer as LNB last accepted it: without the buyers it refused while their data is unchanged."""
+        payload = retailer.payload()
+        buyers: list[dict[str, object]] = payload.get("buyers") or []
+        kept = []
+        for buyer in buyers:
+            key = self._key(reference, buyer)
+            if key in self._snapshot.entries and not self._retry_all:
+                self._seen.add(key)
+            else:
+                kept.append(buyer)
+        return _with_buyers(payload, kept)
+
+    def forget_stale(self) -> None:
+        """A refused buyer whose data changed, or that was sent again, is no longer withheld."""
+        for key in [key for key in self._snapshot.entries if "#refused-buyer#" in key and key not in self._seen]:
+            del self._snapshot.entries[key]
+
+    def resend(self, item: Outgoing, outcome: ItemOutcome) -> Outgoing | None:
+        """LNB refused only buyers: report each, remember it, and send the retailer again without them."""
+        buyers: list[dict[str, object]] = item.payload.get("buyers") or []
+        refused = refused_buyers(outcome, len(buyers))
+        if refused is None:
+            return None
+        for position, reason in refused.items():
+            buyer = buyers[position]
+            self._snapshot.entries[self._key(item.key, buyer)] = "refused"
+            self._seen.add(self._key(item.key, buyer))
+            self._ctx.run.problem(f"buyer refused by Le New Black: {_field_free(reason)}")
+            log_record(
+                "buyer.refused",
+                item.key,
+                reason=f"buyer refused by Le New Black, retailer sent without it: {reason}",
+                level="WARNING",
+                buyer=buyer.get("email"),
+                http_status=outcome.http_status,
+            )
+        kept = [buyer for position, buyer in enumerate(buyers) if position not in refused]
+        return Outgoing(item.key, _with_buyers(item.payload, kept), item.log_fields)
+
+
+def _with_buyers(payload: dict[str, object], buyers: list[dict[str, object]]) -> dict[str, object]:
+    rest = {name: value for name, value in payload.items() if name != "buyers"}
+    return {**rest, "buyers": buyers} if buyers else rest
+
+
+def _field_free(reason: str) -> str:
+    # The run summary groups like with like: `buyers.0.email: x is taken` and `buyers.1.email: …` are one reason.
+    return re.sub(r"buyers(?:\.|\[)?\d+\]?", "buyers", reason)
 
 
 def run(ctx: FlowContext) -> None:
@@ -243,7 +345,13 @@ def run(ctx: FlowContext) -> None:
     ctx.run.count("read", retailers.read)
     for key, reason in retailers.skipped.items():
         ctx.run.skipped(key, reason)
+    for key, reason in retailers.warnings.items():
+        log_record("record.warning", key, reason=reason, level="WARNING")
 
     snapshot = ctx.snapshots.load(SNAPSHOT)
-    items = [Outgoing(reference, retailer.payload()) for reference, retailer in retailers.items.items()]
-    synchronise(ctx, RESOURCE, items, snapshot)
+    refused = RefusedBuyers(ctx, snapshot)
+    items = [
+        Outgoing(reference, refused.payload(reference, retailer)) for reference, retailer in retailers.items.items()
+    ]
+    refused.forget_stale()
+    synchronise(ctx, RESOURCE, items, snapshot, resend=refused.resend)

@@ -1,8 +1,12 @@
 """Stock: Fastmag available-to-sell → LNB `/multi/inventory/ean` or `/multi/inventory/sku`.
 
 read (one query over the configured stores) → map (sum per variant − safety buffer, clamped at 0, keyed by
-EAN13 or SKU) → diff (against the quantities LNB last accepted) → guard (hold a push that would zero too
-much) → send (only what changed) → record.
+EAN13 or SKU) → zero what Fastmag no longer vouches for → diff (against the quantities LNB last accepted) →
+guard (hold a push that would zero too much) → send (only what changed) → record.
+
+One rule: LNB never keeps selling what Fastmag does not vouch for. A negative sum is pushed as 0 with a
+warning; after a complete read, a key LNB holds with stock that the read left out or could not read (no EAN13,
+bad checksum, unreadable quantity, shared EAN13, unknown variant) is pushed as 0 under that key, with its reason.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from connector.ean import is_valid_ean13
 from connector.fastmag.queries import REAL_STOCK_FILTER, STOCK
@@ -22,14 +27,43 @@ from connector.observability import log_record
 from connector.settings import Settings
 
 RESOURCES = {"ean13": "inventory/ean", "sku": "inventory/sku"}
+NEGATIVE = "negative stock in Fastmag: pushed as 0"  # the run summary's reason; each log line adds the sum
+ABSENT = "no longer in Fastmag's stock read"
+
+
+class Entry(NamedTuple):
+    """What LNB holds for a key, as the snapshot remembers it: the quantity and the Fastmag variant it came from
+    (so a key whose EAN13 later breaks is still found, through its variant, with the reason)."""
+
+    quantity: int
+    variant_id: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.quantity} {self.variant_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Entry:
+        # Snapshots written before the variant was kept hold the quantity alone.
+        quantity, _, variant_id = text.partition(" ")
+        return cls(int(quantity), variant_id)
 
 
 @dataclass
 class StockLevels:
-    """Available-to-sell per key, and the rows that could not be keyed or counted."""
+    """Available-to-sell per key (what the read vouches for), and the rows that could not be keyed or counted."""
 
     quantities: dict[str, int] = field(default_factory=dict)
+    variants: dict[str, str] = field(default_factory=dict)  # key → Fastmag variant id
     skipped: list[Skip] = field(default_factory=list)
+    skipped_variants: dict[str, Skip] = field(default_factory=dict)  # variant id → why its row was skipped
+    warnings: list[Skip] = field(default_factory=list)  # sent, but not as Fastmag holds it (negative → 0)
+
+
+def _skip(levels: StockLevels, skip: Skip, variant_id: str) -> None:
+    levels.skipped.append(skip)
+    if variant_id:
+        levels.skipped_variants[variant_id] = skip
 
 
 def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> StockLevels:
@@ -38,19 +72,22 @@ def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> 
     key_mode = settings.stock.key
     buffer = settings.stock.safety_buffer
     separator = settings.fastmag.wire.decimal_separator
+    shared: dict[str, str] = {}  # key → label of the first variant seen with it, once a second one shows up
+    labels: dict[str, str] = {}
     for row in rows:
         variant = f"{row.get('reference', '')}/{row.get('colour', '')}/{row.get('size', '')}"
         ean13 = (row.get("ean13") or "").strip()
+        variant_id = (row.get("variant_id") or "").strip()
         where = {"variant": variant}
-        if not (row.get("variant_id") or "").strip():
-            levels.skipped.append(Skip(ean13 or variant, "unknown variant: stock row not in Fastmag products", where))
+        if not variant_id:
+            _skip(levels, Skip(ean13 or variant, "unknown variant: stock row not in Fastmag products", where), "")
             continue
         if key_mode == "ean13":
             if not ean13:
-                levels.skipped.append(Skip(variant, "variant has no EAN13 in Fastmag", where))
+                _skip(levels, Skip(variant, "variant has no EAN13 in Fastmag", where), variant_id)
                 continue
             if not is_valid_ean13(ean13):
-                levels.skipped.append(Skip(ean13, "invalid EAN13 checksum", where))
+                _skip(levels, Skip(ean13, "invalid EAN13 checksum", where), variant_id)
                 continue
             key = ean13
         else:
@@ -60,16 +97,69 @@ def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> 
             # Whole quantities are the rule: read them without the general decimal parser (100 000 rows a run).
             total = Decimal(int(text)) if text.isascii() and text.isdigit() else parse_decimal(text, separator)
         except (ValueError, InvalidOperation):
-            levels.skipped.append(Skip(key, "unreadable quantity", {**where, "quantity": row.get("quantity", "")}))
+            detail = {**where, "quantity": row.get("quantity", "")}
+            _skip(levels, Skip(key, "unreadable quantity", detail), variant_id)
             continue
+        if key in labels or key in shared:
+            # Neither variant vouches for the key's quantity: both rows are skipped, none is guessed.
+            reason = f"{key_mode} shared by several variants"
+            if key in labels:
+                shared[key] = labels.pop(key)
+                levels.quantities.pop(key, None)
+                first = levels.variants.pop(key)
+                _skip(levels, Skip(key, reason, {"variant": shared[key]}), first)
+                levels.warnings[:] = [warning for warning in levels.warnings if warning.key != key]
+            _skip(levels, Skip(key, reason, where), variant_id)
+            continue
+        labels[key] = variant
+        levels.variants[key] = variant_id
         if total < 0:
-            levels.skipped.append(Skip(key, "negative stock in Fastmag", {**where, "quantity": str(total)}))
-            continue
-        if key in levels.quantities:
-            levels.skipped.append(Skip(key, f"{key_mode} shared by several variants", where))
+            levels.warnings.append(Skip(key, f"negative stock in Fastmag ({total}): pushed as 0", where))
+            levels.quantities[key] = 0
             continue
         levels.quantities[key] = max(int(total.to_integral_value(rounding="ROUND_FLOOR")) - buffer, 0)
     return levels
+
+
+def not_vouched_for(
+    previous: Mapping[str, Entry], levels: StockLevels, *, complete_read: bool
+) -> dict[str, tuple[Entry, str]]:
+    """Keys LNB holds with stock > 0 that the read does not vouch for, each with its last entry and why.
+
+    Only a complete read vouches for what it leaves out: an incremental read (changes since…) says nothing
+    about the keys it did not return, so it zeroes nothing.
+    """
+    if not complete_read:
+        return {}
+    skipped_keys = {skip.key: skip for skip in levels.skipped}
+    result: dict[str, tuple[Entry, str]] = {}
+    for key, entry in previous.items():
+        if entry.quantity <= 0 or key in levels.quantities:
+            continue
+        skip = skipped_keys.get(key) or levels.skipped_variants.get(entry.variant_id)
+        reason = skip.reason if skip is not None else ABSENT
+        result[key] = (entry, f"{reason}: pushed as 0")
+    return result
+
+
+def would_zero(previous: Mapping[str, Entry], targets: Mapping[str, int]) -> tuple[int, int]:
+    """(SKUs the push would set to 0, SKUs LNB holds with stock): the anomaly guard's two figures."""
+    positive = sum(1 for entry in previous.values() if entry.quantity > 0)
+    zeroed = sum(
+        1 for key, quantity in targets.items() if quantity == 0 and key in previous and previous[key].quantity > 0
+    )
+    return zeroed, positive
+
+
+def guard_verdict(zeroed: int, positive: int, share: float) -> str | None:
+    """Why a push must be held, or None: it would zero more than `share` of the SKUs LNB holds with stock."""
+    # Integer division is correctly rounded, so an exact share (3 of 10 against 0.3) compares equal: not held.
+    if not positive or zeroed / positive <= share:
+        return None
+    return (
+        f"stock push held: it would set {zeroed} of {positive} positive SKUs to zero "
+        f"({zeroed / positive:.0%} > {share:.0%}); check Fastmag, then run with force"
+    )
 
 
 def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
@@ -91,34 +181,40 @@ def run(ctx: FlowContext) -> None:
         ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
-    previous = {key: int(quantity) for key, quantity in snapshot.entries.items()}
-    skipped_keys = {skip.key for skip in levels.skipped}
-    # A key that left Fastmag's stock answer has no stock any more: LNB must not keep selling it.
-    vanished = {
-        key: 0
-        for key, quantity in previous.items()
-        if key not in levels.quantities and key not in skipped_keys and quantity > 0
-    }
-    targets = {**levels.quantities, **vanished}
+    previous = {key: Entry.parse(text) for key, text in snapshot.entries.items()}
+    # The stock query reads the whole stock of every configured store: what it leaves out, it does not vouch for.
+    zeroed = not_vouched_for(previous, levels, complete_read=True)
+    targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
+
+    zero_count, positive = would_zero(previous, targets)
+    message = guard_verdict(zero_count, positive, stock.zero_guard_share)
+    if message is not None and not ctx.run.request.force:
+        ctx.run.hold(message)
+        log_record("stock.guard.held", "stock", reason=message, level="ERROR", new=zero_count, old=positive)
+        return
+
+    reasons: dict[str, str] = {}
+    for warning in levels.warnings:
+        reasons[warning.key] = warning.reason
+        ctx.run.problem(NEGATIVE)
+        log_record("stock.zeroed", warning.key, reason=warning.reason, level="WARNING", **warning.detail)
+    for key, (entry, reason) in zeroed.items():
+        reasons[key] = reason
+        log_record("stock.zeroed", key, reason=reason, level="WARNING", old=entry.quantity)
+    variants = levels.variants
+
     # A generator: items are diffed as they are made, so the unchanged ones are never all held at once.
-    items = (
-        Outgoing(
+    def outgoing(key: str, quantity: int) -> Outgoing:
+        old = previous.get(key)
+        variant_id = variants.get(key) or (old.variant_id if old else "")
+        fields: dict[str, object] = {"old": old.quantity if old else None, "new": quantity}
+        if key in reasons:
+            fields["zero_reason"] = reasons[key]
+        return Outgoing(
             key,
             _payload(stock.key, key, quantity),
-            log_fields={"old": previous.get(key), "new": quantity},
-            fingerprint=str(quantity),
+            log_fields=fields,
+            fingerprint=Entry(quantity, variant_id).fingerprint,
         )
-        for key, quantity in targets.items()
-    )
 
-    positive = sum(1 for quantity in previous.values() if quantity > 0)
-    would_zero = sum(1 for key, quantity in targets.items() if quantity == 0 and previous.get(key, 0) > 0)
-    if positive and would_zero / positive > stock.zero_guard_share and not ctx.run.request.force:
-        message = (
-            f"stock push held: it would set {would_zero} of {positive} positive SKUs to zero "
-            f"({would_zero / positive:.0%} > {stock.zero_guard_share:.0%}); check Fastmag, then run with force"
-        )
-        ctx.run.hold(message)
-        log_record("stock.guard.held", "stock", reason=message, level="ERROR", new=would_zero, old=positive)
-        return
-    synchronise(ctx, RESOURCES[stock.key], items, snapshot)
+    synchronise(ctx, RESOURCES[stock.key], (outgoing(key, quantity) for key, quantity in targets.items()), snapshot)

@@ -86,11 +86,15 @@ def synchronise(
     items: Iterable[Outgoing],
     snapshot: Snapshot,
     explain: Callable[[Outgoing, ItemOutcome], str] | None = None,
+    *,
+    resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None = None,
 ) -> SyncResult:
     """Send what changed to `POST /multi/<resource>` (or store it as the preview) and record each outcome.
 
     `explain` turns a rejection into the reason support reads, where the flow knows better than LNB's raw
-    field errors what the user must do (e.g. an unknown price list).
+    field errors what the user must do (e.g. an unknown price list). `resend` gives a rejected item a second
+    chance in the same run: the part LNB can take (e.g. a retailer without the buyers it refused), or None; the
+    snapshot then holds the digest of what LNB accepted.
     """
     changed = changed_items(ctx, items, snapshot)
     result = SyncResult(changed)
@@ -101,16 +105,36 @@ def synchronise(
         return result
     if not changed:
         return result
-    for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in changed]):
-        item = changed[index]
+    retries = _send(ctx, resource, changed, snapshot, result, explain=explain, resend=resend)
+    if retries:
+        _send(ctx, resource, retries, snapshot, result, explain=explain, resend=None)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
+    ctx.snapshots.save(snapshot)
+    return result
+
+
+def _send(
+    ctx: FlowContext,
+    resource: str,
+    items: list[Outgoing],
+    snapshot: Snapshot,
+    result: SyncResult,
+    *,
+    explain: Callable[[Outgoing, ItemOutcome], str] | None,
+    resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None,
+) -> list[Outgoing]:
+    """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones."""
+    retries: list[Outgoing] = []
+    for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
+        item = items[index]
         ctx.run.count("sent")
         if outcome.accepted:
             snapshot.accept(item.key, item.digest)
             result.accepted += 1
             ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
+        elif resend is not None and (reduced := resend(item, outcome)) is not None:
+            retries.append(reduced)
         else:
             reason = explain(item, outcome) if explain else outcome.reason
             ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
-    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
-    ctx.snapshots.save(snapshot)
-    return result
+    return retries

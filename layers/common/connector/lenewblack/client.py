@@ -38,6 +38,8 @@ AUTH_PATH = "/auth/token"
 # SDK stopped retrying it, since a 500 is usually a request the server cannot handle, not a transient fault.
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
+# The refresh margin is at most this share of a token's lifetime, so a short-lived token is used for most of it.
+REFRESH_MARGIN_SHARE = 0.2
 _RAW_BODY_LIMIT = 4000
 _POOL_SIZE = 32
 
@@ -358,11 +360,14 @@ class PacedRetry(Retry):
 @dataclass
 class _Token:
     value: str
-    expires_at: datetime
+    refresh_at: datetime
 
 
 class _TokenManager:
-    """Holds one token for all threads; fetches it under a lock so concurrent batches share one request."""
+    """Holds one token for all threads; fetches it under a lock so concurrent batches share one request.
+
+    A token is refreshed `margin_seconds` before it expires, or after 80 % of its lifetime when that comes later
+    (a 30 s token with a 60 s margin is refreshed after 24 s, not on every call)."""
 
     def __init__(
         self, fetch: Callable[[], tuple[str, datetime]], now: Callable[[], datetime], margin_seconds: int
@@ -375,9 +380,10 @@ class _TokenManager:
 
     def get(self) -> str:
         with self._lock:
-            if self._token is None or self._now() >= self._token.expires_at - self._margin:
+            if self._token is None or self._now() >= self._token.refresh_at:
                 value, expires_at = self._fetch()
-                self._token = _Token(value, expires_at)
+                lifetime = max(expires_at - self._now(), timedelta(0))
+                self._token = _Token(value, expires_at - min(self._margin, lifetime * REFRESH_MARGIN_SHARE))
             return self._token.value
 
     def invalidate(self, value: str) -> None:
@@ -507,13 +513,12 @@ class LeNewBlackClient:
             )
         now = self._now()
         expires_at = parse_token_expiry(payload, now)
-        margin = timedelta(seconds=self.settings.token_refresh_margin_seconds)
-        if expires_at is None or expires_at <= now + margin:
+        if expires_at is None or expires_at <= now:
             # Unknown, unreadable or already-past expiry (e.g. a server clock or zone we guessed wrong): use a
             # default lifetime rather than fetch a token per call; a 401 still triggers a refresh.
             if expires_at is not None:
                 logger.warning(
-                    "Le New Black token expiry is in the past or within the refresh margin; using a default",
+                    "Le New Black token expiry is in the past; using a default lifetime",
                     extra={"remote": REMOTE, "expire_on": str(payload.get("expire_on"))},
                 )
             expires_at = now + timedelta(seconds=DEFAULT_TOKEN_LIFETIME_SECONDS)
