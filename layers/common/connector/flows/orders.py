@@ -398,6 +398,8 @@ class OrderBook:
             if not number:
                 raise ConnectorError("--resolve exported needs the Fastmag number (--fastmag-number)")
             if entry.status == LedgerStatus.EXPORTED:
+                if entry.fastmag_number == number:  # said again (e.g. to retry the LNB status move): nothing to do
+                    return entry
                 raise ConnectorError(f"order {reference} is already exported (Fastmag {entry.fastmag_number})")
             moved = ledger.transition(
                 entry,
