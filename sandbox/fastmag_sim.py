@@ -473,7 +473,7 @@ class FastmagSimulator:
             committed = any(a.startswith("OK") for a in answers)
             drop = self.faults.drop_after_commit > 0 and committed
             self.faults.drop_after_commit -= int(drop)
-            fail_after = self.faults.fail_after_commit > 0 and committed
+            fail_after = self.faults.fail_after_commit > 0 and committed and not drop
             self.faults.fail_after_commit -= int(fail_after)
         if fail_after:
             return self._html_error()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from connector.ean import make_ean13
-from connector.runner import RunFailed
 from connector.ledger import LedgerEntry, LedgerStatus, OrderLedger
+from connector.runner import RunFailed
 from sandbox.seed import lnb_orders
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
