@@ -95,6 +95,7 @@ class Hold:
 
     def __init__(self) -> None:
         self.reached = threading.Event()
+        self.done = threading.Event()  # the held write was handled (stored or refused) after its release
         self._released = threading.Event()
 
     def wait_reached(self, timeout: float = 10.0) -> None:
@@ -103,6 +104,11 @@ class Hold:
 
     def release(self) -> None:
         self._released.set()
+
+    def release_and_wait(self, timeout: float = 10.0) -> None:
+        self.release()
+        if not self.done.wait(timeout):
+            raise TimeoutError("the held write did not finish")
 
     def _hold(self, timeout: float = 30.0) -> None:
         self.reached.set()
@@ -434,14 +440,10 @@ class FastmagSimulator:
         return _Answer(self.faults.fail_status, b"<html><body>Service indisponible</body></html>", "text/html")
 
     def _write_refused_before_storing(self, params: dict[str, str]) -> _Answer | None:
-        """Credentials, holds and the faults that store nothing, in the order a server meets them."""
+        """Credentials and the faults that store nothing, in the order a server meets them."""
         refused = self._refuse_credentials(params)
         if refused:
             return refused
-        with self._lock:
-            hold = self.faults.holds.pop(0) if self.faults.holds else None
-        if hold is not None:
-            hold._hold()
         with self._lock:
             fail_before = self.faults.fail_next_write > 0
             self.faults.fail_next_write -= int(fail_before)
@@ -453,6 +455,17 @@ class FastmagSimulator:
         return None
 
     def _write(self, params: dict[str, str]) -> _Answer:
+        with self._lock:
+            hold = self.faults.holds.pop(0) if self.faults.holds else None
+        if hold is None:
+            return self._handle_write(params)
+        hold._hold()
+        try:
+            return self._handle_write(params)
+        finally:
+            hold.done.set()
+
+    def _handle_write(self, params: dict[str, str]) -> _Answer:
         refused = self._write_refused_before_storing(params)
         if refused:
             return refused

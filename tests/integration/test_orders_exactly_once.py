@@ -336,3 +336,22 @@ def test_a_blocked_order_that_left_the_lnb_statuses_is_abandoned_with_its_status
     assert entry is not None and entry.status == LedgerStatus.ABANDONED
     assert entry.reason == f"no longer waiting in Le New Black (status {CLOSED})"
     assert all(e.reference != "9801" for e in OrderLedger(small.table).with_status(LedgerStatus.BLOCKED))
+
+
+def test_a_clean_run_makes_at_most_four_ledger_calls_an_order(
+    small: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ARCHITECTURE §10: open, claim, exported, LNB status recorded; nothing read back to trim a history."""
+    calls: Counter[str] = Counter()
+    for name in ("open", "transition", "get"):
+        original = getattr(OrderLedger, name)
+
+        def counted(self: OrderLedger, *args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            calls[_name] += 1
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(OrderLedger, name, counted)
+    references = waiting(small)
+    tick(small)
+    assert copies(small) == Counter(dict.fromkeys(references, 1))
+    assert sum(calls.values()) <= 4 * len(references), calls
