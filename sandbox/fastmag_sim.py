@@ -214,6 +214,8 @@ class FastmagSimulator:
         self.calls: Counter[str] = Counter()
         self.requests: list[Recorded] = []
         self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._db.executescript(SCHEMA)
         self._load(seed if seed is not None else build_seed())
@@ -330,6 +332,22 @@ class FastmagSimulator:
     # --- request handling -------------------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, body: bytes) -> _Answer:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._handle(method, raw_path, body)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until no call is being handled (a write the client gave up on may still be storing its order)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError("the simulator is still handling calls")
+
+    def _handle(self, method: str, raw_path: str, body: bytes) -> _Answer:
         path, _, query_string = raw_path.partition("?")
         pairs = parse_qsl(query_string, keep_blank_values=True, encoding=self.switches.request_charset)
         if method == "POST" and body:
