@@ -223,10 +223,11 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
     def add_orders(stack: RemoteStack) -> Work:
         added: int = stack.call("add_orders", settings.orders)
         # The pages of orders (the simulator says when there are no more), a status move per order; in
-        # Fastmag the three look-ups (variants, customers, orders already there) and one write per order.
+        # Fastmag the three look-ups (variants, customers, orders already there), one write per order, and the
+        # look-up of the orders just written that proves the lookup finds them (ARCHITECTURE §4).
         page = stack.call("page_size")
         pages = max(-(-added // page), 1)
-        return Work(items={}, lnb_single_calls=pages + added, fastmag_calls=3 + added)
+        return Work(items={}, lnb_single_calls=pages + added, fastmag_calls=4 + added)
 
     def idle_orders(stack: RemoteStack) -> Work:
         return Work(items={}, lnb_single_calls=1, fastmag_calls=0)

@@ -8,6 +8,7 @@ plain attributes that tests set between calls.
 
     with FastmagSimulator(build_seed()) as sim:
         sim.faults.drop_after_commit = 1
+        hold = sim.hold_next_write()  # the next write waits: hold.wait_reached(), then hold.release()
         ...  # point FastmagSettings.base_url at sim.url
 """
 
@@ -22,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -86,6 +87,34 @@ class Switches:
     photos_per_colour: int = 3
 
 
+class Hold:
+    """A barrier for one write: the write waits, its body received and nothing stored, until `release()`.
+
+    `reached` is set when the write gets there, so a test orders its steps without sleeping.
+    """
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.done = threading.Event()  # the held write was handled (stored or refused) after its release
+        self._released = threading.Event()
+
+    def wait_reached(self, timeout: float = 10.0) -> None:
+        if not self.reached.wait(timeout):
+            raise TimeoutError("no write reached the hold")
+
+    def release(self) -> None:
+        self._released.set()
+
+    def release_and_wait(self, timeout: float = 10.0) -> None:
+        self.release()
+        if not self.done.wait(timeout):
+            raise TimeoutError("the held write did not finish")
+
+    def _hold(self, timeout: float = 30.0) -> None:
+        self.reached.set()
+        self._released.wait(timeout)
+
+
 @dataclass
 class Faults:
     """Failures to inject; each counter is consumed by the calls it affects."""
@@ -96,6 +125,11 @@ class Faults:
     drop_after_commit: int = 0  # the next N writes commit, then the connection is cut without an answer
     ko_next_write: str | None = None  # the next write is refused with this message, nothing committed
     malformed_next_query: bool = False  # the next query answers an HTML page with HTTP 200
+    fail_next_write: int = 0  # the next N writes answer `fail_status` (HTML) after reading the body, storing nothing
+    fail_after_commit: int = 0  # the next N writes store the order, then answer `fail_status` (HTML)
+    ko_after_lines: int | None = None  # one transaction per call: lone lines after this many in an order are refused
+    lookup_lag: int = 0  # an order stored is invisible to the next N queries (a lagging replica)
+    holds: list[Hold] = field(default_factory=list)  # the next writes wait at these, in order
 
 
 @dataclass(frozen=True)
@@ -180,6 +214,8 @@ class FastmagSimulator:
         self.calls: Counter[str] = Counter()
         self.requests: list[Recorded] = []
         self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._db.executescript(SCHEMA)
         self._load(seed if seed is not None else build_seed())
@@ -188,6 +224,7 @@ class FastmagSimulator:
         self._photo_versions: Counter[tuple[str, str, int]] = Counter()
         self._port = port
         self._background: BackgroundServer | None = None
+        self._lagging: dict[int, int] = {}  # order number → queries it stays invisible to
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -270,6 +307,13 @@ class FastmagSimulator:
         with self._lock:
             self.faults.drop_after_commit = times
 
+    def hold_next_write(self) -> Hold:
+        """The next write not yet held waits at a barrier the test releases (see `Hold`)."""
+        hold = Hold()
+        with self._lock:
+            self.faults.holds.append(hold)
+        return hold
+
     def ko_next_write(self, message: str) -> None:
         with self._lock:
             self.faults.ko_next_write = message
@@ -288,6 +332,22 @@ class FastmagSimulator:
     # --- request handling -------------------------------------------------------------------------------
 
     def handle(self, method: str, raw_path: str, body: bytes) -> _Answer:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._handle(method, raw_path, body)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until no call is being handled (a write the client gave up on may still be storing its order)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError("the simulator is still handling calls")
+
+    def _handle(self, method: str, raw_path: str, body: bytes) -> _Answer:
         path, _, query_string = raw_path.partition("?")
         pairs = parse_qsl(query_string, keep_blank_values=True, encoding=self.switches.request_charset)
         if method == "POST" and body:
@@ -357,6 +417,7 @@ class FastmagSimulator:
         if not _SELECT.match(sql):
             return self._ko("Seules les requêtes SELECT sont autorisées")
         with self._lock:
+            lagging = self._hide_lagging_orders()
             self._db.set_authorizer(lambda action, *_: 0 if action in _READ_ACTIONS else 1)
             try:
                 cursor = self._db.execute(mysql_to_sqlite(sql))
@@ -366,6 +427,7 @@ class FastmagSimulator:
                 return self._ko(f"Erreur SQL : {error}")
             finally:
                 self._db.set_authorizer(None)
+                self._show_orders(lagging)
         switches = self.switches
         body = write_tsv(
             header,
@@ -377,13 +439,54 @@ class FastmagSimulator:
         )
         return _Answer(200, body, f"text/plain; charset={_HTTP_CHARSETS.get(switches.charset, switches.charset)}")
 
-    def _write(self, params: dict[str, str]) -> _Answer:
+    def _hide_lagging_orders(self) -> list[int]:
+        """A lagging replica: orders stored less than `lookup_lag` queries ago are out of sight for this one."""
+        hidden = [number for number, left in self._lagging.items() if left > 0]
+        for number in hidden:
+            self._lagging[number] -= 1
+        self._db.executemany(
+            "UPDATE commandes SET RefExterne = '(lagging) ' || RefExterne WHERE Commande = ?", [(n,) for n in hidden]
+        )
+        return hidden
+
+    def _show_orders(self, hidden: list[int]) -> None:
+        self._db.executemany(
+            "UPDATE commandes SET RefExterne = substr(RefExterne, 11) WHERE Commande = ?", [(n,) for n in hidden]
+        )
+
+    def _html_error(self) -> _Answer:
+        return _Answer(self.faults.fail_status, b"<html><body>Service indisponible</body></html>", "text/html")
+
+    def _write_refused_before_storing(self, params: dict[str, str]) -> _Answer | None:
+        """Credentials and the faults that store nothing, in the order a server meets them."""
         refused = self._refuse_credentials(params)
         if refused:
             return refused
+        with self._lock:
+            fail_before = self.faults.fail_next_write > 0
+            self.faults.fail_next_write -= int(fail_before)
+        if fail_before:
+            return self._html_error()
         if self.faults.ko_next_write is not None:
             message, self.faults.ko_next_write = self.faults.ko_next_write, None
             return self._ko(message)
+        return None
+
+    def _write(self, params: dict[str, str]) -> _Answer:
+        with self._lock:
+            hold = self.faults.holds.pop(0) if self.faults.holds else None
+        if hold is None:
+            return self._handle_write(params)
+        hold._hold()
+        try:
+            return self._handle_write(params)
+        finally:
+            hold.done.set()
+
+    def _handle_write(self, params: dict[str, str]) -> _Answer:
+        refused = self._write_refused_before_storing(params)
+        if refused:
+            return refused
         groups: list[list[str]] = []
         for line in split_transactions(params.get("data", "")):
             fields = parse_line(line)
@@ -398,9 +501,13 @@ class FastmagSimulator:
         answers = [self._store(group) for group in groups]
         body = self.switches.line_ending.join(answers).encode(self.switches.charset, errors="replace")
         with self._lock:
-            drop = self.faults.drop_after_commit > 0 and any(a.startswith("OK") for a in answers)
-            if drop:
-                self.faults.drop_after_commit -= 1
+            committed = any(a.startswith("OK") for a in answers)
+            drop = self.faults.drop_after_commit > 0 and committed
+            self.faults.drop_after_commit -= int(drop)
+            fail_after = self.faults.fail_after_commit > 0 and committed and not drop
+            self.faults.fail_after_commit -= int(fail_after)
+        if fail_after:
+            return self._html_error()
         return _Answer(200, body, drop=drop)
 
     def _store(self, group: list[str]) -> str:
@@ -460,6 +567,8 @@ class FastmagSimulator:
             for position, line in enumerate(lines, start=1):
                 self._insert_line(number, position, line)
             self._db.execute("COMMIT")
+            if self.faults.lookup_lag:
+                self._lagging[number] = self.faults.lookup_lag
         return f"OK|{number}"
 
     def _insert_line(self, number: int, position: int, line: dict[str, Any]) -> None:
@@ -498,6 +607,8 @@ class FastmagSimulator:
                 (count,) = self._db.execute(
                     "SELECT COUNT(*) FROM commandelignes WHERE Commande = ?", (number,)
                 ).fetchone()
+                if self.faults.ko_after_lines is not None and count >= self.faults.ko_after_lines:
+                    return f"KO|Ligne refusée : {parsed.line.reference}"
                 self._insert_line(number, count + 1, parsed.line.model_dump())
                 self._db.execute(
                     "UPDATE commandes SET QteTotale = QteTotale + ? WHERE Commande = ?",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from connector.ean import make_ean13
+from connector.ledger import LedgerEntry, LedgerStatus, OrderLedger
 from connector.runner import RunFailed
-from connector.state import LedgerStatus, OrderLedger
 from sandbox.seed import lnb_orders
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
@@ -83,16 +83,18 @@ def test_comment_with_accents_pipe_and_line_break_arrives_intact(stack: LocalSta
 
 def _die_after_fastmag_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     """The function dies after Fastmag's OK but before the ledger records the export (once)."""
-    original = OrderLedger.move
+    original = OrderLedger.transition
     died: list[bool] = []
 
-    def move(self: OrderLedger, reference: str, status: LedgerStatus, note: str, **kwargs: Any) -> bool:
+    def transition(
+        self: OrderLedger, entry: LedgerEntry, status: LedgerStatus, note: str, **kwargs: Any
+    ) -> LedgerEntry | None:
         if status == LedgerStatus.EXPORTED and not died:
             died.append(True)
             raise RuntimeError("Lambda timed out")
-        return original(self, reference, status, note, **kwargs)
+        return original(self, entry, status, note, **kwargs)
 
-    monkeypatch.setattr(OrderLedger, "move", move)
+    monkeypatch.setattr(OrderLedger, "transition", transition)
 
 
 FAULTS: dict[str, Callable[[LocalStack, pytest.MonkeyPatch], None]] = {

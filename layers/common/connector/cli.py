@@ -1,5 +1,8 @@
 """`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`; `settings --defaults|--schema`.
 
+`python -m connector order REF [--resolve exported --fastmag-number N | --resolve resend] [--why TEXT]`
+shows an order's ledger entry, or records an operator's decision on an order whose outcome is unknown.
+
 Without `--settings` the flow runs in-process against the bundled sandbox (simulators and moto, from a
 repository checkout). With `--settings` it runs against the endpoints in that file, the secret from
 CONNECTOR_SECRET / CONNECTOR_SECRET_FILE, and the AWS state named by STATE_TABLE / STAGING_BUCKET.
@@ -18,6 +21,9 @@ from typing import TextIO
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows import FLOW_MODULES, flow_function
+from connector.flows.context import Services
+from connector.flows.orders import OrderBook
+from connector.ledger import LedgerEntry, LedgerStatus
 from connector.runner import build_services, execute
 from connector.runs import Run, RunRecord
 from connector.settings import Settings, load_local_settings
@@ -36,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     settings = commands.add_parser("settings", help="print the default settings document or its JSON Schema")
     settings.add_argument("--defaults", action="store_true", help="the full default document, SQL included")
     settings.add_argument("--schema", action="store_true", help="the document's JSON Schema")
+    order = commands.add_parser("order", help="show an order's ledger entry, or resolve an order in doubt")
+    order.add_argument("reference", help="the Le New Black order reference")
+    order.add_argument(
+        "--resolve",
+        choices=["exported", "resend"],
+        help="exported: Fastmag holds it (give --fastmag-number); resend: Fastmag does not, send it again",
+    )
+    order.add_argument("--fastmag-number", help="the Fastmag order number found for this external reference")
+    order.add_argument("--why", default="checked in Fastmag", help="recorded in the order's history")
+    order.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     return parser
 
 
@@ -46,6 +62,42 @@ def print_settings(*, defaults: bool, schema: bool) -> int:
         return 2
     document = Settings().model_dump(mode="json") if defaults else Settings.model_json_schema()
     print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
+
+
+def format_entry(entry: LedgerEntry) -> str:
+    lines = [f"order {entry.reference}: {entry.status}" + (f" ({entry.reason})" if entry.reason else "")]
+    if entry.fastmag_number:
+        lines.append(f"  Fastmag number {entry.fastmag_number}")
+    lines.append(
+        f"  LNB status {entry.lnb_status or '-'}  attempt {entry.attempt}  automatic resends {entry.auto_resends}"
+        + (f"  sent at {entry.sent_at}" if entry.sent_at else "")
+        + ("  (a write may be in Fastmag)" if entry.write_may_exist else "")
+    )
+    lines += [f"  {note}" for note in entry.history]
+    return "\n".join(lines)
+
+
+def _order(args: argparse.Namespace, services: Services) -> int:
+    ledger = services.ledger
+    if args.resolve is None:
+        entry = ledger.get(args.reference)
+        if entry is None:
+            print(f"error: no ledger entry for order {args.reference}", file=sys.stderr)
+            return 1
+        print(format_entry(entry))
+        return 0
+    entry = OrderBook.resolve(ledger, args.reference, args.resolve, args.why, args.fastmag_number)
+    exported = services.settings.lenewblack.order_statuses.exported
+    if entry.status == LedgerStatus.EXPORTED and entry.lnb_status != exported:
+        try:
+            services.lnb.set_order_status(entry.reference, exported)
+        except ConnectorError as error:
+            print(f"warning: Le New Black status not set to {exported} ({error}): run the command again")
+        else:
+            moved = ledger.transition(entry, entry.status, f"LNB status set to {exported}", lnb_status=exported)
+            entry = moved or entry
+    print(format_entry(entry))
     return 0
 
 
@@ -81,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "settings":
         return print_settings(defaults=args.defaults, schema=args.schema)
-    request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
     try:
         with ExitStack() as resources:
             if args.settings is None:
@@ -92,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 settings, secret = load_local_settings(args.settings)
             services = build_services(settings, secret)
+            if args.command == "order":
+                return _order(args, services)
+            request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
             progress = print_progress(sys.stderr)
             record = execute(flow_function(args.flow), request, services, progress)
             sys.stderr.write("\n")

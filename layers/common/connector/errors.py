@@ -26,7 +26,29 @@ class FastmagTransportError(FastmagError):
 
 
 class FastmagOutcomeUnknown(FastmagError):
-    """A write may or may not have been committed: look it up before sending again."""
+    """A write may or may not have been committed: look it up before sending again.
+
+    `accepted_lines`: with one transaction per call, how many lines Fastmag had accepted before the doubt.
+    """
+
+    def __init__(self, message: str, *, remote_message: str | None = None, accepted_lines: int = 0) -> None:
+        super().__init__(message, remote_message=remote_message)
+        self.accepted_lines = accepted_lines
+
+
+class FastmagNotSent(FastmagError):
+    """The write's body never left (DNS failure, connection refused, connect timeout, TLS handshake): nothing
+    reached Fastmag, so sending it again cannot duplicate it."""
+
+
+class FastmagPartialWrite(FastmagError):
+    """With one transaction per call, Fastmag accepted the first `accepted` lines of `total`, then refused one
+    or never received it: a partial order now sits in Fastmag."""
+
+    def __init__(self, message: str, *, accepted: int, total: int, remote_message: str | None = None) -> None:
+        super().__init__(message, remote_message=remote_message)
+        self.accepted = accepted
+        self.total = total
 
 
 class LeNewBlackError(ConnectorError):

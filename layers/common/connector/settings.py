@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -317,10 +318,19 @@ class ImageSettings(_Model):
     concurrency: Annotated[int, Field(ge=1, le=10)] = 8
 
 
+_LINE_COUNT = re.compile(r"\bline_count\b", re.IGNORECASE)
+
+
 class OrderSettings(_Model):
+    """`resend_settle_seconds`: how long after a write whose outcome is unknown a lookup miss may be trusted
+    (at least twice the Fastmag read timeout); `max_auto_resends`: how many times such an order is resent
+    without an operator (0: never)."""
+
     missing_ean: Literal["block", "skip_line"] = "block"
     move_blocked_status: bool = True
     alarm_after_failed_runs: Annotated[int, Field(ge=1)] = 3
+    resend_settle_seconds: Annotated[float, Field(ge=0)] = 300
+    max_auto_resends: Annotated[int, Field(ge=0, le=5)] = 1
 
 
 class Settings(_Model):
@@ -336,6 +346,22 @@ class Settings(_Model):
     customers: CustomerSettings = CustomerSettings()
     images: ImageSettings = ImageSettings()
     orders: OrderSettings = OrderSettings()
+
+    @model_validator(mode="after")
+    def _orders_fit_the_wire(self) -> Self:
+        wire = self.fastmag.wire
+        if self.orders.resend_settle_seconds < 2 * wire.read_timeout_seconds:
+            raise ValueError(
+                f"orders.resend_settle_seconds ({self.orders.resend_settle_seconds:g}) must be at least twice "
+                f"fastmag.wire.read_timeout_seconds ({wire.read_timeout_seconds:g}): a write still in flight "
+                "must not be taken for one that never arrived"
+            )
+        if wire.transactions_per_call == "one" and not _LINE_COUNT.search(self.fastmag.queries.orders_by_reference):
+            raise ValueError(
+                "fastmag.queries.orders_by_reference must return a line_count column when "
+                "fastmag.wire.transactions_per_call is one: a partial order must never be taken for a whole one"
+            )
+        return self
 
     @field_validator("sku_format")
     @classmethod

@@ -1,4 +1,4 @@
-"""Durable state: snapshots of what Le New Black accepted, the per-flow run lock, the order ledger.
+"""Durable state: snapshots of what Le New Black accepted and the per-flow run lock (the order ledger: ledger.py).
 
 A snapshot maps a record key (EAN13, model, retailer reference…) to the digest of the payload LNB last
 accepted for it, in one compact gzip JSON object per flow. The lock is a DynamoDB item with a lease, taken
@@ -13,16 +13,12 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import botocore
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from connector.errors import ConnectorError
-from connector.observability import shorten
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -260,154 +256,3 @@ class LockStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-
-
-class LedgerStatus(StrEnum):
-    PENDING = "pending"
-    VALIDATED = "validated"
-    SENT = "sent"  # handed to Fastmag, outcome not yet known: look it up before any new send
-    EXPORTED = "exported"
-    BLOCKED = "blocked"
-
-
-class LedgerEntry(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    reference: str
-    status: LedgerStatus
-    reason: str | None = None
-    fastmag_number: str | None = None
-    lnb_status: str | None = None
-    failed_runs: int = 0
-    last_run_id: str | None = None
-    first_seen: str | None = None
-    updated_at: str | None = None
-    history: list[str] = []
-
-
-class OrderLedger:
-    """One item per LNB order, `ORDER#<reference>`; every step is a conditional write, safe to repeat.
-
-    pending → validated → sent → exported, or blocked (re-validated every run). `lnb_status` records the
-    status the connector last set in LNB, so a failed status move is retried alone.
-    """
-
-    HISTORY_LENGTH = 30
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    @staticmethod
-    def _key(reference: str) -> dict[str, str]:
-        return {"pk": f"ORDER#{reference}", "sk": "ORDER"}
-
-    def get(self, reference: str) -> LedgerEntry | None:
-        if not fits_key(reference):  # DynamoDB would refuse the key; no order can have it
-            return None
-        item = self._table.get_item(Key=self._key(reference), ConsistentRead=True).get("Item")
-        return LedgerEntry.model_validate(item) if item else None
-
-    def open(self, reference: str, run_id: str) -> LedgerEntry:
-        """The entry for an order seen in LNB, created as pending the first time (before anything is sent)."""
-        now = _now()
-        try:
-            self._table.put_item(
-                Item={
-                    **self._key(reference),
-                    "reference": reference,
-                    "status": LedgerStatus.PENDING.value,
-                    "failed_runs": 0,
-                    "first_seen": now,
-                    "updated_at": now,
-                    "last_run_id": run_id,
-                    "history": [f"{now} seen by run {run_id}"],
-                    "gsi1pk": f"LEDGER#{LedgerStatus.PENDING.value}",
-                    "gsi1sk": now,
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-        entry = self.get(reference)
-        if entry is None:  # pragma: no cover - the item was just written or already there
-            raise RuntimeError(f"ledger entry {reference} vanished")
-        return entry
-
-    def move(
-        self,
-        reference: str,
-        status: LedgerStatus,
-        note: str,
-        *,
-        allowed_from: tuple[LedgerStatus, ...] | None = None,
-        **fields: Any,
-    ) -> bool:
-        """Set the status (and fields); with `allowed_from`, only if the entry is in one of those statuses."""
-        now = _now()
-        names = {"#status": "status", "#history": "history"}
-        values: dict[str, Any] = {
-            ":status": status.value,
-            ":now": now,
-            ":gsi": f"LEDGER#{status.value}",
-            # Notes and reasons may quote a broken order's values: cut, so the entry stays under DynamoDB's 400 KB.
-            ":note": [f"{now} {shorten(note)}"],
-            ":empty": [],
-        }
-        sets = [
-            "#status = :status",
-            "updated_at = :now",
-            "gsi1pk = :gsi",
-            "gsi1sk = :now",
-            "#history = list_append(if_not_exists(#history, :empty), :note)",
-        ]
-        removes = []
-        for index, (name, value) in enumerate(fields.items()):
-            names[f"#f{index}"] = name
-            if value is None:
-                removes.append(f"#f{index}")
-            else:
-                values[f":f{index}"] = shorten(value) if isinstance(value, str) else value
-                sets.append(f"#f{index} = :f{index}")
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        update: dict[str, Any] = {
-            "Key": self._key(reference),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-        if allowed_from:
-            allowed = {f":from{i}": s.value for i, s in enumerate(allowed_from)}
-            update["ConditionExpression"] = f"#status IN ({', '.join(allowed)})"
-            update["ExpressionAttributeValues"] = {**values, **allowed}
-        try:
-            self._table.update_item(**update)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        self._trim_history(reference)
-        return True
-
-    def _trim_history(self, reference: str) -> None:
-        entry = self.get(reference)
-        if entry and len(entry.history) > self.HISTORY_LENGTH:
-            self._table.update_item(
-                Key=self._key(reference),
-                UpdateExpression="SET #history = :kept",
-                ExpressionAttributeNames={"#history": "history"},
-                ExpressionAttributeValues={":kept": entry.history[-self.HISTORY_LENGTH :]},
-            )
-
-    def with_status(self, status: LedgerStatus, limit: int = 1000) -> list[LedgerEntry]:
-        answer = self._table.query(
-            IndexName="by_flow",
-            KeyConditionExpression="gsi1pk = :status",
-            ExpressionAttributeValues={":status": f"LEDGER#{status.value}"},
-            Limit=limit,
-        )
-        return [LedgerEntry.model_validate(item) for item in answer["Items"]]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from connector.errors import FastmagError, FastmagOutcomeUnknown
+from connector.errors import FastmagError, FastmagNotSent, FastmagOutcomeUnknown, FastmagPartialWrite
 from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
 from connector.fastmag.queries import ORDERS_BY_REFERENCE
 from connector.fastmag.sql import render
@@ -77,7 +78,11 @@ def test_dropped_connection_after_commit_is_an_unknown_outcome_and_the_order_exi
     # So the caller looks it up by external reference instead of sending it again.
     found = client.query(render(FastmagQueries().orders_by_reference, references=["1001"]))
     assert found == [
-        {"external_reference": "1001", "fastmag_number": str(stored["Commande"]), "line_count": str(len(order.lines))}
+        {
+            "external_reference": "1001",
+            "fastmag_number": str(stored["Commande"]),
+            "line_count": str(len(stored["lines"])),
+        }
     ]
 
 
@@ -136,17 +141,49 @@ def test_one_per_call_refused_first_line_means_nothing_written(
     assert sim.calls["write"] == 1
 
 
-def test_one_per_call_refusal_after_the_header_is_an_unknown_outcome(
+def test_one_per_call_refusal_after_the_header_is_a_partial_write(
     make_client: MakeClient, sim: FastmagSimulator, seed: Seed
 ) -> None:
     lines = build_order_transaction(an_order(seed), LAYOUT)
     lines[1] = lines[1].replace("|1001|", "|9999|", 1)  # a line naming an order Fastmag does not have
-    with pytest.raises(FastmagOutcomeUnknown, match="line 2 of 3"):
+    with pytest.raises(FastmagPartialWrite, match="line 2 of 3") as partial:
         make_client(transactions_per_call="one").write(lines)
-    assert len(sim.orders()) == 1  # the header is in Fastmag: the caller must look it up
+    assert (partial.value.accepted, partial.value.total) == (1, 3)
+    assert len(sim.orders()) == 1  # the header is in Fastmag: a partial order, never taken for a whole one
     lookup = render(FastmagQueries().orders_by_reference, references=["1001"])
     (found,) = make_client().query(lookup, contract=ORDERS_BY_REFERENCE)
-    assert found["line_count"] == "0"  # and the lookup shows it holds none of the order's 2 lines
+    assert found["line_count"] == "0"  # and the lookup shows it holds none of the order's lines
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_connection_is_a_write_that_never_left(make_client: MakeClient, seed: Seed) -> None:
+    client = make_client()
+    client._base = f"http://127.0.0.1:{_closed_port()}"  # nobody listens: the connection is refused
+    with pytest.raises(FastmagNotSent):
+        client.write(build_order_transaction(an_order(seed), LAYOUT))
+
+
+def test_a_read_timeout_after_the_body_is_an_unknown_outcome_even_if_stored_later(
+    make_client: MakeClient, sim: FastmagSimulator, seed: Seed
+) -> None:
+    hold = sim.hold_next_write()
+    with pytest.raises(FastmagOutcomeUnknown) as unknown:
+        make_client(read_timeout_seconds=0.2).write(build_order_transaction(an_order(seed), LAYOUT))
+    assert not isinstance(unknown.value, FastmagNotSent)
+    hold.release_and_wait()
+    assert len(sim.orders()) == 1  # stored after the client gave up
+
+
+def test_503_after_storing_is_an_unknown_outcome(make_client: MakeClient, sim: FastmagSimulator, seed: Seed) -> None:
+    sim.faults.fail_after_commit = 1
+    with pytest.raises(FastmagOutcomeUnknown):
+        make_client().write(build_order_transaction(an_order(seed), LAYOUT))
+    assert len(sim.orders()) == 1
 
 
 def test_characters_outside_the_charset_are_replaced_and_reported(

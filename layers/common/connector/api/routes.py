@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.api import pages
 from connector.api.invoke import Invoker, invoker_from_environment
 from connector.events import FlowRequest, Trigger
+from connector.ledger import LedgerEntry, OrderLedger
 from connector.observability import logger
 from connector.runs import FINISHED, PreviewStore, RunRecord, RunStatus, RunStore, now_iso
 from connector.settings import environment
-from connector.state import LedgerEntry, OrderLedger
 
 RECENT_RUNS = 5
 

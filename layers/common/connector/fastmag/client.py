@@ -2,12 +2,15 @@
 
 Reads are idempotent, so transport errors and 502/503/504 are retried with a bounded backoff (urllib3
 `Retry` on the session). Writes are never retried at the HTTP level: Fastmag may commit a write whose
-answer never arrives, so every doubtful write raises FastmagOutcomeUnknown and the caller looks the
-order up by its external reference before sending anything again (§3.4).
+answer never arrives, so a failed write says which of two things happened. FastmagNotSent: the body never
+left (no connection was made), nothing can be in Fastmag. FastmagOutcomeUnknown: the body may have
+arrived (read timeout, cut connection, an HTML or 5xx page, an answer neither OK nor KO), and the caller
+looks the order up by its external reference before sending anything again (§3.4).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +20,17 @@ from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from connector.errors import FastmagError, FastmagOutcomeUnknown, FastmagTransportError
+from connector.errors import (
+    FastmagError,
+    FastmagNotSent,
+    FastmagOutcomeUnknown,
+    FastmagPartialWrite,
+    FastmagTransportError,
+)
 from connector.fastmag.queries import Query
 from connector.fastmag.wire import WriteResult, decode, parse_write_response, read_tsv, to_charset
 from connector.observability import logger, mask_url, remote_call
@@ -68,6 +78,41 @@ def _naming(contract: Query | None) -> Iterator[None]:
 
 def _refused(result: WriteResult) -> FastmagError:
     return FastmagError(f"Fastmag refused the write: {result.message}", remote_message=result.message)
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, what it wraps (requests keeps urllib3's error in args, urllib3 its reason), and their causes."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [current.__cause__, current.__context__]
+        if isinstance(current, MaxRetryError):
+            pending.append(current.reason)
+
+
+# OpenSSL reasons that only a handshake gives (before any request byte is sent).
+_HANDSHAKE_REASONS = ("HANDSHAKE", "WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE")
+
+
+def body_never_left(error: requests.RequestException) -> bool:
+    """True when the write provably never reached Fastmag: no connection was made.
+
+    urllib3 raises NewConnectionError (refused, unreachable, DNS failure: NameResolutionError) and
+    ConnectTimeoutError only while connecting; a certificate or handshake failure happens before the request
+    is written. A read timeout, a cut connection (ProtocolError) or any other TLS error may follow the body.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError | ssl.SSLCertVerificationError):
+            return True
+        if isinstance(cause, ssl.SSLError) and any(r in str(cause.reason or "") for r in _HANDSHAKE_REASONS):
+            return True
+    return isinstance(error, requests.exceptions.ConnectTimeout)
 
 
 class FastmagClient:
@@ -185,13 +230,13 @@ class FastmagClient:
 
         `transactions_per_call = "many"`: one POST, `Data` = the lines joined by CRLF (an order's header
         and lines travel together, so Fastmag sees them as one unit).
-        `"one"`: one POST per line, in order, stopping at the first refusal. The first `OK|n` gives the
-        number (for an order, the header's). If the first line is refused nothing was written
-        (FastmagError); a refusal or doubt after a line was accepted leaves a partial order in Fastmag,
-        reported as FastmagOutcomeUnknown so the caller looks it up instead of resending.
+        `"one"`: one POST per line, in order, stopping at the first failure. The first `OK|n` gives the
+        number (for an order, the header's). If the first line fails, it is reported as in "many"; after a
+        line was accepted, a refusal or a line that never left raises FastmagPartialWrite (the accepted lines
+        counted), and a doubt raises FastmagOutcomeUnknown with `accepted_lines` set.
 
-        Raises FastmagError (`KO|…`, remote_message set) or FastmagOutcomeUnknown (timeout, cut
-        connection, an answer that is neither OK nor KO).
+        Raises FastmagError (`KO|…`, remote_message set), FastmagNotSent (the body never left) or
+        FastmagOutcomeUnknown (read timeout, cut connection, an answer that is neither OK nor KO).
         """
         lines = list(transactions)
         if not lines:
@@ -202,17 +247,37 @@ class FastmagClient:
         if self._wire.transactions_per_call == "many":
             result = self._post_write("\r\n".join(lines))
             if not result.ok:
-                raise FastmagError(f"Fastmag refused the write: {result.message}", remote_message=result.message)
+                raise _refused(result)
             return result
         number: str | None = None
         replaced: list[str] = []
+        total = len(lines)
         for position, line in enumerate(lines):
-            result = self._post_write(line)
+            try:
+                result = self._post_write(line)
+            except FastmagOutcomeUnknown as error:
+                if position == 0:
+                    raise
+                raise FastmagOutcomeUnknown(
+                    f"line {position + 1} of {total}, after {position} accepted: {error}",
+                    remote_message=error.remote_message,
+                    accepted_lines=position,
+                ) from None
+            except FastmagNotSent as error:
+                if position == 0:
+                    raise
+                raise FastmagPartialWrite(
+                    f"line {position + 1} of {total} never left after {position} were accepted: {error}",
+                    accepted=position,
+                    total=total,
+                ) from None
             if not result.ok:
                 if position == 0:
                     raise _refused(result)
-                raise FastmagOutcomeUnknown(
-                    f"Fastmag refused line {position + 1} of {len(lines)} after accepting the first: {result.message}",
+                raise FastmagPartialWrite(
+                    f"Fastmag refused line {position + 1} of {total} after accepting {position}: {result.message}",
+                    accepted=position,
+                    total=total,
                     remote_message=result.message,
                 )
             number = number or result.number
@@ -228,6 +293,10 @@ class FastmagClient:
             try:
                 response = self._session.post(self._base + path, data=body, headers=_FORM, timeout=self._timeout)
             except requests.RequestException as error:
+                if body_never_left(error):
+                    raise FastmagNotSent(
+                        f"EDIWEBSRV could not be reached, nothing was sent: {type(error).__name__}"
+                    ) from None
                 raise FastmagOutcomeUnknown(
                     f"EDIWEBSRV call failed, the write may have been committed: {type(error).__name__}"
                 ) from None

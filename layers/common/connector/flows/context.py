@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connector.ledger import OrderLedger
 from connector.runs import PreviewStore, Run, RunStore
 from connector.settings import Secret, Settings
 from connector.state import LockStore, Snapshot, SnapshotStore
@@ -46,6 +47,10 @@ class Services:
     @property
     def locks(self) -> LockStore:
         return LockStore(self.table)
+
+    @property
+    def ledger(self) -> OrderLedger:
+        return OrderLedger(self.table)
 
 
 @dataclass

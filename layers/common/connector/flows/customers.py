@@ -298,7 +298,7 @@ class RefusedBuyers:
     def forget_stale(self) -> None:
         """A refused buyer whose data changed, or that was sent again, is no longer withheld."""
         for key in [key for key in self._snapshot.entries if "#refused-buyer#" in key and key not in self._seen]:
-            del self._snapshot.entries[key]
+            self._snapshot.forget(key)
 
     def resend(self, item: Outgoing, outcome: ItemOutcome) -> Outgoing | None:
         """LNB refused only buyers: report each, remember it, and send the retailer again without them."""
@@ -308,7 +308,7 @@ class RefusedBuyers:
             return None
         for position, reason in refused.items():
             buyer = buyers[position]
-            self._snapshot.entries[self._key(item.key, buyer)] = "refused"
+            self._snapshot.accept(self._key(item.key, buyer), "refused")
             self._seen.add(self._key(item.key, buyer))
             self._ctx.run.problem(f"buyer refused by Le New Black: {_field_free(reason)}")
             log_record(

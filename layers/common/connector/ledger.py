@@ -1,0 +1,241 @@
+"""The order ledger: one DynamoDB item per Le New Black order, `ORDER#<reference>`, and what the lookup proved.
+
+Every transition is a compare-and-set on the status, the attempt counter and the revision the run read, and
+writes the whole bounded history in the same update, so two runs (a duplicate delivery, a run that outlived
+its lease) can never both move an order, and no step reads the item again to trim it.
+
+    pending ─claim→ sent ─OK / found→ exported ─LNB status→ exported (lnb_status set)
+    pending/validated/blocked ─claim→ sent ─body never left→ validated (attempt + 1)
+    sent ─KO→ pending (attempt + 1)           sent ─unknown→ sent (looked up next run)
+    sent ─miss, settled, lookup proven, budget left→ sent again (auto resend)
+    sent ─otherwise→ blocked (stuck: an operator resolves it)     blocked ─gone from LNB→ abandoned
+
+`write_may_exist` is set from the claim until the outcome is known: such an order is never claimed again
+except by an automatic resend that meets every rule, or by an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from connector.observability import shorten
+from connector.state import fits_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+HISTORY_LENGTH = 30
+_LOOKUP_PK = "ORDERS#LOOKUP"
+
+
+def now() -> datetime:
+    """The ledger's clock (tests replace it to pass a settle time without waiting)."""
+    return datetime.now(UTC)
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds")
+
+
+class LedgerStatus(StrEnum):
+    PENDING = "pending"
+    VALIDATED = "validated"
+    SENT = "sent"  # a write may have reached Fastmag: look it up before anything else
+    EXPORTED = "exported"
+    BLOCKED = "blocked"  # needs action: invalid, partial, or outcome unknown that the lookup cannot confirm
+    ABANDONED = "abandoned"  # was blocked, then left the LNB statuses the connector reads: nothing to do
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+    status: LedgerStatus
+    reason: str | None = None
+    fastmag_number: str | None = None
+    lnb_status: str | None = None
+    failed_runs: int = 0
+    attempt: int = 0  # how many times the order was handed back for another write
+    auto_resends: int = 0  # automatic resends of a write whose outcome was unknown
+    revision: int = 0  # every update adds one: the compare-and-set token, with status and attempt
+    write_may_exist: bool = False
+    sent_at: str | None = None
+    lines_total: int | None = None
+    lines_accepted: int | None = None
+    last_run_id: str | None = None
+    first_seen: str | None = None
+    updated_at: str | None = None
+    history: list[str] = []
+
+    def sent_time(self) -> datetime | None:
+        return datetime.fromisoformat(self.sent_at) if self.sent_at else None
+
+
+class LookupProof(BaseModel):
+    """What the last check of the `orders_by_reference` query (identified by its digest) showed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query_digest: str
+    verified_at: str | None = None
+    broken_at: str | None = None
+    broken_reason: str | None = None
+
+    @property
+    def proven(self) -> bool:
+        """Found orders written `OK` at its latest check (a later miss disables resends until the next find)."""
+        return self.verified_at is not None and (self.broken_at is None or self.broken_at < self.verified_at)
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class OrderLedger:
+    """The ledger items; `transition` is the only way an existing entry changes."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(reference: str) -> dict[str, str]:
+        return {"pk": f"ORDER#{reference}", "sk": "ORDER"}
+
+    def get(self, reference: str) -> LedgerEntry | None:
+        if not fits_key(reference):  # DynamoDB would refuse the key; no order can have it
+            return None
+        item = self._table.get_item(Key=self._key(reference), ConsistentRead=True).get("Item")
+        return LedgerEntry.model_validate(item) if item else None
+
+    def open(self, reference: str, run_id: str) -> LedgerEntry:
+        """The entry of an order seen in LNB, created `pending` the first time: one call, nothing overwritten."""
+        stamp = _stamp(now())
+        answer = self._table.update_item(
+            Key=self._key(reference),
+            UpdateExpression=(
+                "SET #reference = if_not_exists(#reference, :reference), #status = if_not_exists(#status, :pending), "
+                "failed_runs = if_not_exists(failed_runs, :zero), #attempt = if_not_exists(#attempt, :zero), "
+                "#revision = if_not_exists(#revision, :zero), first_seen = if_not_exists(first_seen, :now), "
+                "updated_at = if_not_exists(updated_at, :now), last_run_id = if_not_exists(last_run_id, :run), "
+                "#history = if_not_exists(#history, :seen), gsi1pk = if_not_exists(gsi1pk, :gsi), "
+                "gsi1sk = if_not_exists(gsi1sk, :now)"
+            ),
+            ExpressionAttributeNames={
+                "#reference": "reference",
+                "#status": "status",
+                "#history": "history",
+                "#attempt": "attempt",
+                "#revision": "revision",
+            },
+            ExpressionAttributeValues={
+                ":reference": reference,
+                ":pending": LedgerStatus.PENDING.value,
+                ":zero": 0,
+                ":now": stamp,
+                ":run": run_id,
+                ":seen": [f"{stamp} seen by run {run_id}"],
+                ":gsi": f"LEDGER#{LedgerStatus.PENDING.value}",
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return LedgerEntry.model_validate(answer["Attributes"])
+
+    def transition(self, entry: LedgerEntry, status: LedgerStatus, note: str, **fields: Any) -> LedgerEntry | None:
+        """Move `entry` as read to `status`, setting `fields` (None removes one) and adding `note` to the history.
+
+        Only if the item still has the status, attempt and revision read; returns the new entry, or None when
+        another run changed the order first (it is then that run's to finish).
+        """
+        stamp = _stamp(now())
+        history = [*entry.history, f"{stamp} {shorten(note)}"][-HISTORY_LENGTH:]
+        names = {"#status": "status", "#history": "history", "#attempt": "attempt", "#revision": "revision"}
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":now": stamp,
+            ":gsi": f"LEDGER#{status.value}",
+            ":history": history,
+            ":read_status": entry.status.value,
+            ":read_attempt": entry.attempt,
+            ":read_revision": entry.revision,
+            ":revision": entry.revision + 1,
+        }
+        sets = [
+            "#status = :status",
+            "updated_at = :now",
+            "gsi1pk = :gsi",
+            "gsi1sk = :now",
+            "#history = :history",
+            "#revision = :revision",
+        ]
+        removes = []
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            if value is None:
+                removes.append(f"#f{index}")
+            else:
+                # Reasons may quote a broken order's values: cut, so the entry stays under DynamoDB's 400 KB.
+                values[f":f{index}"] = shorten(value) if isinstance(value, str) else value
+                sets.append(f"#f{index} = :f{index}")
+        # Entries written before attempt and revision existed have neither: absent counts as 0.
+        attempt, revision = (
+            f"#{name} = :read_{name}" if read else f"(attribute_not_exists(#{name}) OR #{name} = :read_{name})"
+            for name, read in (("attempt", entry.attempt), ("revision", entry.revision))
+        )
+        try:
+            answer = self._table.update_item(
+                Key=self._key(entry.reference),
+                UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                ConditionExpression=f"#status = :read_status AND {attempt} AND {revision}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return LedgerEntry.model_validate(answer["Attributes"])
+
+    def with_status(self, status: LedgerStatus) -> Iterator[LedgerEntry]:
+        """Every entry in `status`, page after page."""
+        query: dict[str, Any] = {
+            "IndexName": "by_flow",
+            "KeyConditionExpression": "gsi1pk = :status",
+            "ExpressionAttributeValues": {":status": f"LEDGER#{status.value}"},
+        }
+        while True:
+            answer = self._table.query(**query)
+            for item in answer["Items"]:
+                yield LedgerEntry.model_validate(item)
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    # --- the proof that the lookup finds what was written -------------------------------------------------------
+
+    @staticmethod
+    def _lookup_key(query_digest: str) -> dict[str, str]:
+        return {"pk": _LOOKUP_PK, "sk": query_digest}
+
+    def lookup_proof(self, query_digest: str) -> LookupProof:
+        item = self._table.get_item(Key=self._lookup_key(query_digest), ConsistentRead=True).get("Item")
+        return LookupProof.model_validate(item) if item else LookupProof(query_digest=query_digest)
+
+    def record_lookup(self, query_digest: str, *, found: bool, reason: str | None = None) -> None:
+        stamp = _stamp(now())
+        if found:
+            expression, values = "SET verified_at = :now, query_digest = :digest", {":now": stamp}
+        else:
+            expression = "SET broken_at = :now, broken_reason = :reason, query_digest = :digest"
+            values = {":now": stamp, ":reason": shorten(reason or "")}
+        self._table.update_item(
+            Key=self._lookup_key(query_digest),
+            UpdateExpression=expression,
+            ExpressionAttributeValues={**values, ":digest": query_digest},
+        )
