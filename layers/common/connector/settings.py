@@ -74,7 +74,7 @@ class FastmagWire(_Model):
             return data
         value = data["strip_quotes"]
         if "quoting" in data or not isinstance(value, bool):
-            raise ValueError("strip_quotes is replaced by fastmag.wire.quoting (`auto`, `strip` or `none`): keep that")
+            raise ValueError("strip_quotes is replaced by fastmag.wire.quoting (`auto`, `strip` or `none`): write that")
         quoting = "strip" if value else "none"
         logger.warning(
             f"fastmag.wire.strip_quotes is replaced by fastmag.wire.quoting: {str(value).lower()} is read as "

@@ -160,6 +160,9 @@ def test_a_ko_message_keeps_its_quotes_unless_stripped() -> None:
     with pytest.raises(FastmagError) as caught:
         read_tsv(b'KO|Colonne "prix" inconnue')
     assert caught.value.remote_message == 'Colonne "prix" inconnue'
+    with pytest.raises(FastmagError) as caught:
+        read_tsv(b'KO|Colonne "prix" inconnue', quoting="strip")
+    assert caught.value.remote_message == "Colonne prix inconnue"
 
 
 @pytest.mark.parametrize("body", [b'<html lang="fr"><body>Erreur</body></html>', b'<p>"x"</p>\r\n"a"\r\n'])
