@@ -76,6 +76,8 @@ def test_short_rows_are_padded_and_long_rows_refused() -> None:
     assert read_tsv(b"a\tb\tc\r\n1\t2\r\n") == [{"a": "1", "b": "2", "c": ""}]
     with pytest.raises(FastmagError, match="row 2 has 3 values for 2 columns"):
         read_tsv(b"a\tb\r\n1\t2\t3\r\n")
+    with pytest.raises(FastmagError, match="row 3 has 3 values for 2 columns"):  # the tab counts even out
+        read_tsv(b"a\tb\r\n1\r\n1\t2\t3\r\n")
 
 
 def test_blank_lines_are_skipped_but_a_one_column_blank_is_an_empty_value() -> None:
