@@ -181,11 +181,13 @@ def test_html_is_no_header_row_whatever_its_quotes(body: bytes) -> None:
         (b'a\t"b"\r\nx\ty\r\n', True),
         (b'a\tb\r\n"x"\t"y"\r\n', True),  # every text value wrapped
         (b'a\tb\r\n"x"\t12,5\r\n"z"\t\r\n', True),  # numbers and empty fields may stay bare
+        (b'a\tb\tc\r\n"x"\t2024-01-05 10:23:00\t-1.5\r\n"z"\t05/01/2024\t+.5\r\n', True),  # and dates
         (b'a\tb\r\n"x\r\ny"\t1\r\n"z"\t2\r\n', True),  # a wrapped value over two lines
         (b'a\tb\r\n"x"\ty\r\n', False),  # one bare text value
         (b'a\tb\r\n"x"\t1\r\n"z"\tw"\r\n', False),
         (b'a\tb\r\n"x"y\t1\r\n', False),  # text after a closing quote: not wrapped
         (b"a\tb\r\n1\t2,5\r\n", False),  # no text at all: read raw, the same either way
+        (b'a\tb\r\n"x"\t2024-01-05 T\r\n', False),
         (b"a\tb\r\n", False),
         (b"a", False),
     ],

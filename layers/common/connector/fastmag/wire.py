@@ -31,11 +31,11 @@ _LINE_SPLIT = re.compile(r"\r?\n")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 # Quoting detection (`answer_is_quoted`): how many data rows are looked at, and what a row of an answer whose
-# text values are all wrapped looks like: each field wrapped (anything inside, `""` for a quote), a bare
-# number (either decimal mark) or empty.
+# text values are all wrapped looks like: each field wrapped (anything inside, `""` for a quote), empty, or a
+# bare number, date or time (digits and `+-.,:/ `; MySQL, for one, leaves non-string columns unquoted).
 QUOTING_SAMPLE_ROWS = 50
 _QUOTED_HEADER = re.compile(r'"|[^\r\n]*\t"')  # a header field starting with a quote
-_WRAPPED_FIELD = r'(?:"(?:[^"]|"")*"|[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)|)'
+_WRAPPED_FIELD = r'(?:"(?:[^"]|"")*"|(?=[-+.,:/ ]*[0-9])[-+.,:/ 0-9]++|)'
 _WRAPPED_ROW = re.compile(rf"{_WRAPPED_FIELD}(?:\t{_WRAPPED_FIELD})*(?:\r\n|\n|\r|\Z)")
 
 
@@ -129,8 +129,8 @@ def _irregular_rows(header: list[str], data: Iterable[list[str]]) -> list[dict[s
 
 def answer_is_quoted(text: str) -> bool:
     """`auto`: CSV-style quoting when a header field is wrapped in `"`, or when every non-empty text field of
-    the first data rows is (numbers may stay bare, and at least one wrapped field must be seen: an answer
-    of numbers alone reads the same either way).
+    the first data rows is (numbers and dates may stay bare, and at least one wrapped field must be seen: an
+    answer of numbers alone reads the same either way).
 
     The sample is matched one row at a time by a pattern that lets a wrapped field hold tabs and line breaks,
     so a quoted address over two lines does not make the answer look raw.
