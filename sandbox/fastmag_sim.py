@@ -70,6 +70,7 @@ _SELECT = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 _MYSQL_LITERAL = re.compile(r"'((?:[^'\\]|\\.|'')*)'", re.DOTALL)
 _MYSQL_ESCAPES = {"0": "\x00", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "Z": "\x1a"}
 _TSV_BREAKS = str.maketrans("\t\r\n", "   ")
+type AnswerQuoting = Literal["raw", "quoted", "sprinkled"]
 _HTTP_CHARSETS = {"cp1252": "windows-1252", "utf-8": "utf-8", "latin-1": "iso-8859-1"}
 
 
@@ -80,7 +81,7 @@ class Switches:
     charset: str = "cp1252"  # of answers
     request_charset: str = "cp1252"  # used to decode %-escapes in parameters
     line_ending: Literal["\r\n", "\n"] = "\r\n"
-    quote_text: bool = False  # wrap text values in `"` (doubling inner ones), as some answers do
+    answer_quoting: AnswerQuoting = "raw"  # how query answers wrap text: see `write_tsv`
     decimal_separator: Literal[".", ","] = "."
     user_parameter: Literal["any", "Compte", "Utilisateur"] = "any"
     query_methods: frozenset[str] = frozenset({"GET", "POST"})
@@ -155,16 +156,27 @@ def write_tsv(
     *,
     charset: str = "cp1252",
     line_ending: str = "\r\n",
-    quote_text: bool = False,
+    quoting: AnswerQuoting = "raw",
     decimal_separator: str = ".",
 ) -> bytes:
-    """An EDIQUERY answer. Tabs, CRs and LFs inside a value become spaces (TSV cannot carry them);
-    characters the charset lacks become `?`; with `quote_text`, text values are wrapped in `"`."""
+    """An EDIQUERY answer; characters the charset lacks become `?`. Numbers and NULLs are never wrapped.
+
+    - `raw`: values as they are, tabs, CRs and LFs inside a value turned into spaces (raw TSV cannot carry them).
+    - `quoted`: CSV-style, the header and every text value wrapped in `"`, an inner `"` doubled, tabs and line
+      breaks kept inside the quotes.
+    - `sprinkled`: text values wrapped and inner quotes doubled but the header bare, tabs and line breaks
+      turned into spaces (the shape that made live clients delete every `"`).
+    """
+
+    def wrap(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
 
     def text(value: Any) -> str:
         if type(value) is str:
+            if quoting == "quoted":
+                return wrap(value)
             cleaned = value.translate(_TSV_BREAKS)
-            return '"' + cleaned.replace('"', '""') + '"' if quote_text else cleaned
+            return wrap(cleaned) if quoting == "sprinkled" else cleaned
         if value is None:
             return ""
         if isinstance(value, float):
@@ -172,7 +184,7 @@ def write_tsv(
             return formatted.replace(".", decimal_separator)
         return str(value)
 
-    lines = ["\t".join(header)]
+    lines = ["\t".join(map(wrap, header) if quoting == "quoted" else header)]
     lines.extend("\t".join(text(value) for value in row) for row in rows)
     return (line_ending.join(lines) + line_ending).encode(charset, errors="replace")
 
@@ -434,7 +446,7 @@ class FastmagSimulator:
             rows,
             charset=switches.charset,
             line_ending=switches.line_ending,
-            quote_text=switches.quote_text,
+            quoting=switches.answer_quoting,
             decimal_separator=switches.decimal_separator,
         )
         return _Answer(200, body, f"text/plain; charset={_HTTP_CHARSETS.get(switches.charset, switches.charset)}")

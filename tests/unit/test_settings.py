@@ -7,6 +7,7 @@ import pytest
 
 from connector.errors import SettingsError
 from connector.settings import Settings, load_local_settings, parse_secret, parse_settings
+from tests.conftest import TaskLog
 
 
 def test_empty_document_gives_sandbox_defaults() -> None:
@@ -74,3 +75,25 @@ def test_local_settings_file_and_secret_from_environment(tmp_path: Path, monkeyp
     assert settings.stock.stores == ("PARIS",)
     assert secret.lnb_client_id == "c"
     assert load_local_settings(None)[0] == Settings()
+
+
+@pytest.mark.parametrize(("strip_quotes", "quoting"), [(True, "strip"), (False, "none")])
+def test_a_document_still_saying_strip_quotes_keeps_its_meaning_with_a_warning(
+    strip_quotes: bool, quoting: str, task_log: TaskLog
+) -> None:
+    wire = parse_settings({"fastmag": {"wire": {"strip_quotes": strip_quotes, "charset": "latin-1"}}}).fastmag.wire
+    assert (wire.quoting, wire.charset) == (quoting, "latin-1")
+    [warning] = [line for line in task_log.lines if "strip_quotes" in line["message"]]
+    assert warning["level"] == "WARNING"
+    assert f"is read as '{quoting}'" in warning["message"]
+    assert "fastmag.wire.quoting" in warning["message"]
+
+
+def test_quoting_defaults_to_auto_and_strip_quotes_beside_it_or_not_a_boolean_is_refused(task_log: TaskLog) -> None:
+    assert parse_settings("{}").fastmag.wire.quoting == "auto"
+    for wire in ({"strip_quotes": True, "quoting": "auto"}, {"strip_quotes": "yes"}):
+        with pytest.raises(SettingsError, match=r"fastmag\.wire: .*strip_quotes is replaced by fastmag\.wire\.quoting"):
+            parse_settings({"fastmag": {"wire": wire}})
+    with pytest.raises(SettingsError, match=r"fastmag\.wire\.quoting"):
+        parse_settings({"fastmag": {"wire": {"quoting": "csv"}}})
+    assert task_log.lines == []

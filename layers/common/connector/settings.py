@@ -28,6 +28,7 @@ from pydantic import (
 from connector.countries import iso_country
 from connector.errors import SettingsError
 from connector.fastmag import queries as contracts
+from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
@@ -55,7 +56,9 @@ class FastmagWire(_Model):
     query_path: str = "/ediquery.ips"
     write_path: str = "/ediwebsrv.ips"
     charset: str = "cp1252"
-    strip_quotes: bool = True
+    # Query answers: `auto` reads CSV-style quoting when the answer uses it (wire.answer_is_quoted), `strip`
+    # deletes every `"` (what live clients did; loses a value's own quotes), `none` never unquotes.
+    quoting: Literal["auto", "strip", "none"] = "auto"
     decimal_separator: Literal["auto", ",", "."] = "auto"
     write_decimal_separator: Literal[",", "."] = "."
     transactions_per_call: Literal["one", "many"] = "many"
@@ -63,6 +66,23 @@ class FastmagWire(_Model):
     connect_timeout_seconds: PositiveSeconds = 5
     read_timeout_seconds: PositiveSeconds = 60
     read_retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+    @model_validator(mode="before")
+    @classmethod
+    def _translate_strip_quotes(cls, data: Any) -> Any:
+        """`strip_quotes` (replaced by `quoting`) keeps its meaning in a document written before: `true` is
+        `strip`, `false` is `none`, with a warning; naming both is ambiguous, so refused."""
+        if not isinstance(data, Mapping) or "strip_quotes" not in data:
+            return data
+        value = data["strip_quotes"]
+        if "quoting" in data or not isinstance(value, bool):
+            raise ValueError("strip_quotes is replaced by fastmag.wire.quoting (`auto`, `strip` or `none`): write that")
+        quoting = "strip" if value else "none"
+        logger.warning(
+            f"fastmag.wire.strip_quotes is replaced by fastmag.wire.quoting: {str(value).lower()} is read as "
+            f"{quoting!r}. Write quoting instead (`auto` reads quoted answers and keeps a value's own quotes)"
+        )
+        return {**{key: item for key, item in data.items() if key != "strip_quotes"}, "quoting": quoting}
 
     @field_validator("charset")
     @classmethod

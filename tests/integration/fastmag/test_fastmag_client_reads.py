@@ -14,7 +14,7 @@ from connector.fastmag.queries import QUERIES as CONTRACTS
 from connector.fastmag.sql import Raw, render
 from connector.fastmag.wire import parse_decimal
 from connector.settings import FastmagQueries, FastmagSettings
-from sandbox.fastmag_sim import FastmagSimulator
+from sandbox.fastmag_sim import AnswerQuoting, FastmagSimulator
 from sandbox.seed import Seed
 from tests.conftest import TaskLog
 from tests.integration.fastmag.conftest import PASSWORD, USER, MakeClient
@@ -75,10 +75,22 @@ def test_utf8_switch(make_client: MakeClient, sim: FastmagSimulator) -> None:
     assert designation_of(make_client(charset="utf-8"), "CH2301") == "Zoë ★ étoile"
 
 
-def test_quoted_values_are_unwrapped_when_strip_quotes_is_on(make_client: MakeClient, sim: FastmagSimulator) -> None:
-    sim.switches.quote_text = True
-    assert designation_of(make_client(), "PU2301").startswith("Pull")
-    assert designation_of(make_client(strip_quotes=False), "PU2301").startswith('"Pull')
+@pytest.mark.parametrize("shape", ["raw", "quoted", "sprinkled"])
+def test_every_answer_shape_is_read_exactly_with_quoting_auto(
+    make_client: MakeClient, sim: FastmagSimulator, shape: AnswerQuoting
+) -> None:
+    sim.switches.answer_quoting = shape
+    sim.execute("UPDATE produitsfiches SET designation = 'Jean \"Brut\"\tDélavé\r\n32\"' WHERE barcode = 'PU2301'")
+    flattened = shape != "quoted"  # raw and sprinkled answers cannot carry a tab or a line break
+    expected = 'Jean "Brut" Délavé  32"' if flattened else 'Jean "Brut"\tDélavé\r\n32"'
+    assert designation_of(make_client(), "PU2301") == expected
+    if shape == "sprinkled":
+        assert designation_of(make_client(quoting="none"), "PU2301") == '"Jean ""Brut"" Délavé  32"""'
+        assert designation_of(make_client(quoting="strip"), "PU2301") == "Jean Brut Délavé  32"
+    if shape == "quoted":  # read raw, the quoted tab shifts the row: refused rather than misread
+        for setting in ("none", "strip"):
+            with pytest.raises(FastmagError, match="row 2 has 2 values for 1 columns"):
+                designation_of(make_client(quoting=setting), "PU2301")
 
 
 def test_decimal_commas(make_client: MakeClient, sim: FastmagSimulator, seed: Seed) -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from connector.errors import FastmagError, FastmagOutcomeUnknown
 from connector.fastmag.wire import (
+    Quoting,
     WriteResult,
     encodable,
     escape_field,
@@ -21,7 +22,7 @@ from connector.fastmag.wire import (
     to_charset,
     unescape_field,
 )
-from sandbox.fastmag_sim import write_tsv
+from sandbox.fastmag_sim import AnswerQuoting, write_tsv
 
 # --- TSV reader -------------------------------------------------------------------------------------------------
 
@@ -40,10 +41,10 @@ def test_reads_utf8_and_lf_when_configured() -> None:
     assert read_tsv(body, charset="utf-8") == [{"a": "ÉCRU", "b": "1"}]
 
 
-def test_strips_every_double_quote_by_default_and_keeps_them_when_asked() -> None:
-    body = b'"a"\tb\r\n"JAUNE D\'OR"\t"12"\r\n'
-    assert read_tsv(body) == [{"a": "JAUNE D'OR", "b": "12"}]
-    assert read_tsv(body, strip_quotes=False) == [{'"a"': '"JAUNE D\'OR"', "b": '"12"'}]
+def test_strip_deletes_every_double_quote_and_none_keeps_them() -> None:
+    body = b'"a"\tb\r\n"JAUNE D\'OR"\t"12 ""pouces"""\r\n'
+    assert read_tsv(body, quoting="strip") == [{"a": "JAUNE D'OR", "b": "12 pouces"}]
+    assert read_tsv(body, quoting="none") == [{'"a"': '"JAUNE D\'OR"', "b": '"12 ""pouces"""'}]
 
 
 @pytest.mark.parametrize("body", [b"", b"\r\n", b"  \n"])
@@ -73,8 +74,10 @@ def test_a_header_lacking_required_columns_is_an_error() -> None:
 
 def test_short_rows_are_padded_and_long_rows_refused() -> None:
     assert read_tsv(b"a\tb\tc\r\n1\t2\r\n") == [{"a": "1", "b": "2", "c": ""}]
-    with pytest.raises(FastmagError, match="line 2 has 3 values for 2 columns"):
+    with pytest.raises(FastmagError, match="row 2 has 3 values for 2 columns"):
         read_tsv(b"a\tb\r\n1\t2\t3\r\n")
+    with pytest.raises(FastmagError, match="row 3 has 3 values for 2 columns"):  # the tab counts even out
+        read_tsv(b"a\tb\r\n1\r\n1\t2\t3\r\n")
 
 
 def test_blank_lines_are_skipped_but_a_one_column_blank_is_an_empty_value() -> None:
@@ -82,24 +85,29 @@ def test_blank_lines_are_skipped_but_a_one_column_blank_is_an_empty_value() -> N
     assert read_tsv(b"a\r\nx\r\n\r\ny\r\n") == [{"a": "x"}, {"a": ""}, {"a": "y"}]
 
 
-# What round-trips through the simulator's writer and the client's reader: text without tab, CR or LF
-# (TSV cannot carry them; the writer turns them into spaces). With quoting on and strip_quotes on, every
-# `"` of a value is lost by design (fastmag-api.md §1.6); without quoting, strip_quotes=False keeps them.
+# What round-trips through the simulator's writer and the client's reader. Raw answers cannot carry a tab, CR or
+# LF (the writer turns them into spaces) and are read with quoting `none`, since a raw value may itself look
+# wrapped; `sprinkled` answers flatten those too but keep every `"`; `quoted` answers keep everything. `strip`
+# on a sprinkled answer loses every `"` of a value, by design (fastmag-api.md §1.6).
 cell = st.text(alphabet=st.characters(codec="cp1252", exclude_characters="\x00"), max_size=30)
 
 
 @given(
     st.lists(st.tuples(cell, cell), max_size=6),
     st.sampled_from(["\r\n", "\n"]),
-    st.booleans(),
+    st.sampled_from([("raw", "none"), ("sprinkled", "auto"), ("quoted", "auto"), ("sprinkled", "strip")]),
 )
-def test_tsv_round_trip(rows: list[tuple[str, str]], line_ending: str, quote_text: bool) -> None:
-    body = write_tsv(["a", "b"], rows, line_ending=line_ending, quote_text=quote_text)
-    read = read_tsv(body, strip_quotes=quote_text)
+def test_tsv_round_trip_through_the_simulator(
+    rows: list[tuple[str, str]], line_ending: str, shape_and_setting: tuple[AnswerQuoting, Quoting]
+) -> None:
+    shape, quoting = shape_and_setting
+    body = write_tsv(["a", "b"], rows, line_ending=line_ending, quoting=shape)
+    read = read_tsv(body, quoting=quoting)
 
     def expected(value: str) -> str:
-        value = value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        return value.replace('"', "") if quote_text else value
+        if shape != "quoted":
+            value = value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+        return value.replace('"', "") if quoting == "strip" else value
 
     assert [(r["a"], r["b"]) for r in read] == [(expected(a), expected(b)) for a, b in rows]
 

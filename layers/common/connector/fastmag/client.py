@@ -210,7 +210,7 @@ class FastmagClient:
                 rows = read_tsv(
                     content,
                     charset=self._wire.charset,
-                    strip_quotes=self._wire.strip_quotes,
+                    quoting=self._wire.quoting,
                     required_columns=required_columns,
                 )
             outcome["rows"] = len(rows)

@@ -7,16 +7,20 @@ comment fields escape line breaks and pipes as `{CR}{LF}` and `{PIPE}`; write an
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice, repeat
 from typing import Literal
 
 from connector.errors import FastmagError, FastmagOutcomeUnknown
 
 DecimalSeparator = Literal["auto", ",", "."]
+Quoting = Literal["auto", "strip", "none"]
 
 LINE_BREAK_ESCAPE = "{CR}{LF}"
 PIPE_ESCAPE = "{PIPE}"
@@ -26,6 +30,14 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LINE_SPLIT = re.compile(r"\r?\n")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
+# Quoting detection (`answer_is_quoted`): how many data rows are looked at, and what a row of an answer whose
+# text values are all wrapped looks like: each field wrapped (anything inside, `""` for a quote), empty, or a
+# bare number, date or time (digits and `+-.,:/ `; MySQL, for one, leaves non-string columns unquoted).
+QUOTING_SAMPLE_ROWS = 50
+_QUOTED_HEADER = re.compile(r'"|[^\r\n]*\t"')  # a header field starting with a quote
+_WRAPPED_FIELD = r'(?:"(?:[^"]|"")*"|(?=[-+.,:/ ]*[0-9])[-+.,:/ 0-9]++|)'
+_WRAPPED_ROW = re.compile(rf"{_WRAPPED_FIELD}(?:\t{_WRAPPED_FIELD})*(?:\r\n|\n|\r|\Z)")
+
 
 # --- reads: tab-separated answers of EDIQUERY ---------------------------------------------------------------
 
@@ -34,7 +46,7 @@ def read_tsv(
     body: bytes,
     *,
     charset: str = "cp1252",
-    strip_quotes: bool = True,
+    quoting: Quoting = "auto",
     required_columns: Iterable[str] = (),
 ) -> list[dict[str, str]]:
     """Rows of an EDIQUERY answer, keyed by the header row's names.
@@ -42,14 +54,18 @@ def read_tsv(
     - An empty body or a header alone means no rows (the empty-result shape is unknown, §1.6).
     - `KO|…` raises FastmagError with the remote message; HTML, or a header lacking `required_columns`,
       raises FastmagError too: an answer we cannot trust must not look like an empty result.
-    - With `strip_quotes` every `"` is deleted, as live clients had to (§1.6); a value's own `"` is lost.
+    - `quoting` (see `answer_is_quoted` for `auto`): a quoted answer is read CSV-style (a field may be wrapped
+      in `"`, `""` inside is one `"`, tabs and line breaks inside quotes are data; a lone CR also ends a
+      line there); a malformed one (text after a closing quote, a quote never closed) raises FastmagError.
+      A raw answer is split on tabs and line ends, its quotes kept as data. `none` always reads raw;
+      `strip` deletes every `"` and reads raw, as live clients had to (§1.6): a value's own `"` is lost.
     - CRLF and LF both end a line. Blank lines are skipped, except in a one-column answer where a blank
       line is an empty value. A short row is padded with empty values (trailing empty columns may be
       trimmed); a row longer than the header is an error (a tab inside a value would shift every
       following column).
     """
     text = decode(body, charset)
-    if strip_quotes:
+    if quoting == "strip":
         text = text.replace('"', "")
     stripped = text.strip()
     if not stripped:
@@ -57,30 +73,87 @@ def read_tsv(
     if stripped[:3].upper() == "KO|":
         message = stripped[3:].strip()
         raise FastmagError(f"Fastmag refused the query: {message}", remote_message=message)
-    lines = text.lstrip("\r\n").replace("\r\n", "\n").split("\n")
+    text = text.lstrip("\r\n")
+    first_line = _LINE_SPLIT.split(text, maxsplit=1)[0]
+    quoted = quoting == "auto" and answer_is_quoted(text)
+    try:
+        records = _records(text, quoted)
+        header = [name.strip() for name in next(records, [])]
+        _check_header(header, required_columns, first_line)
+        # The common case with no Python-level loop (zip's strict check would cost a sixth of the read): a row
+        # longer than the header gets the key "" (never a column name) for its extra value, a short one fewer
+        # keys, so rows all exactly as wide as the header give dicts all of the header's size.
+        width = len(header)
+        rows = list(map(dict, map(zip, repeat([*header, ""]), records)))
+        if not rows or set(map(len, rows)) == {width}:
+            return rows
+        # Some row is blank, short or too long: read the answer again, one row at a time.
+        return _irregular_rows(header, islice(_records(text, quoted), 1, None))
+    except csv.Error as error:
+        raise FastmagError(
+            f"EDIQUERY answer is not readable as quoted TSV ({error}); fastmag.wire.quoting `none` reads it raw",
+            remote_message=str(error),
+        ) from None
+
+
+def _records(text: str, quoted: bool) -> Iterator[list[str]]:
+    """The fields of each line (raw) or record (quoted), header first."""
+    if quoted:
+        # newline="": the csv module sees line ends as they are, so a line break inside quotes stays in the value.
+        return csv.reader(io.StringIO(text, newline=""), delimiter="\t", quotechar='"', doublequote=True, strict=True)
+    # str.split rather than csv with QUOTE_NONE: both are C, split is faster here and keeps a lone CR as data.
+    lines = text.replace("\r\n", "\n").split("\n")
     if lines[-1] == "":
         lines.pop()  # the terminator of the last row
-    header = [name.strip() for name in lines[0].split("\t")]
-    _check_header(header, required_columns, lines[0])
-    rows: list[dict[str, str]] = []
+    return map(str.split, lines, repeat("\t"))
+
+
+def _irregular_rows(header: list[str], data: Iterable[list[str]]) -> list[dict[str, str]]:
+    """Rows when some record is not as wide as the header: blank, short or too long."""
     width = len(header)
-    for number, line in enumerate(lines[1:], start=2):
-        values = line.split("\t")
+    rows: list[dict[str, str]] = []
+    for number, record in enumerate(data, start=2):
+        values = record or [""]  # the csv module reads a blank line as no field at all
         if len(values) != width:
-            if not line or line.isspace():
+            if not "".join(values).strip():
                 continue
             if len(values) > width:
                 raise FastmagError(
-                    f"EDIQUERY answer line {number} has {len(values)} values for {width} columns",
-                    remote_message=line[:200],
+                    f"EDIQUERY answer row {number} has {len(values)} values for {width} columns",
+                    remote_message="\t".join(values)[:200],
                 )
-            values.extend([""] * (width - len(values)))
-        rows.append(dict(zip(header, values, strict=False)))
+            values = [*values, *[""] * (width - len(values))]
+        rows.append(dict(zip(header, values, strict=True)))
     return rows
 
 
+def answer_is_quoted(text: str) -> bool:
+    """`auto`: CSV-style quoting when a header field is wrapped in `"`, or when every non-empty text field of
+    the first data rows is (numbers and dates may stay bare, and at least one wrapped field must be seen: an
+    answer of numbers alone reads the same either way).
+
+    The sample is matched one row at a time by a pattern that lets a wrapped field hold tabs and line breaks,
+    so a quoted address over two lines does not make the answer look raw.
+    """
+    if _QUOTED_HEADER.match(text):
+        return True
+    line_end = _LINE_BREAK.search(text)
+    if line_end is None:
+        return False
+    position, wrapped = line_end.end(), False
+    for _ in range(QUOTING_SAMPLE_ROWS):
+        if position >= len(text):
+            break
+        row = _WRAPPED_ROW.match(text, position)
+        if row is None:
+            return False
+        wrapped = wrapped or text.find('"', position, row.end()) >= 0
+        position = row.end()
+    return wrapped
+
+
 def _check_header(header: list[str], required: Iterable[str], raw: str) -> None:
-    if raw.lstrip().startswith("<") or not all(header) or len(set(header)) != len(header):
+    if raw.lstrip().startswith("<") or not header or not all(header) or len(set(header)) != len(header):
         raise FastmagError("EDIQUERY answer has no header row", remote_message=raw[:200])
     missing = [name for name in required if name not in header]
     if missing:
