@@ -22,11 +22,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector import runs as run_records
 from connector.api import pages
 from connector.api.invoke import Invoker, invoker_from_environment
 from connector.events import FlowRequest, Trigger
 from connector.observability import logger
-from connector import runs as run_records
 from connector.runs import FINISHED, PreviewStore, RunRecord, RunStatus, RunStore, now_iso
 from connector.settings import environment
 from connector.state import LedgerEntry, OrderLedger
