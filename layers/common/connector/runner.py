@@ -145,7 +145,7 @@ def execute(
         return None
 
     try:
-        with Heartbeat(renew=renew, lease=lease, settings=settings):
+        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings):
             flow_function(context)
         status = run.final_status()
         message = run.message

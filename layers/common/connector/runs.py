@@ -389,7 +389,10 @@ class Heartbeat:
     thread is stopped and joined on the way out, whatever happened inside.
     """
 
-    def __init__(self, *, renew: Callable[[float, float], str | None], lease: Lease, settings: LeaseTiming) -> None:
+    def __init__(
+        self, *, run_id: str, renew: Callable[[float, float], str | None], lease: Lease, settings: LeaseTiming
+    ) -> None:
+        self._run_id = run_id
         self._renew = renew
         self._lease = lease
         self._timing = settings
@@ -418,7 +421,10 @@ class Heartbeat:
                 self._lease.renewed(now + self._timing.lease_seconds - self._timing.clock())
             else:
                 self._lease.lose(refusal)
-                logger.warning(f"lease lost: {refusal}", extra={"event": "run.lease_lost", "reason": refusal})
+                logger.warning(
+                    f"run {self._run_id} lost its lease: {refusal}",
+                    extra={"event": "run.lease_lost", "key": self._run_id, "reason": refusal},
+                )
 
 
 class Run:
