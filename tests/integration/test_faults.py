@@ -123,6 +123,9 @@ def duplicate_delivery(stack: LocalStack, flow: str) -> None:
         event = stack.event(EVENTS[flow], run_id=running["run_id"], execution_id=None, preview=False)
         _duplicates[running["run_id"]] = stack.invoke(FUNCTIONS[flow], event)
 
+    # The first delivery waits for its query while the second runs: no read timeout may cut that wait short (its
+    # retry would run the flow on, logging beside the second delivery in this one process, unlike in Lambda).
+    stack.configure({"fastmag": {"wire": {"read_timeout_seconds": 60}}})
     stack.fastmag.before_query = deliver_again
 
 
