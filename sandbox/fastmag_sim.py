@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -223,6 +223,8 @@ class FastmagSimulator:
         self.stores = frozenset(stores)
         self.switches = Switches()
         self.faults = Faults()
+        # Called before each EDIQUERY is answered: a test's hook runs a step (a barrier, a second delivery) there.
+        self.before_query: Callable[[], None] | None = None
         self.calls: Counter[str] = Counter()
         self.requests: list[Recorded] = []
         self._lock = threading.RLock()
@@ -379,6 +381,8 @@ class FastmagSimulator:
             return _Answer(self.faults.fail_status, b"<html><body>Service indisponible</body></html>", "text/html")
         match endpoint:
             case "query":
+                if self.before_query is not None:
+                    self.before_query()
                 return self._query(method, params)
             case "write":
                 return self._write(params)

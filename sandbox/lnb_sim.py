@@ -198,6 +198,9 @@ class LeNewBlackSimulator:
         self.prices_require_variant = True
         self.inventory_requires_known_item = False
         self.buyer_emails_taken: set[str] = set()
+        # Called with (method, path below the base path) before each call is handled: a test's barrier holds a call
+        # here until it releases it, to run two clients in an exact order.
+        self.before_handling: Callable[[str, str], None] | None = None
         # state
         self.products: dict[str, dict[str, Any]] = {}
         self.fabrics: dict[str, dict[str, Any]] = {}
@@ -388,6 +391,8 @@ class LeNewBlackSimulator:
         try:
             if self.latency_seconds:
                 time.sleep(self.latency_seconds)
+            if self.before_handling is not None and relative is not None:
+                self.before_handling(request.method, relative)
             body = self._body(request)
             status, payload, headers = self._handle(request, relative, body)
         finally:

@@ -249,7 +249,9 @@ def _schedules(stop: threading.Event) -> None:
         elapsed = min(next_tick.values())
         for flow, when in list(next_tick.items()):
             if when <= elapsed:
-                invoker.invoke(flow, {"flow": flow, "trigger": "schedule", "execution_id": str(uuid.uuid4())})
+                tick = datetime.now(UTC).replace(microsecond=0).isoformat()
+                event = {"flow": flow, "trigger": "schedule", "schedule": f"sandbox-{flow}", "scheduled_time": tick}
+                invoker.invoke(flow, {**event, "execution_id": str(uuid.uuid4()), "attempt": 1})
                 next_tick[flow] = when + SCHEDULES[flow]
 
 

@@ -47,8 +47,10 @@ EVENT_FILES = {
     "OrdersSchedule": "schedule_orders.json",
 }
 SCHEDULER_CONTEXT = {
+    "schedule": "<aws.scheduler.schedule-arn>",
     "scheduled_time": "<aws.scheduler.scheduled-time>",
     "execution_id": "<aws.scheduler.execution-id>",
+    "attempt": "<aws.scheduler.attempt-number>",
 }
 # fmt: off
 CLOUDWATCH_RETENTION_DAYS = {
@@ -236,9 +238,20 @@ def test_sample_event_is_what_the_scheduler_delivers(template: dict[str, Any], e
     assert datetime.fromisoformat(sample["scheduled_time"]).tzinfo is not None
     assert str(uuid.UUID(sample["execution_id"])) == sample["execution_id"]
 
+    schedule_name = sample["schedule"].rsplit("/", 1)[-1]
+    assert sample["schedule"].startswith("arn:aws:scheduler:")
+    assert schedule_name.endswith(properties["Name"]["Fn::Sub"].removeprefix("${AWS::StackName}"))
+
+    # The run is named by the schedule and its tick: a retry of the tick (new execution id, next attempt) and a
+    # second delivery of it are the same run; the same time on another schedule is another run.
     request = FlowRequest.parse(template_input["flow"], sample)
     assert request.trigger == "schedule"
-    assert request.resolved_run_id() == f"{request.flow}-{sample['execution_id']}"
+    tick = datetime.fromisoformat(sample["scheduled_time"]).strftime("%Y%m%dT%H%M%SZ")
+    assert request.resolved_run_id() == f"{request.flow}-{schedule_name}-{tick}"
+    retry = FlowRequest.parse(template_input["flow"], {**sample, "execution_id": str(uuid.uuid4()), "attempt": "2"})
+    assert retry.resolved_run_id() == request.resolved_run_id() and retry.attempt == 2
+    other = FlowRequest.parse(template_input["flow"], {**sample, "schedule": sample["schedule"] + "-other"})
+    assert other.resolved_run_id() != request.resolved_run_id()
 
 
 # --- Storage, configuration, queues -------------------------------------------------------------------------

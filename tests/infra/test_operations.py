@@ -86,7 +86,7 @@ def test_log_metric_filters_count_events_the_code_logs(template: dict[str, Any])
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "layers/common/connector").rglob("*.py"))
     filters = resources_of_type(template, "AWS::Logs::MetricFilter")
     alarmed = {_metric(alarm)[1] for alarm in _alarms(template).values()}
-    assert len(filters) == 3
+    assert len(filters) == 7
     for name, metric_filter in filters.items():
         properties = metric_filter["Properties"]
         assert properties["LogGroupName"] == {"Ref": "ConnectorLogGroup"}, name
@@ -167,3 +167,34 @@ def test_saved_queries_and_alarms_live_where_the_readme_says(template: dict[str,
         if "AlarmName" in alarm:
             suffix = alarm["AlarmName"]["Fn::Sub"].removeprefix("${AWS::StackName}-")
             assert f"`{suffix}`" in readme, f"README Operate does not explain the {name} alarm"
+
+
+def test_exactly_once_events_are_counted_and_alarmed(template: dict[str, Any]) -> None:
+    """A lost run, a stuck or unknown order and a lookup that finds nothing each notify someone."""
+    filters = {
+        f["FilterPattern"]: f["MetricTransformations"][0]
+        for f in (v["Properties"] for v in resources_of_type(template, "AWS::Logs::MetricFilter").values())
+    }
+    alarmed = {_metric(alarm) for alarm in _alarms(template).values()}
+    for event in ("run.lost", "order.stuck", "order.unknown", "orders.lookup_broken"):
+        transformation = filters[f'{{ $.event = "{event}" }}']
+        metric = (transformation["MetricNamespace"], transformation["MetricName"])
+        assert metric in alarmed, event
+
+
+def test_orders_reserved_concurrency_is_optional_and_off_by_default(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["OrdersReservedConcurrency"]
+    assert parameter["Default"] == ""
+    assert template["Conditions"]["HasOrdersReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OrdersReservedConcurrency"}, ""]}]
+    }
+    reserved = template["Resources"]["ImportOrdersFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["HasOrdersReservedConcurrency", {"Ref": "OrdersReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    others = [
+        name
+        for name, function in resources_of_type(template, "AWS::Serverless::Function").items()
+        if "ReservedConcurrentExecutions" in function["Properties"] and name != "ImportOrdersFunction"
+    ]
+    assert others == []

@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
+from sandbox.run import FUNCTIONS
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
-from tests.integration.flows import FLOWS, MISSING, outcome, run_flow, target_state
+from tests.integration.flows import EVENTS, FLOWS, MISSING, outcome, run_flow, target_state
 from tests.integration.test_stock import expected_quantities_now
 
 MATRIX_PATH = Path(__file__).resolve().parents[1] / "artifacts" / "fault-matrix.md"
@@ -109,6 +110,30 @@ def partial_batch(stack: LocalStack, flow: str) -> None:
         stack.lnb.reject_items(BATCH_RESOURCES[flow], _some, "refused by the partial-batch fault")
 
 
+# What the second delivery of a run answered, per run id (the "duplicate delivery" fault).
+_duplicates: dict[str, Any] = {}
+
+
+def duplicate_delivery(stack: LocalStack, flow: str) -> None:
+    """While the run reads Fastmag, its event is delivered again, as Lambda's at-least-once delivery may."""
+
+    def deliver_again() -> None:
+        stack.fastmag.before_query = None  # once
+        (running,) = [run for run in runs_of(stack, flow) if run["status"] == "running"]
+        event = stack.event(EVENTS[flow], run_id=running["run_id"], execution_id=None, preview=False)
+        _duplicates[running["run_id"]] = stack.invoke(FUNCTIONS[flow], event)
+
+    # The first delivery waits for its query while the second runs: no read timeout may cut that wait short (its
+    # retry would run the flow on, logging beside the second delivery in this one process, unlike in Lambda).
+    stack.configure({"fastmag": {"wire": {"read_timeout_seconds": 60}}})
+    stack.fastmag.before_query = deliver_again
+
+
+def runs_of(stack: LocalStack, flow: str) -> list[dict[str, Any]]:
+    items = stack.table.scan(ConsistentRead=True)["Items"]
+    return [item for item in items if str(item["pk"]).startswith("RUN#") and item.get("flow") == flow]
+
+
 FAULTS: dict[str, Callable[[LocalStack, str], None]] = {
     "LNB latency > timeout": lnb_latency,
     "Fastmag latency > timeout": fastmag_latency,
@@ -122,6 +147,7 @@ FAULTS: dict[str, Callable[[LocalStack, str], None]] = {
     "malformed (Fastmag)": fastmag_malformed,
     "malformed (LNB)": lnb_malformed,
     "partial batch": partial_batch,
+    "duplicate delivery": duplicate_delivery,
 }
 
 
@@ -134,6 +160,7 @@ def clear_faults(stack: LocalStack) -> None:
     faults = stack.fastmag.faults
     faults.latency_seconds, faults.fail_next, faults.drop_after_commit = 0, 0, 0
     faults.ko_next_write, faults.malformed_next_query = None, False
+    stack.fastmag.before_query = None
 
 
 _clean: dict[str, tuple[str, Any]] = {}
@@ -215,6 +242,14 @@ def test_fault_then_recovery(flow: str, fault: str, task_log: TaskLog) -> None:
         assert outcome(faulty).partition("+")[0] in {"succeeded", "partial", "failed", "held"}, faulty
         # …the next run must recover everything.
         assert outcome(recovery) in {"succeeded", "partial"}, recovery
+        if fault == "duplicate delivery":
+            # The second delivery found the run started, answered it as it was and wrote nothing: the record is the
+            # first delivery's, one run per delivered event.
+            duplicate = _duplicates.pop(faulty["run_id"])
+            assert duplicate["run_id"] == faulty["run_id"] and duplicate["status"] == "running", duplicate
+            assert faulty["status"] != "skipped"
+            assert len(runs_of(stack, flow)) == 2  # the faulty run and the recovery run
+            assert [line["run_id"] for line in task_log.events("run.duplicate")] == [faulty["run_id"]]
         reasons_are_logged(task_log, faulty)
         reasons_are_logged(task_log, recovery)
         check_invariants(stack, flow, expected)

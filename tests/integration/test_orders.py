@@ -21,8 +21,8 @@ INVOICING, CLOSED, BLOCKED = "invoicing", "closed", "blocked"
 
 
 def pull(stack: LocalStack, **fields: Any) -> dict[str, Any]:
-    """One scheduled tick; each call is a new tick (its own execution id) unless the test names one."""
-    event = stack.event("schedule_orders", **{"execution_id": None, **fields})
+    """One scheduled tick; each call is a new tick (no scheduled time: its own run id) unless the test names one."""
+    event = stack.event("schedule_orders", **{"execution_id": None, "scheduled_time": None, **fields})
     result: dict[str, Any] = stack.invoke("import_orders", event)
     return result
 

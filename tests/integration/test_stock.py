@@ -36,8 +36,8 @@ def lnb_stock(stack: LocalStack) -> dict[str, int]:
 
 
 def push(stack: LocalStack, **fields: Any) -> dict[str, Any]:
-    """One scheduled tick; each call is a new tick (its own execution id) unless the test names one."""
-    event = stack.event("schedule_stock", **{"execution_id": None, **fields})
+    """One scheduled tick; each call is a new tick (no scheduled time: its own run id) unless the test names one."""
+    event = stack.event("schedule_stock", **{"execution_id": None, "scheduled_time": None, **fields})
     result: dict[str, Any] = stack.invoke("push_stock", event)
     return result
 

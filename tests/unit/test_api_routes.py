@@ -52,8 +52,14 @@ class MemoryRuns:
     def __init__(self) -> None:
         self.records: dict[str, RunRecord] = {}
 
-    def put(self, record: RunRecord) -> None:
-        self.records[record.run_id] = record
+    def queue(self, record: RunRecord) -> bool:
+        return self.records.setdefault(record.run_id, record) is record
+
+    def fail_queued(self, record: RunRecord, message: str) -> bool:
+        if self.records[record.run_id].status != RunStatus.QUEUED:
+            return False
+        self.records[record.run_id] = record.model_copy(update={"status": RunStatus.FAILED, "message": message})
+        return True
 
 
 class BrokenInvoker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -10,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import SettingsError
 from connector.settings import Flow
+
+# What a run id may hold besides letters and digits (the API's and the table's key pattern).
+_SAFE = re.compile(r"[^A-Za-z0-9._\-]+")
 
 Trigger = Literal["button", "schedule", "cli", "apply"]
 
@@ -25,8 +29,12 @@ class FlowRequest(BaseModel):
     preview: bool = False
     full: bool = False
     force: bool = False
+    # EventBridge Scheduler's context (the schedule's Input): the schedule and the tick's time name the run; the
+    # execution id (new on every retry of a tick) and attempt number are kept for diagnosis only.
+    schedule: str | None = Field(default=None, max_length=2048, description="the schedule's ARN or name")
     scheduled_time: datetime | None = None
     execution_id: str | None = None
+    attempt: int | None = None
     apply_run_id: str | None = None
 
     @classmethod
@@ -43,11 +51,20 @@ class FlowRequest(BaseModel):
             raise SettingsError(f"this function runs the {flow} flow, not {request.flow}")
         return request
 
+    @property
+    def schedule_name(self) -> str | None:
+        """The schedule's name, from its ARN (`arn:aws:scheduler:…:schedule/<group>/<name>`) or as given."""
+        if not self.schedule:
+            return None
+        return _SAFE.sub("-", self.schedule.rsplit("/", 1)[-1])[:64] or None
+
     def resolved_run_id(self) -> str:
-        """The schedule's execution id is the run id, so a Scheduler retry of one tick is the same run."""
+        """A scheduled run is named by its schedule and tick, which every delivery and retry of the tick repeats
+        (Lambda may deliver an asynchronous event twice; Scheduler retries a tick with a new execution id)."""
         if self.run_id:
             return self.run_id
-        if self.execution_id:
-            return f"{self.flow}-{self.execution_id}"
+        if self.scheduled_time is not None:
+            tick = self.scheduled_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+            return f"{self.flow}-{self.schedule_name or 'schedule'}-{tick}"
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return f"{self.flow}-{stamp}-{uuid.uuid4().hex[:8]}"

@@ -6,23 +6,22 @@ Handlers and the CLI both come through `execute`, so a run behaves the same wher
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from connector import runs
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows.context import FlowContext, Services
 from connector.observability import bind_run, log_at, logger, mask_email, metrics, shorten
-from connector.runs import FINISHED, Lease, Run, RunRecord, RunStatus, now_iso
+from connector.runs import Heartbeat, Lease, Run, RunRecord, RunStatus, RunStore, iso, now_iso
 from connector.settings import Flow, Secret, Settings, environment, load_settings
 from connector.state import digest
 
 FlowFunction = Callable[[FlowContext], None]
-
-# A lease longer than a Lambda can live: a crashed run's lock frees itself after that.
-LOCK_LEASE_SECONDS = 960
 
 
 class RunFailed(ConnectorError):
@@ -73,15 +72,22 @@ def execute(
     request: FlowRequest,
     services: Services,
     on_progress: Callable[[Run], None] | None = None,
+    *,
+    invocation: str | None = None,
 ) -> RunRecord:
+    """Start the run (one conditional write), take the flow's lock, run it under a renewed lease, finish it.
+
+    `invocation` is the holder this delivery writes as: a uuid of its own (not Lambda's request id, which a
+    retried asynchronous event keeps), so two deliveries of one run can tell each other apart.
+    """
+    settings = runs.timing
+    holder = invocation or uuid.uuid4().hex
     run_id = request.resolved_run_id()
     bind_run(flow=request.flow, run_id=run_id, trigger=request.trigger)
     store = services.runs
-    existing = store.get(run_id)
-    if existing is not None and existing.status in FINISHED:
-        # A redelivered schedule tick or async retry of a run that already ended: do not run it twice.
-        logger.info(f"run {run_id} already ended as {existing.status}", extra={"event": "run.duplicate"})
-        return existing
+    now = settings.clock()
+    # The local view starts before the table's lease is written, so it never outlives it.
+    lease = Lease(settings.lease_seconds, settings.clock)
     record = RunRecord(
         run_id=run_id,
         flow=request.flow,
@@ -91,29 +97,56 @@ def execute(
         full=request.full,
         force=request.force,
         applied_from=request.apply_run_id,
-        queued_at=existing.queued_at if existing else None,
-        started_at=now_iso(),
+        started_at=iso(now),
+        holder=holder,
+        lease_expires_at=int(now + settings.lease_seconds),
+        heartbeat_at=iso(now),
+        schedule=request.schedule_name,
+        scheduled_time=request.scheduled_time.isoformat() if request.scheduled_time else None,
+        execution_id=request.execution_id,
+        attempt=request.attempt,
     )
-    lease = Lease(LOCK_LEASE_SECONDS)  # started before the lock is taken: the local view never outlives the table's
-    if not services.locks.acquire(request.flow, run_id, LOCK_LEASE_SECONDS):
-        holder = services.locks.holder(request.flow) or "unknown"
+    started = store.start(record)
+    if started is None:
+        # Another delivery of this run (an at-least-once duplicate, a Scheduler retry) started it first: the
+        # record is that delivery's, and this one writes nothing at all.
+        existing = store.get(run_id)
+        found = existing.status if existing else "gone"
+        logger.info(
+            f"run {run_id} was already started by another delivery ({found}): not running it twice",
+            extra={"event": "run.duplicate", "key": run_id, "execution_id": request.execution_id},
+        )
+        if existing is None:  # pragma: no cover - expired by TTL between the two reads
+            raise RunFailed(f"run {run_id} vanished while its duplicate delivery read it")
+        return existing
+    record = started
+    if not services.locks.acquire(request.flow, holder, run_id=run_id, now=now, lease_seconds=settings.lease_seconds):
+        other = services.locks.holder(request.flow, now=now) or "unknown"
         record = record.model_copy(
             update={
                 "status": RunStatus.SKIPPED,
-                "message": f"another {request.flow} run ({holder}) is in progress",
+                "message": f"another {request.flow} run ({other}) is in progress",
                 "finished_at": now_iso(),
             }
         )
-        store.put(record)
-        _log_finished(record)
-        return record
-    store.put(record)
-    run = Run(request, run_id, store, on_progress, lease)
+        return _finish(store, record)
+    # Holding the lock, this run is the flow's next run: whatever still looks alive without a lease is lost.
+    store.close_lost_runs(request.flow, now=now)
+    run = Run(request, run_id, store, on_progress, lease=lease, holder=holder)
     context = FlowContext(services, run)
     status: RunStatus
     message: str | None = None
+
+    def renew(at: float, seconds: float) -> str | None:
+        if not services.locks.renew(request.flow, holder, now=at, lease_seconds=seconds):
+            return f"the {request.flow} lock expired or was taken over"
+        if not store.renew(run_id, holder, now=at, lease_seconds=seconds):
+            return "the run record is no longer this run's (closed as lost?)"
+        return None
+
     try:
-        flow_function(context)
+        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings):
+            flow_function(context)
         status = run.final_status()
         message = run.message
     except Exception as error:
@@ -123,9 +156,14 @@ def execute(
         run.problem(f"run failed: {message}")
         status = RunStatus.FAILED
     finally:
-        services.locks.release(request.flow, run_id)
+        services.locks.release(request.flow, holder)
+    if lease.lost_reason is not None and status != RunStatus.FAILED:
+        # It stopped writing somewhere, or would have at its next write: what it did not finish is not done.
+        message = f"lease lost ({lease.lost_reason})"
+        run.problem(f"run failed: {message}")
+        status = RunStatus.FAILED
     preview_key = None
-    if request.preview:
+    if request.preview and lease.lost_reason is None:
         preview_key = services.previews.write(
             run_id,
             [
@@ -145,9 +183,21 @@ def execute(
             "finished_at": now_iso(),
         }
     )
-    store.put(record)
-    _log_finished(record)
-    return record
+    return _finish(store, record)
+
+
+def _finish(store: RunStore, record: RunRecord) -> RunRecord:
+    """Write the run's final record if the run still owns it; otherwise what the record says now."""
+    if store.finish(record):
+        _log_finished(record)
+        return record
+    current = store.get(record.run_id) or record
+    logger.warning(
+        f"run {record.run_id} ended {record.status} but its record is no longer its own ({current.status}): "
+        "not overwriting it",
+        extra={"event": "run.fenced", "key": record.run_id, "reason": current.message},
+    )
+    return current
 
 
 def _preview_summary(context: FlowContext) -> dict[str, int]:
@@ -181,7 +231,9 @@ def handle(flow: Flow, flow_function: FlowFunction, event: dict[str, Any]) -> di
     """The body of every flow handler: parse the event, load settings, run, shape the answer."""
     request = FlowRequest.parse(flow, event)
     settings, secret = load_settings()
-    record = execute(flow_function, request, services_for(settings, secret))
-    if record.status == RunStatus.FAILED:
+    invocation = uuid.uuid4().hex
+    record = execute(flow_function, request, services_for(settings, secret), invocation=invocation)
+    # A duplicate delivery reports the run it found, but only the delivery that ran it reports its failure.
+    if record.status == RunStatus.FAILED and record.holder == invocation:
         raise RunFailed(f"{flow} run {record.run_id} failed: {record.message}")
     return record.model_dump(mode="json", exclude_none=True)

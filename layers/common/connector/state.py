@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 import re
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -216,43 +215,76 @@ def _entries(flow: str, document: Any) -> dict[str, str]:
 
 
 class LockStore:
-    """Leases named `LOCK#<name>`; `acquire` fails while another holder's lease runs."""
+    """Leases named `LOCK#<name>`, held by one invocation (a uuid it made) until released or expired.
+
+    `acquire` fails while anyone else's lease runs, the same run's other deliveries included: they carry other
+    holders. `renew` extends only a lease that is still this holder's and has not run out, so a run whose lease
+    expired (and may have been taken over) learns it instead of extending someone else's. Times are epoch
+    seconds given by the caller, so one clock rules the lease everywhere.
+    """
 
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def acquire(self, name: str, holder: str, lease_seconds: int) -> bool:
-        now = int(time.time())
+    @staticmethod
+    def _key(name: str) -> dict[str, str]:
+        return {"pk": f"LOCK#{name}", "sk": "LOCK"}
+
+    def acquire(self, name: str, holder: str, *, run_id: str, now: float, lease_seconds: float) -> bool:
         try:
             self._table.put_item(
                 Item={
-                    "pk": f"LOCK#{name}",
-                    "sk": "LOCK",
+                    **self._key(name),
                     "holder": holder,
-                    "expires_at": now + lease_seconds,
+                    "run_id": run_id,
+                    "expires_at": _epoch(now + lease_seconds),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :holder",
-                ExpressionAttributeValues={":now": now, ":holder": holder},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                ExpressionAttributeValues={":now": _epoch(now)},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _conditional_failure(error):
                 return False
             raise
         return True
 
-    def holder(self, name: str) -> str | None:
-        item = self._table.get_item(Key={"pk": f"LOCK#{name}", "sk": "LOCK"}, ConsistentRead=True).get("Item")
-        if not item or int(str(item.get("expires_at", 0))) < time.time():
+    def renew(self, name: str, holder: str, *, now: float, lease_seconds: float) -> bool:
+        try:
+            self._table.update_item(
+                Key=self._key(name),
+                UpdateExpression="SET expires_at = :until",
+                ConditionExpression="holder = :me AND expires_at > :now",
+                ExpressionAttributeValues={":me": holder, ":now": _epoch(now), ":until": _epoch(now + lease_seconds)},
+            )
+        except ClientError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def holder(self, name: str, *, now: float) -> str | None:
+        """The run holding the lock, if its lease still runs."""
+        item = self._table.get_item(Key=self._key(name), ConsistentRead=True).get("Item")
+        if not item or int(str(item.get("expires_at", 0))) <= _epoch(now):
             return None
-        return str(item["holder"])
+        return str(item.get("run_id") or item["holder"])
 
     def release(self, name: str, holder: str) -> None:
         try:
             self._table.delete_item(
-                Key={"pk": f"LOCK#{name}", "sk": "LOCK"},
+                Key=self._key(name),
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":holder": holder},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _conditional_failure(error):
                 raise
+
+
+def _epoch(seconds: float) -> int:
+    """Whole seconds, as DynamoDB numbers and TTL attributes want them."""
+    return int(seconds)
+
+
+def _conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

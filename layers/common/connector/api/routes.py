@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector import runs as run_records
 from connector.api import pages
 from connector.api.invoke import Invoker, invoker_from_environment
 from connector.events import FlowRequest, Trigger
@@ -94,6 +95,12 @@ def api_services() -> ApiServices:
             invoker=invoker_from_environment(env),
         )
     return _services[cache_key]
+
+
+def _alive(records: list[RunRecord]) -> list[RunRecord]:
+    """Records as they are: a run that stopped heartbeating, or never started, is closed as lost when read."""
+    store, now = api_services().runs, run_records.timing.clock()
+    return [store.close_if_lost(record, now=now) for record in records]
 
 
 # --- Request context ----------------------------------------------------------------------------------------
@@ -183,7 +190,7 @@ app.exception_handler(ValueError)(_unreadable_body)
 @app.get("/", summary="Status page: recent runs per flow and a button per flow")
 def status_page() -> Response[str]:
     services = api_services()
-    runs = {flow: services.runs.list(flow, limit=RECENT_RUNS)[0] for flow in services.invoker.flows}
+    runs = {flow: _alive(services.runs.list(flow, limit=RECENT_RUNS)[0]) for flow in services.invoker.flows}
     return _html(pages.status_page(runs, _links()))
 
 
@@ -232,16 +239,15 @@ def _start(
         applied_from=apply_run_id,
         queued_at=now_iso(),
     )
-    services.runs.put(record)
+    if not services.runs.queue(record):  # pragma: no cover - a fresh random id
+        return _problem(HTTPStatus.CONFLICT, f"run {run_id} exists already")
     logger.append_keys(flow=flow, run_id=run_id, trigger=trigger)
     try:
         services.invoker.invoke(flow, request.model_dump(mode="json", exclude_none=True))
     except Exception as error:  # the run never started: say so on its record and to the caller
         logger.exception(f"could not start the {flow} run", extra={"event": "run.not_started"})
         message = f"could not start the {flow} flow: {error}"
-        services.runs.put(
-            record.model_copy(update={"status": RunStatus.FAILED, "message": message, "finished_at": now_iso()})
-        )
+        services.runs.fail_queued(record, message)
         return _problem(HTTPStatus.BAD_GATEWAY, message)
     logger.info(f"run {run_id} queued", extra={"event": "run.queued", "key": run_id})
     links = _links()
@@ -311,13 +317,13 @@ def list_runs(
         return _unknown_flow(flow)
     if flow is None:
         # Across flows there is no common cursor: the latest runs of every flow, merged.
-        runs = [r for f in services.invoker.flows for r in services.runs.list(f, limit=limit)[0]]
+        runs = [r for f in services.invoker.flows for r in _alive(services.runs.list(f, limit=limit)[0])]
         runs.sort(key=lambda r: r.queued_at or r.started_at or "", reverse=True)
         page = RunPage(runs=runs[:limit], next=None)
     else:
         records, after = services.runs.list(flow, limit=limit, after=_decode_cursor(cursor, flow) if cursor else None)
         encoded = base64.urlsafe_b64encode(after.encode()).decode() if after else None
-        page = RunPage(runs=records, next=encoded)
+        page = RunPage(runs=_alive(records), next=encoded)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
 
 
@@ -328,9 +334,10 @@ def list_runs(
 )
 def get_run(run_id: str) -> Response[Any]:
     services = api_services()
-    record = services.runs.get(run_id)
-    if record is None:
+    found = services.runs.get(run_id)
+    if found is None:
         return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
+    (record,) = _alive([found])
     preview_url = services.previews.presigned_url(run_id) if record.preview_key else None
     if _wants_html():
         return _html(pages.run_page(record, preview_url, _links()))
