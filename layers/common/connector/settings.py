@@ -66,6 +66,10 @@ class FastmagWire(_Model):
     connect_timeout_seconds: PositiveSeconds = 5
     read_timeout_seconds: PositiveSeconds = 60
     read_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    # urllib3's exponential backoff: the first retry at once, then base·2^n, at most the cap (which also caps
+    # a Retry-After).
+    backoff_base_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
+    backoff_cap_seconds: Annotated[float, Field(ge=0, le=600)] = 10
 
     @model_validator(mode="before")
     @classmethod

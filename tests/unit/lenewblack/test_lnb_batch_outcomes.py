@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.lenewblack.client import parse_batch_response
 from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
+from connector.lenewblack.wire import parse_batch_response
 
 Item = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Pure parsing and policy pieces of the Le New Black client: no network."""
+"""Le New Black's answers read without I/O (lenewblack/wire.py), and its request models: no network."""
 
 from __future__ import annotations
 
@@ -6,20 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
-from urllib3.response import HTTPResponse
-from urllib3.util.retry import RequestHistory
 
-from connector.lenewblack.client import (
-    PacedRetry,
-    full_jitter_backoff,
-    normalize_errors,
-    parse_batch_response,
-    parse_error_body,
-    parse_token_expiry,
-)
 from connector.lenewblack.models import (
     BATCH_KEYS,
     InventoryByEan,
@@ -28,6 +16,12 @@ from connector.lenewblack.models import (
     Price,
     Product,
     Retailer,
+)
+from connector.lenewblack.wire import (
+    normalize_errors,
+    parse_batch_response,
+    parse_error_body,
+    parse_token_expiry,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -166,47 +160,6 @@ def test_outcome_reason_falls_back_to_message_then_status() -> None:
     )
     assert "HTTP 500" in ItemOutcome(index=0, accepted=False, http_status=500).reason
     assert ItemOutcome(index=0, accepted=True).reason == "accepted"
-
-
-# --- backoff -----------------------------------------------------------------------------------------------------
-
-
-def test_full_jitter_backoff_ceiling_doubles_up_to_the_cap() -> None:
-    assert [full_jitter_backoff(n, 0.5, 3.0, lambda: 1.0) for n in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    assert full_jitter_backoff(4, 0.5, 60, lambda: 0.0) == 0.0
-    assert full_jitter_backoff(3, 0.5, 60, lambda: 0.25) == 0.5
-    assert full_jitter_backoff(0, 0.5, 60, lambda: 1.0) == 0.0
-
-
-@given(st.integers(min_value=0, max_value=64), st.floats(0, 60), st.floats(0, 600), st.floats(0, 0.999999))
-def test_full_jitter_backoff_stays_within_zero_and_cap(n: int, base: float, cap: float, r: float) -> None:
-    wait = full_jitter_backoff(n, base, cap, lambda: r)
-    assert 0 <= wait <= cap
-
-
-def _retry(pauses: list[float]) -> PacedRetry:
-    return PacedRetry(
-        total=3, status_forcelist={429, 503}, backoff_factor=0.5, backoff_max=10, pause=pauses.append, rand=lambda: 1.0
-    )
-
-
-def test_retry_after_is_passed_to_the_pause_and_survives_new() -> None:
-    pauses: list[float] = []
-    retry = _retry(pauses).increment("POST", "/x", response=HTTPResponse(status=429, headers={"Retry-After": "7"}))
-    retry.sleep(HTTPResponse(status=429, headers={"Retry-After": "7"}))
-    assert pauses == [7.0]
-    assert isinstance(retry, PacedRetry)
-
-
-def test_backoff_without_retry_after_uses_consecutive_errors() -> None:
-    pauses: list[float] = []
-    retry = _retry(pauses)
-    for _ in range(3):
-        retry = retry.increment("POST", "/x", response=HTTPResponse(status=503))
-        retry.sleep(HTTPResponse(status=503))
-    assert pauses == [0.5, 1.0, 2.0]
-    redirected = retry.new(history=(*retry.history, RequestHistory("GET", "/x", None, 301, "/y")))
-    assert redirected.get_backoff_time() == 0.0
 
 
 # --- models ------------------------------------------------------------------------------------------------------

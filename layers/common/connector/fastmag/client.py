@@ -1,11 +1,12 @@
 """HTTP client of the Fastmag EDI: EDIQUERY reads, EDIWEBSRV writes, product photos (fastmag-api.md §1).
 
-Reads are idempotent, so transport errors and 502/503/504 are retried with a bounded backoff (urllib3
-`Retry` on the session). Writes are never retried at the HTTP level: Fastmag may commit a write whose
-answer never arrives, so a failed write says which of two things happened. FastmagNotSent: the body never
-left (no connection was made), nothing can be in Fastmag. FastmagOutcomeUnknown: the body may have
-arrived (read timeout, cut connection, an HTML or 5xx page, an answer neither OK nor KO), and the caller
-looks the order up by its external reference before sending anything again (§3.4).
+Reads are idempotent, so what the retry table (connector/retry.py) says about Fastmag is retried with a
+bounded exponential backoff (`fastmag.wire.backoff_*`, through the shared paced urllib3 `Retry` of
+connector/http.py). Writes are never retried at the HTTP level: Fastmag may commit a write whose answer never
+arrives, so a failed write says which of two things happened. FastmagNotSent: the body never left (no connection
+was made), nothing can be in Fastmag. FastmagOutcomeUnknown: the body may have arrived (read timeout, cut
+connection, an HTML or 5xx page, an answer neither OK nor KO), and the caller looks the order up by its external
+reference before sending anything again (§3.4).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from connector.errors import (
@@ -33,36 +33,12 @@ from connector.errors import (
 )
 from connector.fastmag.queries import Query
 from connector.fastmag.wire import WriteResult, decode, parse_write_response, read_tsv, to_charset
+from connector.http import paced_retry
 from connector.observability import logger, mask_url, remote_call
 from connector.settings import FastmagSettings
 
-RETRY_STATUSES = frozenset({502, 503, 504})
-BACKOFF_FACTOR_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 10.0
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
-
-
-class _Retry(Retry):
-    """urllib3's Retry whose waits go through an injectable `sleeper` (tests pass a recorder)."""
-
-    def __init__(self, *args: Any, sleeper: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sleeper = sleeper
-
-    def new(self, **kw: Any) -> Self:
-        # urllib3 copies the policy on every attempt and would drop the sleeper otherwise.
-        retry = super().new(**kw)
-        retry.sleeper = self.sleeper
-        return retry
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        honour = response is not None and self.respect_retry_after_header
-        delay = self.get_retry_after(response) if honour and response is not None else None
-        if delay is None:
-            delay = self.get_backoff_time()
-        if delay > 0:
-            self.sleeper(delay)
 
 
 @contextmanager
@@ -136,15 +112,14 @@ class FastmagClient:
         self._session = session or requests.Session()
         self._session.verify = self._wire.verify_tls
         reads = HTTPAdapter(
-            max_retries=_Retry(
-                total=self._wire.read_retries,
-                status_forcelist=RETRY_STATUSES,
+            max_retries=paced_retry(
+                "fastmag",
+                retries=self._wire.read_retries,
+                backoff_base_seconds=self._wire.backoff_base_seconds,
+                backoff_cap_seconds=self._wire.backoff_cap_seconds,
+                jitter="none",
+                pause=lambda seconds: sleep(seconds) if seconds > 0 else None,
                 allowed_methods=frozenset({"GET", "POST"}),  # EDIQUERY only SELECTs: safe to resend
-                backoff_factor=BACKOFF_FACTOR_SECONDS,
-                backoff_max=BACKOFF_MAX_SECONDS,
-                retry_after_max=BACKOFF_MAX_SECONDS,
-                raise_on_status=False,
-                sleeper=sleep,
             )
         )
         writes = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=False, raise_on_status=False))

@@ -33,7 +33,8 @@ from urllib.parse import quote
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from connector.errors import FastmagError, LeNewBlackAuthError, LeNewBlackError, ValidationProblem
+from connector import retry
+from connector.errors import FastmagError, LeNewBlackError, ValidationProblem
 from connector.fastmag.queries import PRODUCTS
 from connector.flows.context import FlowContext, Services
 from connector.flows.products import map_products
@@ -408,9 +409,8 @@ class Outcome:
 
 
 def _retryable(error: LeNewBlackError) -> bool:
-    """Worth another try by Lambda (then the on-failure queue): LNB unreachable, overloaded, or the token."""
-    status = error.http_status
-    return isinstance(error, LeNewBlackAuthError) or status is None or status == 429 or status >= 500
+    """Worth another try by Lambda (then the on-failure queue), as the retry table says (`by_lambda`)."""
+    return retry.lnb_rule(error).by_lambda
 
 
 def _read_file(services: Services, image: ImageKey, s3_key: str) -> tuple[bytes, str] | Outcome:

@@ -1,396 +1,50 @@
-"""Le New Black Wholesale API v2 client: token, transport policy, pagination, batches, files, orders.
+"""Le New Black Wholesale API v2 client: the endpoints (token, pagination, batches, files, orders).
 
-Facts and their confidence are in lenewblack-api.md; every behaviour marked uncertain there is handled in
-all its known variants here (pagination headers present or not, batch item `status` or `success`, error
-bodies in every shape seen, `expire_on` in several forms, `Retry-After` present or not).
+Facts and their confidence are in lenewblack-api.md. Reading the answers is wire.py's job; when a failed call is
+sent again is the retry table's (connector/retry.py), applied by the shared transport (connector/http.py) and
+by the 401 rule and the batch sender here.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from itertools import islice, takewhile
-from typing import Any, Literal, Self
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
+from connector import retry
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
-from connector.lenewblack.models import BATCH_KEYS, BatchKey, ItemKey, ItemOutcome
+from connector.http import PacedRetry, TokenManager, paced_retry
+from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
+from connector.lenewblack.wire import (
+    batch_failed,
+    json_default,
+    parse_batch_response,
+    parse_error_body,
+    parse_token_expiry,
+)
 from connector.observability import logger, mask_url, remote_call
 from connector.settings import LeNewBlackSettings
 
-REMOTE = "lenewblack"
+REMOTE: retry.Remote = "lenewblack"
 AUTH_PATH = "/auth/token"
-# 429 is a rate limit; 502/503/504 are gateways and overloads. 500 is left out on purpose: the reference
-# SDK stopped retrying it, since a 500 is usually a request the server cannot handle, not a transient fault.
-RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
-# The refresh margin is at most this share of a token's lifetime, so a short-lived token is used for most of it.
-REFRESH_MARGIN_SHARE = 0.2
 _RAW_BODY_LIMIT = 4000
 _POOL_SIZE = 32
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-# --- pure helpers (unit-tested) ----------------------------------------------------------------------------------
-
-
-def full_jitter_backoff(retry_number: int, base: float, cap: float, rand: Callable[[], float]) -> float:
-    """Wait before retry number `retry_number` (1 for the first retry): uniform in [0, min(cap, base·2^(n-1))].
-
-    Full jitter spreads the concurrent batch threads that hit the same overload, instead of having them
-    come back in lock step.
-    """
-    if retry_number < 1:
-        return 0.0
-    ceiling = min(cap, base * float(2 ** (retry_number - 1)))
-    return rand() * ceiling
-
-
-def normalize_errors(value: Any) -> dict[str, list[str]]:
-    """Field errors as `{field: [messages]}`; a bare string or list becomes messages under the key ``""``."""
-    if value is None or value in ("", [], {}):
-        return {}
-    if isinstance(value, Mapping):
-        normalized: dict[str, list[str]] = {}
-        for field, messages in value.items():
-            texts = _texts(messages)
-            if texts:
-                normalized[str(field)] = texts
-        return normalized
-    texts = _texts(value)
-    return {"": texts} if texts else {}
-
-
-def _texts(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    if isinstance(value, Mapping):
-        # A nested map (e.g. per-variant errors) is flattened into "key: message" lines.
-        return [f"{key}: {text}" for key, inner in value.items() for text in _texts(inner)]
-    if isinstance(value, list | tuple):
-        return [text for inner in value for text in _texts(inner)]
-    return [str(value)]
-
-
-def errors_summary(errors: Mapping[str, list[str]]) -> str:
-    return "; ".join(f"{field}: {text}" if field else text for field, texts in errors.items() for text in texts)
-
-
-def parse_error_body(body: Any) -> tuple[str | None, dict[str, list[str]]]:
-    """The remote message and field errors of an error body, whatever shape it has.
-
-    Shapes seen in the SDKs: `{"message": "..."}`, `{"message": ["...", "..."]}`, `{"error": "..."}`,
-    `{"error": {"message": "...", "errors": {...}}}`, and an `errors` map at top level.
-    """
-    if isinstance(body, str):
-        return (body.strip() or None), {}
-    if not isinstance(body, Mapping):
-        return None, {}
-    nested = body.get("error")
-    field_errors = normalize_errors(body.get("errors"))
-    if not field_errors and isinstance(nested, Mapping):
-        field_errors = normalize_errors(nested.get("errors"))
-    candidates = [body.get("message")]
-    if isinstance(nested, Mapping):
-        candidates.append(nested.get("message"))
-    else:
-        candidates.append(nested)
-    for candidate in candidates:
-        texts = _texts(candidate)
-        if texts:
-            return "; ".join(texts), field_errors
-    return (errors_summary(field_errors) or None), field_errors
-
-
-_NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
-
-
-def parse_token_expiry(body: Mapping[str, Any], now: datetime) -> datetime | None:
-    """When the token expires, as an aware UTC datetime; None when the answer says nothing usable.
-
-    `expire_on` is an absolute date-time (`YYYY-MM-DD HH:MM:SS`, ISO 8601 with or without zone, assumed UTC
-    when naive) or an epoch number; failing that, `expires_in` seconds.
-    """
-    expire_on = body.get("expire_on")
-    if isinstance(expire_on, int | float) and not isinstance(expire_on, bool):
-        return datetime.fromtimestamp(expire_on, UTC)
-    if isinstance(expire_on, str) and expire_on.strip():
-        text = expire_on.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), UTC)
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, int | float | str) and not isinstance(expires_in, bool):
-        try:
-            return now + timedelta(seconds=float(expires_in))
-        except ValueError:
-            return None
-    return None
-
-
-@dataclass(frozen=True)
-class _Result:
-    """One entry of a batch answer's `data`, read without assuming which item it is about."""
-
-    success: bool
-    errors: dict[str, list[str]]
-    message: str | None
-    result: dict[str, Any] | None
-
-
-def _read_result(entry: Any) -> _Result:
-    if not isinstance(entry, Mapping):
-        return _Result(False, {}, f"unreadable batch result {entry!r}", None)
-    status = entry.get("status")
-    success = entry.get("success")
-    if isinstance(status, str):
-        accepted = status.strip().lower() == "success"
-    elif isinstance(success, bool):
-        accepted = success
-    else:
-        accepted = False
-    errors = normalize_errors(entry.get("errors"))
-    message = entry.get("message") if isinstance(entry.get("message"), str) else None
-    if not accepted and not errors and not message:
-        message = (
-            f"Le New Black answered status {status!r} without errors"
-            if isinstance(status, str)
-            else "batch result carries neither `status` nor `success`"
-        )
-    result = entry.get("result")
-    return _Result(accepted, errors, message, dict(result) if isinstance(result, Mapping) else None)
-
-
-def parse_batch_response(
-    body: Any,
-    items: Sequence[Mapping[str, Any]],
-    http_status: int | None,
-    key: BatchKey,
-    without_key: Literal["resend", "by_position"] = "resend",
-) -> list[ItemOutcome]:
-    """One outcome per input item, in input order, each tied to its item by the key a success result carries.
-
-    - A success counts for an item only when its `result` names the item (`key`): at its own position first,
-      elsewhere only when exactly one item not yet accepted has that key.
-    - Errors name no item: they are attributed by position only when the answer has one result per item and
-      every keyed success sits at its own position. Otherwise every item not accepted is "not attributable".
-    - A success naming no item at all is accepted by position under that same condition with
-      `without_key="by_position"`; with "resend" it is not accepted.
-
-    An item not accepted is never recorded as pushed, so the flow reports it and sends it again next run.
-    """
-    data = body.get("data") if isinstance(body, Mapping) else None
-    count = len(items)
-    if not isinstance(data, list):
-        return [
-            _not_attributable(index, "unreadable batch answer: no `data` list", http_status) for index in range(count)
-        ]
-    results = [_read_result(entry) for entry in data]
-    names = _ItemNames(key, items)
-    keyed = [
-        (position, found)
-        for position, result in enumerate(results)
-        if result.success and (found := names.named_by(result.result)) is not None
-    ]
-    outcomes = {
-        index: _accepted(index, results[position], http_status) for index, position in _keyed_claims(keyed).items()
-    }
-    if count == len(results) and all(position in found for position, found in keyed):
-        return [
-            outcomes.get(index) or _by_position(index, results[index], http_status, without_key)
-            for index in range(count)
-        ]
-    order = "" if count != len(results) else " out of the request's order"
-    reason = f"the batch answer has {len(results)} result(s){order} for {count} item(s)"
-    return [outcomes.get(index) or _not_attributable(index, reason, http_status) for index in range(count)]
-
-
-class _ItemNames:
-    """The batch's items by key, to find which items a success result names."""
-
-    def __init__(self, key: BatchKey, items: Sequence[Mapping[str, Any]]) -> None:
-        self._key = key
-        self._positions: dict[ItemKey, list[int]] = {}
-        for index, item in enumerate(items):
-            item_key = key.of_item(item)
-            if item_key is not None:
-                self._positions.setdefault(item_key, []).append(index)
-        # Items of one batch may be keyed by different fields (a price with its period, one without).
-        self._shapes = {tuple(name for name, _ in item_key) for item_key in self._positions}
-
-    def named_by(self, result: Mapping[str, Any] | None) -> list[int] | None:
-        """Items a success result names (maybe none of this batch); None when it carries no key at all."""
-        if result is None or not self._key.names_an_item(result):
-            return None
-        found = {
-            index
-            for shape in self._shapes
-            if (result_key := BatchKey.of_result(result, shape)) is not None
-            for index in self._positions.get(result_key, ())
-        }
-        return sorted(found)
-
-
-def _keyed_claims(keyed: Sequence[tuple[int, list[int]]]) -> dict[int, int]:
-    """Item index → position of the success that names it: the success at the item's own position first, else
-    a success elsewhere naming exactly one item not yet accepted (two items with one key stay undecided)."""
-    accepted: dict[int, int] = {}
-    for position, found in keyed:
-        if position in found:
-            accepted[position] = position
-    for position, found in keyed:
-        still_open = [index for index in found if index not in accepted]
-        if position not in found and len(still_open) == 1:
-            accepted[still_open[0]] = position
-    return accepted
-
-
-def _accepted(index: int, result: _Result, http_status: int | None) -> ItemOutcome:
-    return ItemOutcome(
-        index=index, accepted=True, message=result.message, http_status=http_status, result=result.result
-    )
-
-
-def _by_position(
-    index: int, result: _Result, http_status: int | None, without_key: Literal["resend", "by_position"]
-) -> ItemOutcome:
-    """The outcome of the item at `index` from the result at the same position (answers in request order)."""
-    if not result.success:
-        return ItemOutcome(
-            index=index,
-            accepted=False,
-            errors=result.errors,
-            message=result.message,
-            http_status=http_status,
-            result=result.result,
-        )
-    if without_key == "by_position":
-        return _accepted(index, result, http_status)
-    return _not_attributable(
-        index,
-        "Le New Black answered success without naming the item (setting lenewblack.batch_success_without_key)",
-        http_status,
-    )
-
-
-def _not_attributable(index: int, reason: str, http_status: int | None) -> ItemOutcome:
-    return ItemOutcome(
-        index=index,
-        accepted=False,
-        message=f"outcome not attributable: {reason}; the item may or may not have been saved, it is sent again",
-        http_status=http_status,
-        attributable=False,
-    )
-
-
-def _json_default(value: Any) -> Any:
-    """Encode what `model_dump()` (python mode) leaves in a payload."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    raise TypeError(f"cannot send {type(value).__name__} to Le New Black as JSON")
-
-
-# --- transport -------------------------------------------------------------------------------------------------
-
-
-class PacedRetry(Retry):
-    """urllib3's retry policy with full-jitter backoff, and every wait routed through `pause`.
-
-    `pause` receives each wait (Retry-After or backoff) once per retry, so tests can check the wait without
-    sleeping and the client can count retried requests.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        pause: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.pause = pause
-        self.rand = rand
-
-    def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.pause = self.pause
-        retry.rand = self.rand
-        return retry
-
-    def get_backoff_time(self) -> float:
-        # Only the current run of consecutive errors counts, as in urllib3 (redirects reset it).
-        consecutive = sum(1 for _ in takewhile(lambda h: h.redirect_location is None, reversed(self.history)))
-        return full_jitter_backoff(consecutive, self.backoff_factor, self.backoff_max, self.rand)
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        retry_after = (
-            self.get_retry_after(response) if self.respect_retry_after_header and response is not None else None
-        )
-        self.pause(retry_after if retry_after is not None else self.get_backoff_time())
-
-
-@dataclass
-class _Token:
-    value: str
-    refresh_at: datetime
-
-
-class _TokenManager:
-    """Holds one token for all threads; fetches it under a lock so concurrent batches share one request.
-
-    A token is refreshed `margin_seconds` before it expires, or after 80 % of its lifetime when that comes later
-    (a 30 s token with a 60 s margin is refreshed after 24 s, not on every call)."""
-
-    def __init__(
-        self, fetch: Callable[[], tuple[str, datetime]], now: Callable[[], datetime], margin_seconds: int
-    ) -> None:
-        self._fetch = fetch
-        self._now = now
-        self._margin = timedelta(seconds=margin_seconds)
-        self._token: _Token | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> str:
-        with self._lock:
-            if self._token is None or self._now() >= self._token.refresh_at:
-                value, expires_at = self._fetch()
-                lifetime = max(expires_at - self._now(), timedelta(0))
-                self._token = _Token(value, expires_at - min(self._margin, lifetime * REFRESH_MARGIN_SHARE))
-            return self._token.value
-
-    def invalidate(self, value: str) -> None:
-        """Forget `value` after a 401, unless another thread has already replaced it."""
-        with self._lock:
-            if self._token is not None and self._token.value == value:
-                self._token = None
 
 
 class LeNewBlackClient:
@@ -438,26 +92,22 @@ class LeNewBlackClient:
             f"{self._base}{AUTH_PATH}",
             HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=self._retry(self._token_retry)),
         )
-        self._tokens = _TokenManager(self._fetch_token, now, settings.token_refresh_margin_seconds)
+        self._tokens = TokenManager(self._fetch_token, now, settings.token_refresh_margin_seconds)
 
     # --- counters and retry policy ---------------------------------------------------------------------------
 
     def _retry(self, on_retry: Callable[[float], None]) -> PacedRetry:
         settings = self.settings
-        return PacedRetry(
-            total=settings.max_retries,
+        return paced_retry(
+            REMOTE,
+            retries=settings.max_retries,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_cap_seconds=settings.backoff_cap_seconds,
+            jitter="full",
+            pause=on_retry,
             # Every LNB write is an upsert by business key (model, reference, code, ean13…), so sending a
             # POST again after a timeout or a dropped connection cannot create a duplicate: retry all methods.
             allowed_methods=None,
-            status_forcelist=RETRIED_STATUSES,
-            backoff_factor=settings.backoff_base_seconds,
-            backoff_max=settings.backoff_cap_seconds,
-            # A long Retry-After is capped so one invocation is not parked past its budget; if the server is
-            # still limiting after that, the call fails and the items are reported and sent again next run.
-            retry_after_max=int(settings.backoff_cap_seconds),
-            raise_on_status=False,
-            raise_on_redirect=False,
-            pause=on_retry,
             rand=self._rand,
         )
 
@@ -537,7 +187,8 @@ class LeNewBlackClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         accept_statuses: frozenset[int] = frozenset(),
     ) -> tuple[requests.Response, Any]:
-        """Send one call (with the adapter's retries), refreshing the token once on a 401.
+        """Send one call (with the adapter's retries), refreshing the token once on a 401 (the retry table's
+        `new token` statuses).
 
         Returns the response and its parsed JSON (None for an empty body). Non-2xx statuses raise
         LeNewBlackError, except those in `accept_statuses`, which the caller reads itself.
@@ -547,10 +198,11 @@ class LeNewBlackClient:
         data: bytes | Mapping[str, str] | None = None
         headers: dict[str, str] = {}
         if json_body is not None:
-            data = json.dumps(json_body, default=_json_default, ensure_ascii=False).encode()
+            data = json.dumps(json_body, default=json_default, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         elif form is not None:
             data = form
+        new_token = retry.statuses(REMOTE, "new token")
         for attempt in (1, 2):
             token = self._tokens.get()
             with remote_call(REMOTE, method, shown) as log:
@@ -575,12 +227,12 @@ class LeNewBlackClient:
                 retries = getattr(response.raw, "retries", None)
                 if retries is not None and retries.history:
                     log["retries"] = len(retries.history)
-            if response.status_code != 401:
+            if response.status_code not in new_token:
                 break
             if attempt == 1:
                 self._tokens.invalidate(token)
         payload = _response_json(response, method, path)
-        if response.status_code == 401:
+        if response.status_code in new_token:
             raise _error_from_response(response, method, path, payload, LeNewBlackAuthError)
         if not response.ok and response.status_code not in accept_statuses:
             raise _error_from_response(response, method, path, payload, LeNewBlackError)
@@ -673,28 +325,29 @@ class LeNewBlackClient:
         """Send `items` in batches, several at once; yield `(index in items, outcome)` as batches finish.
 
         Every item gets exactly one outcome. A batch that fails as a whole gives each of its items a
-        rejection carrying the HTTP status and message; the other batches go on. After an authentication
-        failure the remaining batches are not sent (they would fail the same way) and are reported so.
+        rejection carrying the HTTP status and message; the other batches go on. After a failure the retry
+        table marks `stops_batches` (authentication), the remaining batches are not sent (they would fail the
+        same way) and are reported so.
         """
         size = batch_size or self.settings.batch_size
         workers = concurrency or self.settings.concurrency
         starts = iter(range(0, len(items), size))
-        auth_failure: list[LeNewBlackAuthError] = []
+        stopped_by: list[LeNewBlackError] = []
 
         def send(batch: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
-            if auth_failure:
-                return _failed(len(batch), auth_failure[0])
+            if stopped_by:
+                return batch_failed(len(batch), stopped_by[0])
             try:
                 return self.multi(resource, batch)
-            except LeNewBlackAuthError as error:
-                auth_failure.append(error)
-                return _failed(len(batch), error)
             except LeNewBlackError as error:
-                logger.warning(
-                    f"batch of {len(batch)} {resource} failed as a whole: {error}",
-                    extra={"event": "batch.failed", "http_status": error.http_status, "reason": str(error)},
-                )
-                return _failed(len(batch), error)
+                if retry.lnb_rule(error).stops_batches:
+                    stopped_by.append(error)
+                else:
+                    logger.warning(
+                        f"batch of {len(batch)} {resource} failed as a whole: {error}",
+                        extra={"event": "batch.failed", "http_status": error.http_status, "reason": str(error)},
+                    )
+                return batch_failed(len(batch), error)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lnb-batch") as pool:
             # At most `workers` batches in flight: memory stays flat and a consumer that stops early does
@@ -781,16 +434,3 @@ def _error_from_response(
         field_errors=field_errors,
         raw_body=body if body is not None else _raw(response),
     )
-
-
-def _failed(count: int, error: LeNewBlackError) -> list[ItemOutcome]:
-    return [
-        ItemOutcome(
-            index=index,
-            accepted=False,
-            errors=error.field_errors,
-            message=str(error),
-            http_status=error.http_status,
-        )
-        for index in range(count)
-    ]

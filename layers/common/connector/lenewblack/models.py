@@ -26,6 +26,11 @@ Text = Annotated[str, Field(min_length=1)]
 Quantity = Annotated[int, Field(ge=0)]
 
 
+def errors_summary(errors: Mapping[str, list[str]]) -> str:
+    """Field errors as one line, `field: message; …` (a message under the key `""` goes without a field)."""
+    return "; ".join(f"{field}: {text}" if field else text for field, texts in errors.items() for text in texts)
+
+
 class ItemOutcome(BaseModel):
     """What Le New Black said about one item of a batch (or why the whole batch did not get through).
 
@@ -46,9 +51,7 @@ class ItemOutcome(BaseModel):
     @property
     def reason(self) -> str:
         """One readable line for logs and run records, e.g. `price_list_code: price list X does not exist`."""
-        details = "; ".join(
-            f"{field}: {text}" if field else text for field, texts in self.errors.items() for text in texts
-        )
+        details = errors_summary(self.errors)
         if details:
             return details
         if self.message:
