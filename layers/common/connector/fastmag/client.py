@@ -118,6 +118,7 @@ class FastmagClient:
                 backoff_base_seconds=self._wire.backoff_base_seconds,
                 backoff_cap_seconds=self._wire.backoff_cap_seconds,
                 jitter="none",
+                # urllib3 sends the first retry at once: a zero wait is no sleep.
                 pause=lambda seconds: sleep(seconds) if seconds > 0 else None,
                 allowed_methods=frozenset({"GET", "POST"}),  # EDIQUERY only SELECTs: safe to resend
             )
