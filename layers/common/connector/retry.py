@@ -63,6 +63,8 @@ POLICY: Mapping[tuple[Remote, Failure], Rule] = {
         stops_batches=True,
     ),
     ("lenewblack", "other"): Rule("no", False, "the request itself was refused: sent again, it gets the same answer"),
+    # urllib3 retried a 429 carrying Retry-After before this table existed: kept, so behaviour does not change.
+    ("fastmag", 429): Rule("backoff", False, "rate limited: wait Retry-After when sent, else back off"),
     ("fastmag", 502): Rule("backoff", False, _GATEWAY + " (reads only SELECT)"),
     ("fastmag", 503): Rule("backoff", False, _GATEWAY + " (reads only SELECT)"),
     ("fastmag", 504): Rule("backoff", False, _GATEWAY + " (reads only SELECT)"),
