@@ -10,16 +10,35 @@ export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)
 # sam build looks for python3.13 on PATH.
 export PATH := $(dir $(PYTHON313)):$(PATH)
 SAM := $(SAM_VENV)/bin/sam
-STACK ?= fastmag-lenewblack-dev
+# make deploy's inputs (tools/deploy_command.py): ENV picks samconfig.toml's section; STACK, SCHEDULES=on|off,
+# ALARM_EMAIL and PARAMS="Key=Value …" are passed only when given, so a deploy keeps the stack's other values.
+ENV ?= dev
+DEPLOY_ARGS = --env "$(ENV)" --stack "$(STACK)" --schedules "$(SCHEDULES)" --alarm-email "$(ALARM_EMAIL)" \
+	--parameter "$(PARAMS)" --sam "$(SAM)"
+# The brand-owned configuration's names, as template.yaml derives them from the stack name (override when the
+# stack was deployed with SettingsParameterName / CredentialsSecretName / ApiAccessSecretName).
+CONFIG_STACK = $(or $(STACK),fastmag-lenewblack-$(ENV))
+SETTINGS_PARAMETER ?= /$(CONFIG_STACK)/brand/settings
+CREDENTIALS_SECRET_ID ?= $(CONFIG_STACK)/brand/credentials
+API_ACCESS_SECRET_ID ?= $(CONFIG_STACK)/brand/api-access
+CONFIG_ENV = SETTINGS_PARAMETER="$(SETTINGS_PARAMETER)" CREDENTIALS_SECRET_ID="$(CREDENTIALS_SECRET_ID)" \
+	API_ACCESS_SECRET_ID="$(API_ACCESS_SECRET_ID)"
 
-.PHONY: help run serve test lint typecheck validate security build pytest bench deploy clean browser-deps
+.PHONY: help run serve test lint typecheck validate security build pytest bench deploy deploy-command schedules \
+	configure configure-secret show-settings clean browser-deps
 
 help:
 	@echo "make run    run every flow once on the bundled sandbox (simulated Fastmag, Le New Black, AWS)"
 	@echo "make test   everything CI checks: lint, types, template, security scans, build, unit/integration/infra tests"
 	@echo "make serve  the export API and schedules locally against the sandbox"
 	@echo "make bench  benchmarks at catalogue scale (writes bench/results/)"
-	@echo "make build  sam build;  make deploy  sam deploy (STACK=$(STACK))"
+	@echo "make build  sam build"
+	@echo "make deploy [ENV=dev|prod] [STACK=name] [SCHEDULES=on|off] [ALARM_EMAIL=a@b.c] [PARAMS='Key=Value …']"
+	@echo "           sam deploy with samconfig's parameters plus these (DRY_RUN=1 or make deploy-command: print it)"
+	@echo "make schedules SCHEDULES=on|off [ENV=…] [STACK=…]   switch the stock and orders schedules"
+	@echo "make configure SETTINGS=FILE [ENV=…] [STACK=…]      validate, then write the settings document"
+	@echo "make configure-secret SECRET=credentials|api-access FILE=path   write a secret (never echoed)"
+	@echo "make show-settings [ENV=…] [STACK=…]                the live settings, secrets masked"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	rm -rf $(VENV)
@@ -79,8 +98,30 @@ test: browser-deps lint typecheck validate security build pytest
 bench: $(VENV)/.installed
 	$(PY) -m bench
 
+deploy-command:
+	@$(PYTHON313) tools/deploy_command.py $(DEPLOY_ARGS)
+
+ifdef DRY_RUN
+deploy: deploy-command
+else
 deploy: build
-	$(SAM) deploy --config-env $(or $(ENV),dev)
+	$(PYTHON313) tools/deploy_command.py $(DEPLOY_ARGS) --run
+endif
+
+schedules:
+	@test "$(SCHEDULES)" = on || test "$(SCHEDULES)" = off || { echo "give SCHEDULES=on or SCHEDULES=off"; exit 2; }
+	$(MAKE) deploy SCHEDULES=$(SCHEDULES)
+
+configure: $(VENV)/.installed
+	@test -n "$(SETTINGS)" || { echo "give SETTINGS=FILE (start from: python -m connector settings --defaults)"; exit 2; }
+	$(CONFIG_ENV) $(PY) -m connector settings --write "$(SETTINGS)"
+
+configure-secret: $(VENV)/.installed
+	@test -n "$(SECRET)" && test -n "$(FILE)" || { echo "give SECRET=credentials|api-access FILE=path"; exit 2; }
+	@$(CONFIG_ENV) $(PY) -m connector secret --write "$(SECRET)" "$(FILE)"
+
+show-settings: $(VENV)/.installed
+	@$(CONFIG_ENV) $(PY) -m connector settings --show
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(TOOLS_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,13 @@ from typing import Any
 
 # Variables the stack sets as Lambda would; the handlers read them to find moto, the table and the bucket.
 _ENVIRONMENT_PREFIXES = ("AWS_", "POWERTOOLS_")
-_ENVIRONMENT_NAMES = ("PARAMETERS_MAX_AGE", "STATE_TABLE", "STAGING_BUCKET", "SETTINGS_PARAMETER", "SECRET_ID")
+_ENVIRONMENT_NAMES = (
+    "PARAMETERS_MAX_AGE",
+    "STATE_TABLE",
+    "STAGING_BUCKET",
+    "SETTINGS_PARAMETER",
+    "CREDENTIALS_SECRET_ID",
+)
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
     stop = threading.Event()
     with LocalStack() as stack, local_api(stack, options.port) as url:
-        token = stack.secret_document()["api_tokens"][0]
+        token = stack.api_access_document()["api_tokens"][0]
         if not options.no_schedules:
             threading.Thread(target=_schedules, args=(stop,), name="schedules", daemon=True).start()
         print(f"\nstatus page:  {url}/?token={token}")

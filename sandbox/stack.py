@@ -15,7 +15,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from connector import settings
+from connector import configure, settings
 from connector.runs import PreviewStore
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
@@ -48,7 +48,8 @@ class LocalStack:
             "STATE_TABLE": "connector-state",
             "STAGING_BUCKET": "connector-staging",
             "SETTINGS_PARAMETER": "/connector/settings",
-            "SECRET_ID": "connector/secret",
+            "CREDENTIALS_SECRET_ID": "connector/credentials",
+            "API_ACCESS_SECRET_ID": "connector/api-access",
         }
         self._s3_changes = S3Changes()
 
@@ -108,11 +109,16 @@ class LocalStack:
         self.s3.create_bucket(
             Bucket=self.names["STAGING_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
         )
-        boto3.client("ssm").put_parameter(
-            Name=self.names["SETTINGS_PARAMETER"], Type="String", Value=json.dumps(self.settings_document())
+        # The brand-owned configuration is not the stack's: written as `make configure` does (validated, labelled).
+        configure.write_settings(
+            boto3.client("ssm"), self.names["SETTINGS_PARAMETER"], json.dumps(self.settings_document())
         )
-        boto3.client("secretsmanager").create_secret(
-            Name=self.names["SECRET_ID"], SecretString=json.dumps(self.secret_document())
+        secrets = boto3.client("secretsmanager")
+        configure.write_secret(
+            secrets, self.names["CREDENTIALS_SECRET_ID"], "credentials", json.dumps(self.secret_document())
+        )
+        configure.write_secret(
+            secrets, self.names["API_ACCESS_SECRET_ID"], "api-access", json.dumps(self.api_access_document())
         )
 
     # --- settings ------------------------------------------------------------------------------------------------
@@ -129,16 +135,18 @@ class LocalStack:
         return document
 
     def secret_document(self) -> dict[str, Any]:
-        return dict(settings.SANDBOX_SECRET)
+        """The credentials secret (the flows' logins)."""
+        return dict(settings.SANDBOX_CREDENTIALS)
+
+    def api_access_document(self) -> dict[str, Any]:
+        """The api-access secret (the export buttons' tokens)."""
+        return dict(settings.SANDBOX_API_ACCESS)
 
     def configure(self, overrides: dict[str, Any]) -> None:
         """Change the settings document, as an integrator would in SSM."""
         self._extra_settings = _deep_merge(self._extra_settings, overrides)
-        boto3.client("ssm").put_parameter(
-            Name=self.names["SETTINGS_PARAMETER"],
-            Type="String",
-            Value=json.dumps(self.settings_document()),
-            Overwrite=True,
+        configure.write_settings(
+            boto3.client("ssm"), self.names["SETTINGS_PARAMETER"], json.dumps(self.settings_document())
         )
         forget_cached_clients()
 

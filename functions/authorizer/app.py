@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.api.auth import authorize
 from connector.observability import logger
-from connector.settings import load_settings
+from connector.settings import load_api_access
 
 
+# Reads the api-access secret only (its role can read nothing else): not the settings, not the credentials.
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _, secret = load_settings()
-    return authorize(event, secret.api_tokens)
+    return authorize(event, load_api_access().api_tokens)

@@ -108,15 +108,20 @@ def test_resource_star_only_for_actions_aws_cannot_scope(resources: dict[str, di
     assert all("NotResource" not in statement for _, statement in _statements(resources))
 
 
+# The brand-owned configuration is made outside the stack (README "Configure"): its names are these parameters.
+BRAND_CONFIGURATION = {"SettingsParameterName", "CredentialsSecretName", "ApiAccessSecretName"}
+
+
 def test_every_allowed_resource_is_one_of_the_stacks(resources: dict[str, dict[str, Any]]) -> None:
-    """No literal ARN or pattern: each granted resource is built from a resource of this stack."""
+    """No literal ARN or pattern: each granted resource is built from a resource of this stack, or from the name
+    of the brand-owned configuration."""
     for owner, statement in _statements(resources):
         if statement["Effect"] != "Allow":
             continue
         for resource in _as_list(statement["Resource"]):
             if resource == "*":
                 continue
-            assert _references(resource) & set(resources), (owner, resource)
+            assert _references(resource) & (set(resources) | BRAND_CONFIGURATION), (owner, resource)
 
 
 def test_only_the_allow_listed_managed_policies(resources: dict[str, dict[str, Any]]) -> None:
@@ -142,9 +147,12 @@ FLOW_FUNCTIONS = {
 FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
 EXTRA_PREFIXES = {"images": {"${StagingBucket.Arn}/images/*"}}
 
-# Who may read the credentials: each flow function (Fastmag and Le New Black logins), the upload half of the
-# images flow (Le New Black), and the authorizer (the API tokens). Not the API function: it starts runs only.
-SECRET_READERS = {*FLOW_FUNCTIONS.values(), "UploadImagesFunction", "AuthorizerFunction"}
+# Who may read the credentials: each flow function (Fastmag and Le New Black logins) and the upload half of the
+# images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
+SECRET_READERS = {
+    "CredentialsSecretName": {*FLOW_FUNCTIONS.values(), "UploadImagesFunction"},
+    "ApiAccessSecretName": {"AuthorizerFunction"},
+}
 
 
 def _grants(role: dict[str, Any]) -> dict[str, set[str]]:
@@ -165,8 +173,8 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
         pytest.skip(f"{name} is not in the template yet")
     role = resources[f"{name}Role"]["Properties"]
     grants = _grants(role)
-    assert grants["ssm:GetParameter"] == {"SettingsParameter"}
-    assert grants["secretsmanager:GetSecretValue"] == {"ConnectorSecret"}
+    assert grants["ssm:GetParameter"] == {"SettingsParameterName"}
+    assert grants["secretsmanager:GetSecretValue"] == {"CredentialsSecretName"}
     assert grants["dynamodb:PutItem"] == {"StateTable"}
     assert grants["s3:PutObject"] == {"StagingBucket"}
     assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
@@ -189,16 +197,37 @@ def test_every_flow_of_the_settings_has_a_function_listed_here() -> None:
     assert set(FLOW_FUNCTIONS) == set(FLOWS)
 
 
-def test_only_the_functions_that_need_it_can_read_the_secret(resources: dict[str, dict[str, Any]]) -> None:
-    readers = {
+def _readers(resources: dict[str, dict[str, Any]], action: str, target: str) -> set[str]:
+    return {
         logical_id.removesuffix("Role")
         for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::IAM::Role"
-        and "ConnectorSecret" in _grants(resource["Properties"]).get("secretsmanager:GetSecretValue", set())
+        if resource["Type"] == "AWS::IAM::Role" and target in _grants(resource["Properties"]).get(action, set())
     }
+
+
+@pytest.mark.parametrize("secret", sorted(SECRET_READERS))
+def test_only_the_functions_that_need_it_can_read_each_secret(
+    resources: dict[str, dict[str, Any]], secret: str
+) -> None:
     functions = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
-    assert readers == SECRET_READERS & functions
-    assert "ApiFunction" not in readers
+    assert _readers(resources, "secretsmanager:GetSecretValue", secret) == SECRET_READERS[secret] & functions
+    assert "ApiFunction" not in _readers(resources, "secretsmanager:GetSecretValue", secret)
+
+
+def test_the_authorizer_reads_the_api_tokens_and_nothing_else(resources: dict[str, dict[str, Any]]) -> None:
+    grants = _grants(resources["AuthorizerFunctionRole"]["Properties"])
+    assert grants == {"secretsmanager:GetSecretValue": {"ApiAccessSecretName"}}
+
+
+def test_nothing_reads_the_previous_releases_placeholders(resources: dict[str, dict[str, Any]]) -> None:
+    """They are retained for the upgrade (README "Upgrade") but the functions read the brand-owned ones."""
+    for action in ("secretsmanager:GetSecretValue", "ssm:GetParameter"):
+        assert (
+            _readers(resources, action, "ConnectorSecret") | _readers(resources, action, "SettingsParameter") == set()
+        )
+
+
+def test_secrets_are_read_through_no_other_action(resources: dict[str, dict[str, Any]]) -> None:
     # No other way in: no statement anywhere grants any other Secrets Manager action, and no resource policy.
     other = [
         (owner, action)

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from connector.events import FlowRequest
-from connector.settings import Environment, Secret
+from connector.settings import ApiAccess, Credentials, Environment
 from sandbox.template import ROOT, dynamodb_table_spec, dynamodb_ttl_spec, resources_of_type
 
 # Functions answered synchronously (API Gateway); every other function is invoked asynchronously.
@@ -114,8 +114,9 @@ def test_environment_matches_what_the_handlers_read(template: dict[str, Any]) ->
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["STATE_TABLE"] == {"Ref": "StateTable"}
     assert variables["STAGING_BUCKET"] == {"Ref": "StagingBucket"}
-    assert variables["SETTINGS_PARAMETER"] == {"Ref": "SettingsParameter"}
-    assert variables["SECRET_ID"] == {"Ref": "ConnectorSecret"}
+    assert variables["CREDENTIALS_SECRET_ID"]["Fn::If"][0] == "HasCredentialsSecretName"
+    assert variables["SETTINGS_PARAMETER"]["Fn::If"][0] == "HasSettingsParameterName"
+    assert "API_ACCESS_SECRET_ID" not in variables, "only the authorizer is told where the API tokens are"
     assert variables["PARAMETERS_MAX_AGE"] == "300"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "connector"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "FastmagLeNewBlack"
@@ -354,14 +355,17 @@ def test_every_queue_is_encrypted(resources: dict[str, dict[str, Any]]) -> None:
         assert queues[name]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_settings_parameter_and_secret(template: dict[str, Any]) -> None:
+def test_previous_releases_settings_parameter_and_secret_are_retained_unchanged(template: dict[str, Any]) -> None:
+    for name in ("SettingsParameter", "ConnectorSecret"):
+        resource = template["Resources"][name]
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain", name
     parameter = template["Resources"]["SettingsParameter"]["Properties"]
     assert parameter["Name"] == {"Fn::Sub": "/${AWS::StackName}/settings"}
     assert parameter["Type"] == "String"
     assert json.loads(parameter["Value"]) == {}
     secret = template["Resources"]["ConnectorSecret"]["Properties"]
     placeholder = json.loads(secret["SecretString"])
-    assert set(placeholder) == set(Secret.model_fields)
+    assert set(placeholder) == set(Credentials.model_fields) | set(ApiAccess.model_fields)
     assert placeholder["api_tokens"] == [], "no button works until the integrator sets a token"
     for key in placeholder:
         assert key in secret["Description"], key

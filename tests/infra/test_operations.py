@@ -70,7 +70,7 @@ def test_every_function_has_errors_and_throttles_alarms(template: dict[str, Any]
 def test_stock_staleness_alarm_breaches_when_no_stock_run_pushed(template: dict[str, Any]) -> None:
     alarm = _alarms(template)["StockStaleAlarm"]
     assert alarm["TreatMissingData"] == "breaching"
-    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StockStaleMinutes"}
     stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert stats["succeeded"]["Metric"]["MetricName"] == "run_succeeded"
     for stat in stats.values():
@@ -79,7 +79,7 @@ def test_stock_staleness_alarm_breaches_when_no_stock_run_pushed(template: dict[
             {"Name": "flow", "Value": "stock"},
             {"Name": "service", "Value": "connector"},
         ]
-        assert stat["Period"] == 300
+        assert stat["Period"] == 60  # one datapoint a minute: StockStaleMinutes of them in a row
 
 
 def test_log_metric_filters_count_events_the_code_logs(template: dict[str, Any]) -> None:

@@ -60,7 +60,7 @@ def test_a_token_removed_from_the_secret_no_longer_opens(stack: LocalStack) -> N
     import boto3
 
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=stack.names["SECRET_ID"], SecretString=json.dumps({**stack.secret_document(), "api_tokens": ["new"]})
+        SecretId=stack.names["API_ACCESS_SECRET_ID"], SecretString=json.dumps({"api_tokens": ["new"]})
     )
     assert effect(authorize(stack, "authorizer_bearer"))[0] == "Deny"
 

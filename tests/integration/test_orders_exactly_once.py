@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from connector import cli
 from connector import ledger as ledger_module
 from connector.ledger import LedgerStatus, OrderLedger
-from connector.settings import SANDBOX_SECRET
+from connector.settings import SANDBOX_CREDENTIALS
 from sandbox.seed import build_seed, lnb_orders
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
@@ -266,7 +266,7 @@ def _settings_file(stack: LocalStack) -> Path:
 def test_resolve_resend_sends_a_stuck_order_once_more(
     small: LocalStack, clock: Clock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CONNECTOR_SECRET", json.dumps(SANDBOX_SECRET))
+    monkeypatch.setenv("CONNECTOR_SECRET", json.dumps(SANDBOX_CREDENTIALS))
     small.configure({"orders": {"max_auto_resends": 0}})
     target, *_ = waiting(small)
     small.fastmag.faults.fail_next_write = 1  # stored nothing, answered 503
@@ -296,7 +296,7 @@ def test_two_runs_interleaved_by_a_barrier_write_an_order_once(small: LocalStack
     from connector.runs import Run
     from connector.settings import parse_secret
 
-    services = services_for(small.settings, parse_secret(SANDBOX_SECRET))
+    services = services_for(small.settings, parse_secret(SANDBOX_CREDENTIALS))
     hold = small.fastmag.hold_next_write()
 
     def run(run_id: str) -> None:

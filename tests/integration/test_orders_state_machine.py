@@ -26,7 +26,7 @@ from connector.flows.context import FlowContext, Services
 from connector.ledger import LedgerStatus, OrderLedger
 from connector.runner import build_services
 from connector.runs import Run
-from connector.settings import SANDBOX_SECRET, parse_secret
+from connector.settings import SANDBOX_CREDENTIALS, parse_secret
 from sandbox.fastmag_sim import Hold
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
@@ -159,7 +159,7 @@ class OrdersMachine(RuleBasedStateMachine):
 
 def test_orders_state_machine(shared_stack: LocalStack) -> None:
     OrdersMachine.stack = shared_stack
-    OrdersMachine.services = build_services(shared_stack.settings, parse_secret(SANDBOX_SECRET))
+    OrdersMachine.services = build_services(shared_stack.settings, parse_secret(SANDBOX_CREDENTIALS))
     from hypothesis.stateful import run_state_machine_as_test
 
     run_state_machine_as_test(

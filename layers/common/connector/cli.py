@@ -1,5 +1,8 @@
 """`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`; `settings --defaults|--schema`.
 
+`settings --show` / `settings --write FILE` / `secret --write credentials|api-access FILE`: the brand-owned
+configuration in AWS (names from SETTINGS_PARAMETER, CREDENTIALS_SECRET_ID, API_ACCESS_SECRET_ID).
+
 `python -m connector order REF [--resolve exported --fastmag-number N | --resolve resend] [--why TEXT]`
 shows an order's ledger entry, or records an operator's decision on an order whose outcome is unknown.
 
@@ -42,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     settings = commands.add_parser("settings", help="print the default settings document or its JSON Schema")
     settings.add_argument("--defaults", action="store_true", help="the full default document, SQL included")
     settings.add_argument("--schema", action="store_true", help="the document's JSON Schema")
+    settings.add_argument("--show", action="store_true", help="the live settings and both secrets (masked)")
+    settings.add_argument(
+        "--write", type=Path, metavar="FILE", help="validate FILE, then store it (SETTINGS_PARAMETER)"
+    )
+    secret = commands.add_parser("secret", help="validate a secret document from a file, then store it unechoed")
+    secret.add_argument(
+        "--write", nargs=2, metavar=("KIND", "FILE"), required=True, help="credentials|api-access FILE (- = stdin)"
+    )
     order = commands.add_parser("order", help="show an order's ledger entry, or resolve an order in doubt")
     order.add_argument("reference", help="the Le New Black order reference")
     order.add_argument(
@@ -62,6 +73,35 @@ def print_settings(*, defaults: bool, schema: bool) -> int:
         return 2
     document = Settings().model_dump(mode="json") if defaults else Settings.model_json_schema()
     print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
+
+
+def configure_command(args: argparse.Namespace) -> int:
+    """`settings --show|--write FILE`, `secret --write KIND FILE`: the brand-owned configuration in AWS."""
+    import boto3
+
+    from connector import configure
+    from connector.settings import LAST_GOOD, environment
+
+    env = environment()
+    try:
+        if args.command == "secret":
+            kind, source = args.write
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+            name = configure.secret_name(env, kind)
+            version_id = configure.write_secret(boto3.client("secretsmanager"), name, kind, text)
+            print(f"{kind} secret written to {name} (version {version_id})")
+        elif args.write:
+            version = configure.write_settings(
+                boto3.client("ssm"), env.SETTINGS_PARAMETER, args.write.read_text(encoding="utf-8")
+            )
+            print(f"settings written to {env.SETTINGS_PARAMETER} version {version}, labelled {LAST_GOOD}")
+        else:
+            live = configure.live_configuration(boto3.client("ssm"), boto3.client("secretsmanager"), env)
+            print(json.dumps(live, indent=2, ensure_ascii=False))
+    except (ConnectorError, OSError) as error:
+        print(f"error: {error} (nothing written)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -131,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "flows":
         print("\n".join(sorted(FLOW_MODULES)))
         return 0
+    if args.command == "secret" or (args.command == "settings" and (args.show or args.write)):
+        return configure_command(args)
     if args.command == "settings":
         return print_settings(defaults=args.defaults, schema=args.schema)
     try:

@@ -399,26 +399,44 @@ class Settings(_Model):
         return value
 
 
-class Secret(_Model):
-    """The Secrets Manager JSON. Never logged, never in a preview."""
+# --- Secrets (two brand-owned documents: the flows read one, the API's authorizer the other) -----------------
+
+
+class Credentials(_Model):
+    """The `credentials` secret: the Fastmag and Le New Black logins the flows use. Never logged, never in a preview."""
 
     fastmag_user: str
     fastmag_password: SecretStr
     lnb_client_id: str
     lnb_client_secret: SecretStr
+
+
+class ApiAccess(_Model):
+    """The `api-access` secret: the export buttons' bearer tokens, read by the authorizer only."""
+
     api_tokens: tuple[SecretStr, ...] = ()
 
+
+# The flows' name for their credentials (Services.secret).
+Secret = Credentials
+
+# The label `connector settings --write` puts on each version it validated; the functions read that version.
+LAST_GOOD = "last-good"
+
+SECRET_MODELS: dict[str, type[Credentials] | type[ApiAccess]] = {"credentials": Credentials, "api-access": ApiAccess}
 
 # The simulators' credentials, public on purpose: they open nothing but the local sandbox (hence noqa/nosec).
 SANDBOX_FASTMAG_PASSWORD = "sandbox-fastmag-password"  # noqa: S105 # nosec B105
 SANDBOX_LNB_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 # nosec B105
-SANDBOX_SECRET: dict[str, Any] = {
+SANDBOX_CREDENTIALS: dict[str, Any] = {
     "fastmag_user": "edi-sandbox",
     "fastmag_password": SANDBOX_FASTMAG_PASSWORD,
     "lnb_client_id": "sandbox-client",
     "lnb_client_secret": SANDBOX_LNB_CLIENT_SECRET,
-    "api_tokens": ["sandbox-button-token"],
 }
+SANDBOX_API_ACCESS: dict[str, Any] = {"api_tokens": ["sandbox-button-token"]}
+# Every sandbox secret value of both documents (the simulators and the leak tests read them from here).
+SANDBOX_SECRET: dict[str, Any] = {**SANDBOX_CREDENTIALS, **SANDBOX_API_ACCESS}
 
 
 def _explain(error: ValidationError, source: str) -> SettingsError:
@@ -440,17 +458,34 @@ def parse_settings(document: Mapping[str, Any] | str) -> Settings:
         raise _explain(error, "settings document") from error
 
 
-def parse_secret(document: Mapping[str, Any] | str) -> Secret:
+def _parse_secret_document[M: BaseModel](model: type[M], kind: str, document: Mapping[str, Any] | str) -> M:
     try:
         data = json.loads(document) if isinstance(document, str) else dict(document)
     except json.JSONDecodeError as error:
-        raise SettingsError("invalid secret: not JSON") from error
+        raise SettingsError(f"invalid {kind} secret: not JSON") from error
     try:
-        return Secret.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         # pydantic echoes input values in its messages; name the fields only so no secret leaks.
         fields = ", ".join(".".join(str(p) for p in item["loc"]) for item in error.errors())
-        raise SettingsError(f"invalid secret: check field(s) {fields}") from None
+        raise SettingsError(f"invalid {kind} secret: check field(s) {fields}") from None
+
+
+def parse_secret(document: Mapping[str, Any] | str) -> Credentials:
+    """The `credentials` secret (the flows' logins)."""
+    return _parse_secret_document(Credentials, "credentials", document)
+
+
+def parse_api_access(document: Mapping[str, Any] | str) -> ApiAccess:
+    """The `api-access` secret (the export API tokens)."""
+    return _parse_secret_document(ApiAccess, "api-access", document)
+
+
+def parse_secret_of_kind(kind: str, document: Mapping[str, Any] | str) -> Credentials | ApiAccess:
+    """Either secret by its kind (`credentials` or `api-access`), as `connector secret --write KIND` names it."""
+    if kind not in SECRET_MODELS:
+        raise SettingsError(f"unknown secret {kind!r}; known: {', '.join(SECRET_MODELS)}")
+    return _parse_secret_document(SECRET_MODELS[kind], kind, document)
 
 
 class Environment(_Model):
@@ -461,7 +496,9 @@ class Environment(_Model):
     STATE_TABLE: str = "connector-state"
     STAGING_BUCKET: str = "connector-staging"
     SETTINGS_PARAMETER: str = "/connector/settings"
-    SECRET_ID: str = "connector/secret"  # noqa: S105 - the secret's name, not its value
+    # The secrets' names, not their values.
+    CREDENTIALS_SECRET_ID: str = "connector/credentials"  # noqa: S105
+    API_ACCESS_SECRET_ID: str = "connector/api-access"  # noqa: S105
     PARAMETERS_MAX_AGE: int = 300
     FLOW_FUNCTIONS: str = "{}"
     # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
@@ -474,21 +511,30 @@ def environment() -> Environment:
     return Environment.model_validate(dict(os.environ))
 
 
-def load_settings() -> tuple[Settings, Secret]:
-    """Settings and secret through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
+def load_settings() -> tuple[Settings, Credentials]:
+    """The flows' settings and credentials through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
     from aws_lambda_powertools.utilities import parameters
 
     env = environment()
-    document = parameters.get_parameter(env.SETTINGS_PARAMETER, max_age=env.PARAMETERS_MAX_AGE)
-    secret = parameters.get_secret(env.SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
+    # The validated version only (connector.configure labels it): a document written around validation never runs.
+    document = parameters.get_parameter(f"{env.SETTINGS_PARAMETER}:{LAST_GOOD}", max_age=env.PARAMETERS_MAX_AGE)
+    secret = parameters.get_secret(env.CREDENTIALS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
     return parse_settings(str(document)), parse_secret(str(secret))
 
 
-def load_local_settings(path: Path | None) -> tuple[Settings, Secret]:
-    """The CLI's settings: a JSON file (or the sandbox defaults) and the secret from CONNECTOR_SECRET."""
+def load_api_access() -> ApiAccess:
+    """The export API tokens (the authorizer's only read), cached like the settings."""
+    from aws_lambda_powertools.utilities import parameters
+
+    env = environment()
+    return parse_api_access(str(parameters.get_secret(env.API_ACCESS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)))
+
+
+def load_local_settings(path: Path | None) -> tuple[Settings, Credentials]:
+    """The CLI's settings: a JSON file (or the sandbox defaults) and the credentials from CONNECTOR_SECRET."""
     settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
     raw_secret = os.environ.get("CONNECTOR_SECRET")
     secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
     if secret_file:
         raw_secret = Path(secret_file).read_text(encoding="utf-8")
-    return settings, parse_secret(raw_secret) if raw_secret else parse_secret(SANDBOX_SECRET)
+    return settings, parse_secret(raw_secret) if raw_secret else parse_secret(SANDBOX_CREDENTIALS)
