@@ -118,7 +118,7 @@ def format_record(record: RunRecord) -> str:
     lines = [
         f"{record.flow} run {record.run_id}: {record.status}" + (f" ({record.message})" if record.message else ""),
         f"  read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
-        f"rejected {c.rejected}  skipped {c.skipped}",
+        f"rejected {c.rejected}  skipped {c.skipped}" + (f"  ignored {c.ignored}" if c.ignored else ""),
     ]
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
     if record.preview_key:

@@ -54,6 +54,7 @@ class Counters(BaseModel):
     accepted: int = 0
     rejected: int = 0
     skipped: int = 0
+    ignored: int = 0  # orders placed before the go-live cut-off
 
 
 class RunRecord(BaseModel):
