@@ -1,5 +1,7 @@
 """`python -m connector run <flow> [--preview] [--full] [--force] [--settings FILE]`; `settings --defaults|--schema`.
 
+`python -m connector check [--known-order REF] [--settings FILE]` checks the configuration, one line per check.
+
 `python -m connector order REF [--resolve exported --fastmag-number N | --resolve resend] [--why TEXT]`
 shows an order's ledger entry, or records an operator's decision on an order whose outcome is unknown.
 
@@ -18,6 +20,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connector.check import CheckStore, run_checks
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows import FLOW_MODULES, flow_function
@@ -39,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="override the stock guard")
     run.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     commands.add_parser("flows", help="list the flows")
+    check = commands.add_parser("check", help="is this configuration right? one line per check, exit 1 on a failure")
+    check.add_argument("--known-order", metavar="REF", help="an LNB order reference Fastmag holds: proves the lookup")
+    check.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     settings = commands.add_parser("settings", help="print the default settings document or its JSON Schema")
     settings.add_argument("--defaults", action="store_true", help="the full default document, SQL included")
     settings.add_argument("--schema", action="store_true", help="the document's JSON Schema")
@@ -101,6 +109,16 @@ def _order(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, services: Services) -> int:
+    report = run_checks(services, known_order=args.known_order, runs=services.runs)
+    print("\n".join(line.text() for line in report.lines))
+    try:
+        CheckStore(services.table).save(report)
+    except (BotoCoreError, ClientError) as error:
+        print(f"warning: the result is not stored for the status page ({error})", file=sys.stderr)
+    return 0 if report.passed else 1
+
+
 def print_progress(out: TextIO) -> Callable[[Run], None]:
     def show(run: Run) -> None:
         c = run.counters
@@ -145,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             services = build_services(settings, secret)
             if args.command == "order":
                 return _order(args, services)
+            if args.command == "check":
+                return _check(args, services)
             request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
             progress = print_progress(sys.stderr)
             record = execute(flow_function(args.flow), request, services, progress)
