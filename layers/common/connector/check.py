@@ -22,7 +22,7 @@ from connector.errors import ConnectorError
 from connector.fastmag.queries import QUERIES, REAL_STOCK_FILTER, Query
 from connector.fastmag.sql import Raw, Value, render
 from connector.fastmag.wire import answer_is_quoted, decode
-from connector.flows.prices import tariffs_to_read
+from connector.flows.prices import tariffs_to_read, unknown_price_list
 from connector.observability import shorten
 from connector.runs import RunRecord, RunStore
 
@@ -170,11 +170,11 @@ def _last_run(runs: RunStore, flow: str) -> RunRecord | None:
     return next((r for r in records if not r.preview and r.status in {"succeeded", "partial", "failed"}), None)
 
 
-def _refusals(runs: RunStore, flows: Iterable[str], names: re.Pattern[str]) -> tuple[list[str], list[str]]:
-    """The reasons of the flows' last runs that `names` picks, and a description of the runs read."""
+def _refusals(runs: RunStore, refusals: Mapping[str, re.Pattern[str]]) -> tuple[list[str], list[str]]:
+    """The reasons of each flow's last run that its pattern picks, and a description of the runs read."""
     named: list[str] = []
     read: list[str] = []
-    for flow in flows:
+    for flow, names in refusals.items():
         record = _last_run(runs, flow)
         if record is None:
             continue
@@ -183,12 +183,13 @@ def _refusals(runs: RunStore, flows: Iterable[str], names: re.Pattern[str]) -> t
     return named, read
 
 
-def _unlistable(runs: RunStore | None, name: str, names: re.Pattern[str], flows: tuple[str, ...]) -> CheckLine:
+def _unlistable(runs: RunStore | None, name: str, refusals: Mapping[str, re.Pattern[str]]) -> CheckLine:
     """A value LNB cannot list: failed when the last runs were refused over it, otherwise what can be said."""
+    flows = tuple(refusals)
     if runs is None:
         return _line(name, CheckState.UNKNOWN, "cannot be verified through the API (no run records here)")
     try:
-        named, read = _refusals(runs, flows, names)
+        named, read = _refusals(runs, refusals)
     except (BotoCoreError, ClientError) as error:  # no AWS state where the CLI runs: say so, check the rest
         return _line(name, CheckState.UNKNOWN, f"cannot be verified through the API (run records unreadable: {error})")
     if named:
@@ -228,14 +229,18 @@ def run_checks(services: Services, *, known_order: str | None = None, runs: RunS
         if query.name == "orders_by_reference" and line.state == CheckState.OK:
             lookup_rows = rows
     lines.append(_lookup_line(known_order, lookup_rows))
-    flows = ("prices", "customers")
     for code in sorted(set(settings.tariff_price_lists.values())):
-        named = re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])")
-        lines.append(_unlistable(runs, f"price list {code}", named, flows))
+        # The prices flow's own reasons name the lists it skipped for: only its refusal message counts. The
+        # customers flow's reasons name tariffs, so a reason naming the list's code is LNB's refusal.
+        refusals = {
+            "prices": re.compile(re.escape(unknown_price_list(code))),
+            "customers": re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])"),
+        }
+        lines.append(_unlistable(runs, f"price list {code}", refusals))
     statuses = settings.lenewblack.order_statuses
     for role, value in statuses.model_dump().items():
         move = re.compile(re.escape(f"could not set Le New Black status {value}:"))
-        lines.append(_unlistable(runs, f"order status {role} ({value})", move, ("orders",)))
+        lines.append(_unlistable(runs, f"order status {role} ({value})", {"orders": move}))
     lines.append(_cutoff_line(settings))
     return CheckReport(checked_at=datetime.now(UTC).isoformat(timespec="seconds"), lines=tuple(lines))
 
