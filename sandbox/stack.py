@@ -128,6 +128,8 @@ class LocalStack:
             {
                 "fastmag": {"base_url": self.fastmag.url, "photos": {"cdn_base_url": self.fastmag.url}},
                 "lenewblack": {"base_url": self.lnb.url},
+                # The sandbox takes every order; a deployment decides its go-live cut-off (README, go-live).
+                "orders": {"not_before": None},
             },
             self._extra_settings,
         )

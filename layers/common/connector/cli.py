@@ -2,6 +2,7 @@
 
 `settings --show` / `settings --write FILE` / `secret --write credentials|api-access FILE`: the brand-owned
 configuration in AWS (names from SETTINGS_PARAMETER, CREDENTIALS_SECRET_ID, API_ACCESS_SECRET_ID).
+`python -m connector check [--known-order REF] [--settings FILE]` checks the configuration, one line per check.
 
 `python -m connector order REF [--resolve exported --fastmag-number N | --resolve resend] [--why TEXT]`
 shows an order's ledger entry, or records an operator's decision on an order whose outcome is unknown.
@@ -21,6 +22,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connector.check import CheckStore, run_checks
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows import FLOW_MODULES, flow_function
@@ -42,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="override the stock guard")
     run.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     commands.add_parser("flows", help="list the flows")
+    check = commands.add_parser("check", help="is this configuration right? one line per check, exit 1 on a failure")
+    check.add_argument("--known-order", metavar="REF", help="an LNB order reference Fastmag holds: proves the lookup")
+    check.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
     settings = commands.add_parser("settings", help="print the default settings document or its JSON Schema")
     settings.add_argument("--defaults", action="store_true", help="the full default document, SQL included")
     settings.add_argument("--schema", action="store_true", help="the document's JSON Schema")
@@ -141,6 +148,16 @@ def _order(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, services: Services) -> int:
+    report = run_checks(services, known_order=args.known_order, runs=services.runs)
+    print("\n".join(line.text() for line in report.lines))
+    try:
+        CheckStore(services.table).save(report)
+    except (BotoCoreError, ClientError) as error:
+        print(f"warning: the result is not stored for the status page ({error})", file=sys.stderr)
+    return 0 if report.passed else 1
+
+
 def print_progress(out: TextIO) -> Callable[[Run], None]:
     def show(run: Run) -> None:
         c = run.counters
@@ -158,7 +175,7 @@ def format_record(record: RunRecord) -> str:
     lines = [
         f"{record.flow} run {record.run_id}: {record.status}" + (f" ({record.message})" if record.message else ""),
         f"  read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
-        f"rejected {c.rejected}  skipped {c.skipped}",
+        f"rejected {c.rejected}  skipped {c.skipped}" + (f"  ignored {c.ignored}" if c.ignored else ""),
     ]
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
     if record.preview_key:
@@ -187,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             services = build_services(settings, secret)
             if args.command == "order":
                 return _order(args, services)
+            if args.command == "check":
+                return _check(args, services)
             request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
             progress = print_progress(sys.stderr)
             record = execute(flow_function(args.flow), request, services, progress)

@@ -9,6 +9,7 @@ its lease) can never both move an order, and no step reads the item again to tri
     sent ─KO→ pending (attempt + 1)           sent ─unknown→ sent (looked up next run)
     sent ─miss, settled, lookup proven, budget left→ sent again (auto resend)
     sent ─otherwise→ blocked (stuck: an operator resolves it)     blocked ─gone from LNB→ abandoned
+    pending/validated/blocked (no write may exist) ─before the go-live cut-off→ ignored (for good)
 
 `write_may_exist` is set from the claim until the outcome is known: such an order is never claimed again
 except by an automatic resend that meets every rule, or by an operator.
@@ -22,8 +23,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from connector.errors import ConnectorError
 from connector.observability import shorten
 from connector.state import fits_key
 
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 HISTORY_LENGTH = 30
+# The entry's layout. An entry without `format` was written before it existed and reads as format 1; a newer
+# one (written by a later release, then rolled back) is refused rather than misread.
+LEDGER_FORMAT = 1
 _LOOKUP_PK = "ORDERS#LOOKUP"
 
 
@@ -43,6 +48,10 @@ def _stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds")
 
 
+class LedgerFormatError(ConnectorError):
+    """A ledger entry written by a newer version of the connector."""
+
+
 class LedgerStatus(StrEnum):
     PENDING = "pending"
     VALIDATED = "validated"
@@ -50,11 +59,13 @@ class LedgerStatus(StrEnum):
     EXPORTED = "exported"
     BLOCKED = "blocked"  # needs action: invalid, partial, or outcome unknown that the lookup cannot confirm
     ABANDONED = "abandoned"  # was blocked, then left the LNB statuses the connector reads: nothing to do
+    IGNORED = "ignored"  # placed before the go-live cut-off (`orders.not_before`): never written, for good
 
 
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    format: int = 1
     reference: str
     status: LedgerStatus
     reason: str | None = None
@@ -72,6 +83,16 @@ class LedgerEntry(BaseModel):
     first_seen: str | None = None
     updated_at: str | None = None
     history: list[str] = []
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: int) -> int:
+        if value > LEDGER_FORMAT:
+            raise LedgerFormatError(
+                f"ledger entry format {value}: this connector reads up to {LEDGER_FORMAT}; deploy the version "
+                "that wrote it"
+            )
+        return value
 
     def sent_time(self) -> datetime | None:
         return datetime.fromisoformat(self.sent_at) if self.sent_at else None
@@ -119,7 +140,8 @@ class OrderLedger:
         answer = self._table.update_item(
             Key=self._key(reference),
             UpdateExpression=(
-                "SET #reference = if_not_exists(#reference, :reference), #status = if_not_exists(#status, :pending), "
+                "SET #format = if_not_exists(#format, :format), "
+                "#reference = if_not_exists(#reference, :reference), #status = if_not_exists(#status, :pending), "
                 "failed_runs = if_not_exists(failed_runs, :zero), #attempt = if_not_exists(#attempt, :zero), "
                 "#revision = if_not_exists(#revision, :zero), first_seen = if_not_exists(first_seen, :now), "
                 "updated_at = if_not_exists(updated_at, :now), last_run_id = if_not_exists(last_run_id, :run), "
@@ -127,6 +149,7 @@ class OrderLedger:
                 "gsi1sk = if_not_exists(gsi1sk, :now)"
             ),
             ExpressionAttributeNames={
+                "#format": "format",
                 "#reference": "reference",
                 "#status": "status",
                 "#history": "history",
@@ -134,6 +157,7 @@ class OrderLedger:
                 "#revision": "revision",
             },
             ExpressionAttributeValues={
+                ":format": LEDGER_FORMAT,
                 ":reference": reference,
                 ":pending": LedgerStatus.PENDING.value,
                 ":zero": 0,

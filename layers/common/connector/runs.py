@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 MAX_REASONS = 50
 PROGRESS_EVERY_SECONDS = 5.0
 RUN_TTL_DAYS = 400
+PREVIEW_FORMAT = 1  # the layout of a stored preview's lines, in the object's metadata
 
 
 class RunStatus(StrEnum):
@@ -54,6 +55,7 @@ class Counters(BaseModel):
     accepted: int = 0
     rejected: int = 0
     skipped: int = 0
+    ignored: int = 0  # orders placed before the go-live cut-off
 
 
 class RunRecord(BaseModel):
@@ -536,12 +538,24 @@ class PreviewStore:
             mtime=0,
         )
         key = self.key(run_id)
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-ndjson",
+            Metadata={"format": str(PREVIEW_FORMAT)},
+        )
         logger.info(f"preview stored at s3://{self._bucket}/{key}", extra={"event": "run.preview", "key": key})
         return key
 
     def read(self, run_id: str) -> Iterator[dict[str, Any]]:
-        body = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))["Body"].read()
+        answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))
+        written = int(answer.get("Metadata", {}).get("format", "1"))  # previews before the version: format 1
+        if written > PREVIEW_FORMAT:
+            raise ConnectorError(
+                f"preview {run_id} has format {written}, this connector reads up to {PREVIEW_FORMAT}: run a new preview"
+            )
+        body = answer["Body"].read()
         for line in gzip.decompress(body).decode().splitlines():
             if line:
                 yield json.loads(line)

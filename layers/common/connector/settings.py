@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -348,13 +351,32 @@ _LINE_COUNT = re.compile(r"\bline_count\b", re.IGNORECASE)
 class OrderSettings(_Model):
     """`resend_settle_seconds`: how long after a write whose outcome is unknown a lookup miss may be trusted
     (at least twice the Fastmag read timeout); `max_auto_resends`: how many times such an order is resent
-    without an operator (0: never)."""
+    without an operator (0: never).
+
+    `not_before`: the go-live cut-off, an ISO-8601 date-time with its offset. Orders confirmed (else created)
+    before it are recorded `ignored` and never written; `null` takes every order. Left out, no orders run writes
+    anything (`cutoff_set` is False): an integrator decides, once, what happens to the orders already waiting.
+    """
 
     missing_ean: Literal["block", "skip_line"] = "block"
     move_blocked_status: bool = True
     alarm_after_failed_runs: Annotated[int, Field(ge=1)] = 3
     resend_settle_seconds: Annotated[float, Field(ge=0)] = 300
     max_auto_resends: Annotated[int, Field(ge=0, le=5)] = 1
+    not_before: AwareDatetime | None = None
+
+    @property
+    def cutoff_set(self) -> bool:
+        """Whether the document names `not_before` at all (`null` included)."""
+        return "not_before" in self.model_fields_set
+
+    @model_serializer(mode="wrap")
+    def _unset_cutoff_stays_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A dump read back must mean the same: an unset cut-off is left out, never written as `null`."""
+        document: dict[str, Any] = handler(self)
+        if not self.cutoff_set:
+            document.pop("not_before", None)
+        return document
 
 
 class Settings(_Model):

@@ -38,6 +38,21 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+def _present(value: Any) -> Any:
+    """`value` without the None of its mappings, at any depth: an optional field unset is not in it."""
+    if isinstance(value, Mapping):
+        return {key: _present(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_present(item) for item in value]
+    return value
+
+
+def payload_digest(payload: Any) -> str:
+    """The digest a snapshot keeps for a record: only the fields present count, so a release that adds an
+    optional field (absent or None for existing records) leaves their digests, and LNB, untouched."""
+    return digest(_present(payload))
+
+
 # S3 conditional writes: `IfNoneMatch` came to put_object in botocore 1.35.x, `IfMatch` in 1.35.69 (checked in
 # the service model of 1.35.68 and 1.35.69). The Lambda runtime provides botocore, so the layer cannot pin it.
 MIN_BOTOCORE = (1, 35, 69)

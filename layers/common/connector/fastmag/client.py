@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlencode
@@ -91,6 +92,12 @@ def body_never_left(error: requests.RequestException) -> bool:
     return isinstance(error, requests.exceptions.ConnectTimeout)
 
 
+@dataclass(frozen=True)
+class QueryAnswer:
+    rows: list[dict[str, str]]
+    body: bytes
+
+
 class FastmagClient:
     """One Fastmag enseigne/magasin with its EDI user. Not thread-safe if the session is not."""
 
@@ -164,6 +171,10 @@ class FastmagClient:
         aliases is an error naming the query, rather than an empty result; so is a refusal. `required_columns`
         does the same for SQL that is not a setting.
         """
+        return self.answer(sql, contract=contract, required_columns=required_columns).rows
+
+    def answer(self, sql: str, *, contract: Query | None = None, required_columns: Iterable[str] = ()) -> QueryAnswer:
+        """`query`, with the answer's body kept beside its rows (`connector check` reports its shape)."""
         if contract is not None:
             required_columns = (*required_columns, *contract.required)
         # GOFM sends `data` in lower case beside capitalised credentials; the doc's `Data` is for writes.
@@ -190,7 +201,7 @@ class FastmagClient:
                     required_columns=required_columns,
                 )
             outcome["rows"] = len(rows)
-        return rows
+        return QueryAnswer(rows, content)
 
     def _send_read(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:

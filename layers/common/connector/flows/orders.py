@@ -20,6 +20,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from connector import ledger as clock
+from connector.cutoff import IGNORED_REASON, hold_reason, verdict
 from connector.ean import is_valid_ean13
 from connector.errors import (
     ConnectorError,
@@ -296,6 +297,14 @@ class OrderBook:
         log_record("order.abandoned", entry.reference, reason=reason, lnb_status=lnb_status)
         self._move(entry, LedgerStatus.ABANDONED, f"abandoned: {reason}", reason=reason, lnb_status=lnb_status)
 
+    def ignore(self, entry: LedgerEntry) -> None:
+        """Placed before the go-live cut-off: recorded `ignored` once, never written; only counted afterwards."""
+        self._run.count("ignored")
+        if entry.status == LedgerStatus.IGNORED:
+            return
+        log_record("order.ignored", entry.reference, reason=IGNORED_REASON, lnb_status=entry.lnb_status)
+        self._move(entry, LedgerStatus.IGNORED, f"ignored: {IGNORED_REASON}", reason=IGNORED_REASON)
+
     def claim(self, entry: LedgerEntry, lines_total: int, *, resend: bool = False) -> LedgerEntry | None:
         """Take the order for one write; None if another run changed it since it was read."""
         wire = self._settings.fastmag.wire
@@ -551,6 +560,32 @@ def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
     return checked
 
 
+# What the cut-off may still decide: nothing was written for these (an order in doubt or exported is followed up).
+_UNSTARTED = frozenset({LedgerStatus.PENDING, LedgerStatus.VALIDATED, LedgerStatus.BLOCKED, LedgerStatus.ABANDONED})
+
+
+def _after_cutoff(
+    ctx: FlowContext, book: OrderBook, orders: list[Order], entries: Mapping[str, LedgerEntry]
+) -> list[Order]:
+    """The orders this run works on: those placed before the go-live cut-off are ignored, for good."""
+    kept: list[Order] = []
+    for order in orders:
+        entry = entries[order.reference]
+        if entry.status == LedgerStatus.IGNORED:
+            book.ignore(entry)
+            continue
+        decision = verdict(order, ctx.settings.orders)
+        if decision.take or entry.write_may_exist or entry.status not in _UNSTARTED:
+            kept.append(order)
+        elif decision.ignore:
+            book.ignore(entry)
+            if ctx.run.preview:
+                ctx.preview({"key": order.reference, "change": "ignored", "reason": IGNORED_REASON})
+        else:
+            book.block(entry, decision.problem or IGNORED_REASON)
+    return kept
+
+
 def _preview(ctx: FlowContext, book: OrderBook, entries: Mapping[str, LedgerEntry], checked: list[Checked]) -> None:
     """What a run would block and write; the book writes nothing in a preview."""
     for result in checked:
@@ -563,11 +598,16 @@ def _preview(ctx: FlowContext, book: OrderBook, entries: Mapping[str, LedgerEntr
 
 
 def run(ctx: FlowContext) -> None:
-    """Read → open → validate → look up → send → prove the lookup → move LNB statuses (in `OrderBook`)."""
+    """Read → open → cut-off → validate → look up → send → prove the lookup → move LNB statuses (`OrderBook`)."""
+    held = hold_reason(ctx.settings.orders, preview=ctx.run.preview)
+    if held is not None:
+        ctx.run.hold(held)
+        return
     book = OrderBook.for_run(ctx)
     orders = _read_orders(ctx, book)
     ctx.run.count("read", len(orders))
     entries = {order.reference: book.open(order.reference) for order in orders}
+    orders = _after_cutoff(ctx, book, orders, entries)
     for entry in entries.values():
         if entry.status == LedgerStatus.EXPORTED:
             book.unchanged(entry)

@@ -16,7 +16,7 @@ from connector.errors import ConnectorError
 from connector.flows.context import FlowContext
 from connector.lenewblack.models import ItemOutcome
 from connector.observability import mask_email
-from connector.state import Snapshot, digest
+from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
 SNAPSHOT_SAVE_SECONDS = 30
@@ -37,7 +37,7 @@ class Outgoing:
 
     @property
     def digest(self) -> str:
-        return self.fingerprint if self.fingerprint is not None else digest(self.payload)
+        return self.fingerprint if self.fingerprint is not None else payload_digest(self.payload)
 
 
 @dataclass

@@ -132,6 +132,10 @@ class LeNewBlackClient:
 
     # --- token -----------------------------------------------------------------------------------------------
 
+    def authenticate(self) -> None:
+        """Fetch a token now (`connector check`): LeNewBlackAuthError says why the credentials do not open LNB."""
+        self._fetch_token()
+
     def _fetch_token(self) -> tuple[str, datetime]:
         body = {
             "client_id": self._client_id,
