@@ -12,7 +12,7 @@ import pytest
 from connector import cli
 from connector.check import CheckState, CheckStore
 from connector.fastmag.queries import CUSTOMERS
-from connector.settings import SANDBOX_SECRET
+from connector.settings import SANDBOX_CREDENTIALS
 from sandbox.stack import LocalStack
 from tests.integration.flows import run_flow
 
@@ -28,7 +28,7 @@ def check(
     """Exit code and each check's line by name, as the integrator runs it: a settings file and a secret."""
     document = tmp_path / "settings.json"
     document.write_text(json.dumps(stack.settings_document()), encoding="utf-8")
-    monkeypatch.setenv("CONNECTOR_SECRET", json.dumps(secret or SANDBOX_SECRET))
+    monkeypatch.setenv("CONNECTOR_SECRET", json.dumps(secret or SANDBOX_CREDENTIALS))
     capsys.readouterr()
     code = cli.main(["check", "--settings", str(document), *arguments])
     lines = capsys.readouterr().out.splitlines()
@@ -68,7 +68,7 @@ def test_check_passes_on_the_sandbox_and_proves_the_lookup_with_a_known_order(
 def test_a_wrong_password_fails_the_login_and_every_query_with_one_line_each(
     stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wrong = {**SANDBOX_SECRET, "fastmag_password": "not-the-password"}
+    wrong = {**SANDBOX_CREDENTIALS, "fastmag_password": "not-the-password"}
     code, lines = check(stack, tmp_path, monkeypatch, capsys, secret=wrong)
     assert code == 1
     assert lines["fastmag login"] == "failed Fastmag refused the query: Identifiant ou mot de passe incorrect"
@@ -82,7 +82,7 @@ def test_a_wrong_password_fails_the_login_and_every_query_with_one_line_each(
 def test_a_wrong_lnb_client_secret_fails_the_token_line(
     stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wrong = {**SANDBOX_SECRET, "lnb_client_secret": "not-the-secret"}
+    wrong = {**SANDBOX_CREDENTIALS, "lnb_client_secret": "not-the-secret"}
     code, lines = check(stack, tmp_path, monkeypatch, capsys, secret=wrong)
     assert code == 1
     assert set(failed(lines)) == {"lenewblack token"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from connector import configure
 from connector.ledger import LedgerStatus, OrderLedger
 from sandbox.handlers import forget_cached_clients
 from sandbox.stack import LocalStack
@@ -38,9 +39,8 @@ def unset_cutoff(stack: LocalStack) -> None:
     """The settings document as deployed before anyone decided: `orders.not_before` left out."""
     document = stack.settings_document()
     document["orders"].pop("not_before")
-    boto3.client("ssm").put_parameter(
-        Name=stack.names["SETTINGS_PARAMETER"], Type="String", Value=json.dumps(document), Overwrite=True
-    )
+    # Written the only way a document reaches the flows: validated and labelled (an unset cut-off is valid).
+    configure.write_settings(boto3.client("ssm"), stack.names["SETTINGS_PARAMETER"], json.dumps(document))
     forget_cached_clients()
 
 

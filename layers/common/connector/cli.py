@@ -183,6 +183,10 @@ def format_record(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
+# Commands that need the clients and stores, but are not a flow run.
+_WITH_SERVICES: dict[str, Callable[[argparse.Namespace, Services], int]] = {"order": _order, "check": _check}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "flows":
@@ -202,10 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 settings, secret = load_local_settings(args.settings)
             services = build_services(settings, secret)
-            if args.command == "order":
-                return _order(args, services)
-            if args.command == "check":
-                return _check(args, services)
+            command = _WITH_SERVICES.get(args.command)
+            if command is not None:
+                return command(args, services)
             request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
             progress = print_progress(sys.stderr)
             record = execute(flow_function(args.flow), request, services, progress)
