@@ -112,7 +112,7 @@ class _ArmedFaults:
     failures: list[_Fault] = field(default_factory=list)  # fail_next: an error status instead of handling
     refusals: list[_Drop] = field(default_factory=list)  # refuse_next: closed without handling
     drops: list[_Drop] = field(default_factory=list)  # drop_connection_next: handled, then closed
-    failures_after_apply: list[_Fault] = field(default_factory=list)  # fail_after_apply: handled, then a 503 page
+    failures_after_apply: list[_Fault] = field(default_factory=list)  # fail_after_apply: handled, then an error page
 
     def clear(self) -> None:
         self.failures.clear()
