@@ -27,8 +27,9 @@ from a test), so the client is exercised against each variant:
                          `buyers.<n>.email` error on that buyer only (empty)
     price_lists, order_statuses, image_slots   the configured sets
 
-and fault injection: `fail_next`, `drop_connection_next`, `reject_items`, `expire_tokens`.
-Every request is recorded in `requests`; `data_calls()` leaves out token calls.
+and fault injection: `fail_next`, `refuse_next` (the write never left), `drop_connection_next` (the answer is
+lost), `fail_after_apply` (a 503 page after the write), `reject_items`, `expire_tokens`.
+Every request is recorded in `requests`, except refused ones (`refused`); `data_calls()` leaves out token calls.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
@@ -101,6 +103,22 @@ class _Fault:
 class _Drop:
     prefix: str
     times: int
+
+
+@dataclass
+class _ArmedFaults:
+    """What the fault helpers armed; each entry is consumed by the calls its prefix matches."""
+
+    failures: list[_Fault] = field(default_factory=list)  # fail_next: an error status instead of handling
+    refusals: list[_Drop] = field(default_factory=list)  # refuse_next: closed without handling
+    drops: list[_Drop] = field(default_factory=list)  # drop_connection_next: handled, then closed
+    failures_after_apply: list[_Fault] = field(default_factory=list)  # fail_after_apply: handled, then an error page
+
+    def clear(self) -> None:
+        self.failures.clear()
+        self.refusals.clear()
+        self.drops.clear()
+        self.failures_after_apply.clear()
 
 
 @dataclass(frozen=True)
@@ -216,8 +234,8 @@ class LeNewBlackSimulator:
         self.tokens: dict[str, datetime] = {}
         self.max_in_flight = 0
         self._in_flight = 0
-        self._faults: list[_Fault] = []
-        self._drops: list[_Drop] = []
+        self.refused: list[tuple[str, str]] = []  # (method, path) of the calls refused by `refuse_next`
+        self._armed = _ArmedFaults()
         self._rejections: list[_Rejection] = []
         self._eans: set[str] = set()
         self._skus: set[str] = set()
@@ -307,13 +325,25 @@ class LeNewBlackSimulator:
         """The next `times` calls whose path starts with `path_prefix` answer `status` (before auth, like a
         gateway), with a `Retry-After` header when given."""
         with self._lock:
-            self._faults.append(_Fault(path_prefix, status, times, retry_after))
+            self._armed.failures.append(_Fault(path_prefix, status, times, retry_after))
+
+    def refuse_next(self, path_prefix: str, times: int = 1) -> None:
+        """The next `times` matching calls are closed without an answer and without being handled, so nothing is
+        applied: "the write never left", as a refused connection or a proxy cutting the call leaves it."""
+        with self._lock:
+            self._armed.refusals.append(_Drop(path_prefix, times))
+
+    def fail_after_apply(self, path_prefix: str, status: int = 503, times: int = 1) -> None:
+        """The next `times` matching calls are processed (writes applied), then answered `status` with a gateway's
+        HTML page instead of their answer: "applied, then 503"."""
+        with self._lock:
+            self._armed.failures_after_apply.append(_Fault(path_prefix, status, times, None))
 
     def drop_connection_next(self, path_prefix: str, times: int = 1) -> None:
         """The next `times` matching calls are processed (writes committed) and then the connection is closed
         without an answer: "write committed but connection dropped"."""
         with self._lock:
-            self._drops.append(_Drop(path_prefix, times))
+            self._armed.drops.append(_Drop(path_prefix, times))
 
     def reject_items(
         self,
@@ -336,6 +366,11 @@ class LeNewBlackSimulator:
         field_errors = {"": [errors]} if isinstance(errors, str) else {k: list(v) for k, v in errors.items()}
         with self._lock:
             self._rejections.append(_Rejection(resource.strip("/"), matches, field_errors))
+
+    def clear_faults(self) -> None:
+        """Forget every armed `fail_next`, `refuse_next`, `drop_connection_next` and `fail_after_apply`."""
+        with self._lock:
+            self._armed.clear()
 
     def clear_rejections(self) -> None:
         with self._lock:
@@ -386,6 +421,16 @@ class LeNewBlackSimulator:
         request = Request(environ)
         relative = request.path[len(BASE_PATH) :] if request.path.startswith(BASE_PATH) else None
         with self._lock:
+            refuse = relative is not None and self._consume(self._armed.refusals, relative)
+            if refuse:
+                self.refused.append((request.method, relative or request.path))
+        if refuse:
+            # Nothing is handled: the body is read only to discard it (left unread, the server would parse it as the
+            # next request on the kept-alive connection), then the connection is closed without an answer.
+            request.get_data()
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            raise ConnectionAbortedError("simulated refused connection")
+        with self._lock:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
@@ -395,6 +440,10 @@ class LeNewBlackSimulator:
                 self.before_handling(request.method, relative)
             body = self._body(request)
             status, payload, headers = self._handle(request, relative, body)
+            with self._lock:
+                failure = relative is not None and self._consume(self._armed.failures_after_apply, relative)
+            if failure:
+                status, payload, headers = failure.status, self._gateway_page(failure.status), {}
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -403,7 +452,7 @@ class LeNewBlackSimulator:
             self.requests.append(
                 RecordedRequest(request.method, relative or request.path, dict(request.args), items, status, body)
             )
-            drop = relative is not None and self._consume(self._drops, relative)
+            drop = relative is not None and self._consume(self._armed.drops, relative)
         if drop:
             # The work is done; now vanish without an answer, as a dropped connection does.
             environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
@@ -431,7 +480,7 @@ class LeNewBlackSimulator:
             if relative is None:
                 raise _Problem(404, f"no route for {request.path}")
             with self._lock:
-                fault = self._consume(self._faults, relative)
+                fault = self._consume(self._armed.failures, relative)
             if fault is not None:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 raise _Problem(fault.status, f"simulated HTTP {fault.status}", headers=headers)
@@ -445,6 +494,12 @@ class LeNewBlackSimulator:
             return handler(request, body, **arguments)
         except _Problem as problem:
             return problem.status, self._error_body(problem.message, problem.errors), problem.headers
+
+    @staticmethod
+    def _gateway_page(status: int) -> Response:
+        line = f"{status} {HTTPStatus(status).phrase}"
+        page = f"<html><head><title>{line}</title></head><body><h1>{line}</h1></body></html>"
+        return Response(page, status=status, mimetype="text/html")
 
     def _consume[T: (_Fault, _Drop)](self, queue: list[T], relative: str) -> T | None:
         for entry in queue:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from connector.ledger import LedgerStatus, OrderLedger
 from sandbox.run import FUNCTIONS
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
@@ -43,6 +44,9 @@ SENDS = {
     "stock": "/multi/inventory",
     "orders": "/orders",
 }
+# The Le New Black writes a fault of "the write" hits; for orders, its LNB status move (what the orders flow writes in
+# Le New Black: its Fastmag writes meet the same faults in test_orders_exactly_once.py).
+WRITES = {**SENDS, "orders": "/orders/status"}
 BATCH_RESOURCES = {"customers": "retailers", "products": "products", "prices": "prices", "stock": "inventory/ean"}
 
 
@@ -87,6 +91,34 @@ def dropped_after_commit(stack: LocalStack, flow: str) -> None:
     if flow == "orders":
         stack.fastmag.drop_after_commit(1)
     stack.lnb.drop_connection_next("/orders/status" if flow == "orders" else SENDS[flow])
+
+
+def write_never_left(stack: LocalStack, flow: str) -> None:
+    """LNB closes the connection before reading the write's body, on the try and on its retry: nothing applied."""
+    one_write_at_a_time(stack)
+    stack.lnb.refuse_next(WRITES[flow], times=2)
+
+
+def applied_then_503(stack: LocalStack, flow: str) -> None:
+    """LNB applies the write, then a gateway answers a 503 page instead, on the try and on its retry."""
+    one_write_at_a_time(stack)
+    stack.lnb.fail_after_apply(WRITES[flow], 503, times=2)
+
+
+def one_write_at_a_time(stack: LocalStack) -> None:
+    # Batches in flight at once would share the two faults, each then saved by its retry: one at a time, the first
+    # write meets both and gives up, as the fault means.
+    stack.configure({"lenewblack": {"concurrency": 1}})
+
+
+def fault_fired(stack: LocalStack, flow: str, fault: str) -> None:
+    """The armed fault met the flow's writes (a cell whose flow never wrote there would prove nothing)."""
+    if fault == "write never left":
+        assert [path for _, path in stack.lnb.refused] == [stack.lnb.refused[0][1]] * 2
+        assert stack.lnb.refused[0][1].startswith(WRITES[flow])
+    if fault == "503 after the body":
+        answered = [r for r in stack.lnb.requests if r.path.startswith(WRITES[flow]) and r.status == 503]
+        assert len(answered) == 2 and answered[0].body == answered[1].body, answered
 
 
 def fastmag_malformed(stack: LocalStack, flow: str) -> None:
@@ -144,6 +176,8 @@ FAULTS: dict[str, Callable[[LocalStack, str], None]] = {
     "Fastmag 500": fastmag_500,
     "expired token": expired_token,
     "dropped after commit": dropped_after_commit,
+    "write never left": write_never_left,
+    "503 after the body": applied_then_503,
     "malformed (Fastmag)": fastmag_malformed,
     "malformed (LNB)": lnb_malformed,
     "partial batch": partial_batch,
@@ -155,8 +189,7 @@ def clear_faults(stack: LocalStack) -> None:
     stack.lnb.latency_seconds = 0
     stack.lnb.batch_results_dropped = 0
     stack.lnb.clear_rejections()
-    stack.lnb._faults.clear()
-    stack.lnb._drops.clear()
+    stack.lnb.clear_faults()
     faults = stack.fastmag.faults
     faults.latency_seconds, faults.fail_next, faults.drop_after_commit = 0, 0, 0
     faults.ko_next_write, faults.malformed_next_query = None, False
@@ -214,6 +247,10 @@ def check_invariants(stack: LocalStack, flow: str, expected: Any) -> None:
         references = [order["RefExterne"] for order in stack.fastmag.orders()]
         assert [ref for ref, n in Counter(references).items() if n > 1] == []  # nothing twice
         assert set(references) == {ref for ref, _ in expected[0]}  # nothing lost
+        entries = {ref: OrderLedger(stack.table).get(str(ref)) for ref in references}
+        assert {ref: entry.status if entry else None for ref, entry in entries.items()} == dict.fromkeys(
+            references, LedgerStatus.EXPORTED
+        )  # every order ends exported
     if flow == "stock":
         assert state == expected_quantities_now(stack)  # LNB holds Fastmag's stock
     assert state == expected
@@ -235,6 +272,7 @@ def test_fault_then_recovery(flow: str, fault: str, task_log: TaskLog) -> None:
         else:
             FAULTS[fault](stack, flow)
             faulty = run_flow(stack, flow)
+        fault_fired(stack, flow, fault)
         clear_faults(stack)
         recovery = run_flow(stack, flow)
         _matrix[(fault, flow)] = f"{outcome(faulty)}→{outcome(recovery)}"

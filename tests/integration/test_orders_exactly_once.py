@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.client import BaseClient
 from requests.adapters import HTTPAdapter
 
 from connector import cli
@@ -336,6 +337,63 @@ def test_a_blocked_order_that_left_the_lnb_statuses_is_abandoned_with_its_status
     assert entry is not None and entry.status == LedgerStatus.ABANDONED
     assert entry.reason == f"no longer waiting in Le New Black (status {CLOSED})"
     assert all(e.reference != "9801" for e in OrderLedger(small.table).with_status(LedgerStatus.BLOCKED))
+
+
+def page_ledger_queries(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[dict[str, Any]]:
+    """Every ledger query by status answers at most `limit` items a page (as DynamoDB does past 1 MB); the queries
+    made, as sent."""
+    sent: list[dict[str, Any]] = []
+    original = BaseClient._make_api_call
+
+    def call(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        values = params.get("ExpressionAttributeValues", {})
+        if operation == "Query" and str(values.get(":status", "")).startswith("LEDGER#"):
+            params = {**params, "Limit": limit}
+            sent.append(params)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    return sent
+
+
+def test_blocked_orders_are_re_read_across_lnb_and_ledger_pages_and_a_fixed_one_goes_through_once(
+    small: LocalStack, monkeypatch: pytest.MonkeyPatch, task_log: TaskLog
+) -> None:
+    small.lnb.page_size = 2
+    queries = page_ledger_queries(monkeypatch, limit=2)
+    template = lnb_orders(small.seed, count=1, start_reference=9900)[0]
+    blocked = [str(9900 + n) for n in range(7)]
+    for reference in blocked:
+        small.lnb.add_order({**template, "reference": reference, "retailer_reference": "777777"})
+    tick(small)
+    assert {reference: small.lnb.orders[reference]["status"] for reference in blocked} == dict.fromkeys(
+        blocked, BLOCKED
+    )
+    assert {reference: status(small, reference) for reference in blocked} == dict.fromkeys(
+        blocked, LedgerStatus.BLOCKED
+    )
+
+    fixed = blocked[-1]  # on the last page of the LNB list
+    small.lnb.orders[fixed]["retailer_reference"] = template["retailer_reference"]
+    queries.clear()
+    small.lnb.clear_requests()
+    second = tick(small)
+    # Every blocked order was validated again (and stays blocked, with its reason); the fixed one went through once.
+    again = [line for line in task_log.events("order.blocked") if line["run_id"] == second["run_id"]]
+    assert sorted(line["key"] for line in again) == blocked[:-1]
+    assert {reference: status(small, reference) for reference in blocked[:-1]} == dict.fromkeys(
+        blocked[:-1], LedgerStatus.BLOCKED
+    )
+    assert status(small, fixed) == LedgerStatus.EXPORTED
+    assert small.lnb.orders[fixed]["status"] == CLOSED
+    # Both lists were read page after page: 7 ledger entries by 2, 7 LNB orders by 2.
+    blocked_queries = [q for q in queries if q["ExpressionAttributeValues"][":status"] == "LEDGER#blocked"]
+    assert len(blocked_queries) == 4 and all("ExclusiveStartKey" in q for q in blocked_queries[1:])
+    pages = [r.query["page"] for r in small.lnb.requests if r.path == "/orders" and r.query["status"] == BLOCKED]
+    assert pages == ["1", "2", "3", "4"]
+    tick(small)
+    assert copies(small)[fixed] == 1
+    assert not set(blocked[:-1]) & set(copies(small))
 
 
 def test_a_clean_run_makes_at_most_four_ledger_calls_an_order(
