@@ -175,11 +175,29 @@ class LocalStack:
         module = handler_module(function_dir)
         return module.lambda_handler(event, FakeLambdaContext(function_dir))
 
-    def deliver_s3_events(self, prefix: str = "images/", function_dir: str = "upload_images") -> list[Any]:
+    def deliver_s3_events(
+        self, prefix: str = "images/", function_dir: str = "upload_images", *, retries: int | None = None
+    ) -> list[Any]:
         """What S3 notifications do in AWS (moto sends none): hand the function one event per object created,
-        replaced or removed under `prefix` since the previous delivery; returns the handler's answers."""
+        replaced or removed under `prefix` since the previous delivery; returns the handler's answers.
+
+        Without `retries`, a handler that raises raises here. With it, each event is tried as Lambda's
+        asynchronous invoke does (the first try and `retries` more); one that still raises ends in the on-failure
+        queue, answered as `{"event": "record.failed", "reason": …}`.
+        """
         events = self._s3_changes.events(self.s3, self.names["STAGING_BUCKET"], prefix)
-        return [self.invoke(function_dir, event) for event in events]
+        if retries is None:
+            return [self.invoke(function_dir, event) for event in events]
+        return [self._invoke_retried(function_dir, event, retries) for event in events]
+
+    def _invoke_retried(self, function_dir: str, event: dict[str, Any], retries: int) -> Any:
+        failure = ""
+        for _attempt in range(retries + 1):
+            try:
+                return self.invoke(function_dir, event)
+            except Exception as error:  # what Lambda would retry
+                failure = f"upload raised: {error}"
+        return {"event": "record.failed", "reason": failure}
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")

@@ -41,18 +41,7 @@ def run_flow(stack: LocalStack, flow: str, **fields: Any) -> dict[str, Any]:
 def deliver_uploads(stack: LocalStack) -> list[dict[str, Any]]:
     """Each staged file's S3 event to UploadImagesFunction, retried as Lambda's asynchronous invoke does (the
     first try and two retries); an event that still raises ends in the on-failure queue: answered as failed."""
-    answers: list[dict[str, Any]] = []
-    for event in stack._s3_changes.events(stack.s3, stack.names["STAGING_BUCKET"], "images/"):
-        failure = ""
-        for _attempt in range(3):
-            try:
-                answers.append(stack.invoke("upload_images", event))
-                break
-            except Exception as error:  # what Lambda would retry
-                failure = f"upload raised: {error}"
-        else:
-            answers.append({"event": "record.failed", "reason": failure})
-    return answers
+    return stack.deliver_s3_events(retries=2)
 
 
 def outcome(result: dict[str, Any]) -> str:

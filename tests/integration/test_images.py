@@ -273,3 +273,21 @@ def test_lnb_refusing_an_image_is_recorded_and_an_outage_is_retried_by_lambda(sm
     )
     with pytest.raises(LeNewBlackError, match="503"):
         small.invoke("upload_images", event)
+
+
+def test_delivery_retries_an_upload_as_lambda_does_then_answers_it_failed(small: LocalStack) -> None:
+    export(small, "images")
+    small.deliver_s3_events()
+    small.configure({"lenewblack": {"max_retries": 0}})  # one LNB call per try: the count below is Lambda's
+    model, _, code = a_colour(small)
+    put_file(small, f"images/{model}/{code}/6.png", PNG)
+    put_file(small, f"images/{model}/{code}/7.png", PNG)
+    small.lnb.fail_next("/files/products", 503, times=4)  # file 6: its try and two retries; file 7: its first try
+
+    failed, sent = small.deliver_s3_events(retries=2)
+
+    assert failed["event"] == "record.failed"
+    assert "503" in failed["reason"]
+    assert sent["event"] == "record.sent"
+    assert (model, code, 6) not in small.lnb.images
+    assert small.lnb.images[(model, code, 7)].content == PNG

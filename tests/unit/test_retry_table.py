@@ -8,7 +8,7 @@ import pytest
 
 from connector import retry
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
-from connector.flows.images import _retryable
+from connector.flows.image_upload import _retryable
 
 # Written out independently of the table: (here, by_lambda, stops_batches) for every row.
 EXPECTED: dict[tuple[retry.Remote, retry.Failure], tuple[str, bool, bool]] = {

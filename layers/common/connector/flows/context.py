@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from connector.ledger import OrderLedger
 from connector.runs import PreviewStore, Run, RunStore
 from connector.settings import Secret, Settings
+from connector.staging import StagingStore
 from connector.state import LockStore, Snapshot, SnapshotStore
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class Services:
     @property
     def ledger(self) -> OrderLedger:
         return OrderLedger(self.table)
+
+    @property
+    def staging(self) -> StagingStore:
+        return StagingStore(self.s3, self.bucket)
 
 
 @dataclass
