@@ -30,7 +30,7 @@ from connector.errors import (
     LeNewBlackError,
 )
 from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
-from connector.fastmag.sql import render
+from connector.fastmag.reads import Unreadable
 from connector.flows.context import FlowContext
 from connector.ledger import LedgerEntry, LedgerStatus, LookupProof, OrderLedger
 from connector.lenewblack.models import Order, OrderItem
@@ -173,37 +173,26 @@ def check_order(
 
 def _variants(ctx: FlowContext, orders: Iterable[Order]) -> dict[str, Variant]:
     eans = sorted({(item.ean13 or "").strip() for order in orders for item in order.items} - {""})
-    if not eans:
-        return {}
-    rows = ctx.fastmag.query(render(ctx.settings.fastmag.queries.variants_by_ean, eans=eans))
     return {
         row["ean13"]: Variant(row["reference"], row.get("colour", ""), row.get("size", ""), row.get("designation", ""))
-        for row in rows
+        for row in ctx.reads.variants_by_ean(eans)
     }
 
 
 def _customers(ctx: FlowContext, orders: Iterable[Order]) -> set[str]:
     references = sorted({(order.retailer_reference or "").strip() for order in orders} - {""})
-    if not references:
-        return set()
-    rows = ctx.fastmag.query(render(ctx.settings.fastmag.queries.customers_by_id, customers=references))
-    return {row["customer_id"].strip() for row in rows}
+    return {row["customer_id"].strip() for row in ctx.reads.customers_by_id(references)}
 
 
 def _in_fastmag(ctx: FlowContext, references: Iterable[str]) -> dict[str, Found]:
     """The orders Fastmag already holds, by external reference (one query)."""
-    wanted = sorted(set(references))
-    if not wanted:
-        return {}
-    one_per_call = ctx.settings.fastmag.wire.transactions_per_call == "one"
-    rows = ctx.fastmag.query(
-        render(ctx.settings.fastmag.queries.orders_by_reference, references=wanted),
-        required_columns=("external_reference", "fastmag_number", *(("line_count",) if one_per_call else ())),
-    )
     found: dict[str, Found] = {}
-    for row in rows:
-        count = (row.get("line_count") or "").strip()
-        found.setdefault(row["external_reference"], Found(row.get("fastmag_number", ""), int(count) if count else None))
+    for row in ctx.reads.orders_by_reference(sorted(set(references))):
+        count = row.get("line_count")
+        if isinstance(count, Unreadable):
+            # Never guessed: a wrong count could call a partial order whole.
+            raise FastmagError(f"fastmag.queries.orders_by_reference: line_count {count.text!r} is not a whole number")
+        found.setdefault(row["external_reference"], Found(row.get("fastmag_number", ""), count))
     return found
 
 
