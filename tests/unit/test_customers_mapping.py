@@ -9,9 +9,14 @@ from hypothesis import strategies as st
 from connector import countries
 from connector.countries import KNOWN_CODES, iso_country
 from connector.errors import SettingsError
-from connector.flows.customers import is_valid_email, map_retailers, refused_buyers, retailer_from
+from connector.flows.customers import Retailers, is_valid_email, map_retailers, refused_buyers, retailer_from
 from connector.lenewblack.models import ItemOutcome, Retailer
 from connector.settings import Settings, parse_settings
+
+
+def reasons(result: Retailers) -> dict[str, str]:
+    """The customers skipped, by key, with their reason."""
+    return {skip.key: skip.reason for skip in result.skipped}
 
 
 def customer(**changes: str) -> dict[str, str]:
@@ -288,7 +293,7 @@ def test_a_customer_without_email_is_a_retailer_without_buyers_with_a_warning() 
     assert "buyers" not in payload
     assert "contact_email" not in payload["store_address"]
     assert result.warnings == {"2001": "no buyer email: the customer has no email address; sent without buyers"}
-    assert result.skipped == {}
+    assert reasons(result) == {}
 
 
 def test_a_customer_without_email_keeps_its_extra_buyers_and_needs_no_warning() -> None:
@@ -302,7 +307,7 @@ def test_require_buyer_skips_a_customer_without_email_with_its_reason() -> None:
     result = map_retailers([customer(email="")], [], [], config)
     assert result.items == {}
     assert result.warnings == {}
-    assert result.skipped == {"2001": "no buyer email: the customer has no email address (customers.require_buyer)"}
+    assert reasons(result) == {"2001": "no buyer email: the customer has no email address (customers.require_buyer)"}
 
 
 def outcome(errors: dict[str, list[str]]) -> ItemOutcome:
@@ -370,7 +375,7 @@ def test_addresses_and_buyers_go_to_their_own_customer() -> None:
         [buyer("extra@chez-zoe.example") | {"customer_id": "2002"}],
         Settings(),
     )
-    assert result.skipped == {}
+    assert reasons(result) == {}
     assert [a.reference for a in result.items["2002"].delivery_addresses or []] == ["QUAI"]
     assert [b.email for b in result.items["2002"].buyers or []] == ["zoe@chez-zoe.example", "extra@chez-zoe.example"]
     assert [b.email for b in result.items["2001"].buyers or []] == ["maelle.benoit@maison-heloise.example"]
@@ -382,18 +387,18 @@ def test_the_family_setting_keeps_only_b2b_accounts() -> None:
     result = map_retailers([customer(), web], [], [], config)
     assert list(result.items) == ["2001"]
     assert result.read == 1
-    assert result.skipped == {}
+    assert reasons(result) == {}
 
 
 def test_a_customer_id_seen_twice_is_skipped_not_guessed() -> None:
     result = map_retailers([customer(), customer(company="Autre")], [], [], Settings())
     assert result.items == {}
-    assert result.skipped == {"2001": "customer 2001 appears more than once in the customers query"}
+    assert reasons(result) == {"2001": "customer 2001 appears more than once in the customers query"}
 
 
 def test_a_row_without_id_is_skipped_by_its_position() -> None:
     result = map_retailers([customer(customer_id="")], [], [], Settings())
-    assert result.skipped == {"customer row 1": "the customer has no id (Client)"}
+    assert reasons(result) == {"customer row 1": "the customer has no id (Client)"}
 
 
 # --- hostile input ---------------------------------------------------------------------------------------------
@@ -416,13 +421,13 @@ def test_any_customer_row_maps_or_is_skipped_with_a_reason(
     customers: list[dict[str, Any]], addresses: list[dict[str, Any]], extra: list[dict[str, Any]]
 ) -> None:
     result = map_retailers(customers, addresses, extra, Settings())
-    assert not set(result.items) & set(result.skipped)
+    assert not set(result.items) & set(reasons(result))
     assert set(result.warnings) <= set(result.items)
-    assert all(reason.strip() for reason in result.skipped.values())
+    assert all(reason.strip() for reason in reasons(result).values())
     assert result.read == len(customers)
     for row in customers:
         key = (row.get("customer_id") or "").strip()
-        assert key in result.items or key in result.skipped or key == ""
+        assert key in result.items or key in reasons(result) or key == ""
     for reference, retailer in result.items.items():
         payload = retailer.payload()
         assert payload["reference"] == reference

@@ -12,14 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.ean import is_valid_ean13
-from connector.flows.catalogue import group_catalogue
+from connector.fastmag.queries import PRICES, PRODUCTS, STOCK
+from connector.flows import catalogue, prices, products, stock
 from connector.flows.customers import map_retailers
-from connector.flows.prices import map_prices
-from connector.flows.products import map_products
-from connector.flows.stock import available_to_sell
 from connector.lenewblack.models import Fabric, InventoryByEan, Price, PriceBySize, Product, Retailer
 from connector.settings import Settings, parse_settings
 from tests.properties import examples
+from tests.unit.as_read import as_read
 from tests.unit.hostile import codes, dates, eans, numbers, odd_text, row_of
 
 SETTINGS = Settings()
@@ -108,7 +107,7 @@ address_rows = st.lists(
 def test_stock_rows_map_to_a_quantity_or_are_skipped_with_a_reason(
     rows: list[dict[str, str]], settings: Settings
 ) -> None:
-    levels = available_to_sell(rows, settings)
+    levels = stock.available_to_sell(as_read(STOCK, rows), settings)
     # Every row is accounted for exactly once: a quantity, or a reason.
     assert len(levels.quantities) + len(levels.skipped) == len(rows)
     assert all(skip.reason.strip() for skip in levels.skipped)
@@ -122,21 +121,23 @@ def test_stock_rows_map_to_a_quantity_or_are_skipped_with_a_reason(
 @given(product_rows)
 @examples(200)
 def test_catalogue_rows_group_into_sheets_or_are_skipped_with_a_reason(rows: list[dict[str, str]]) -> None:
-    catalogue = group_catalogue(rows, SETTINGS)
-    grouped = sum(len(lines) for sheet in catalogue.sheets for lines in sheet.colours.values())
-    left_out = {sheet_row["reference"].strip() for sheet_row in rows} - {sheet.reference for sheet in catalogue.sheets}
+    grouped_catalogue = catalogue.group_catalogue(as_read(PRODUCTS, rows), SETTINGS)
+    grouped = sum(len(lines) for sheet in grouped_catalogue.sheets for lines in sheet.colours.values())
+    left_out = {sheet_row["reference"].strip() for sheet_row in rows} - {
+        sheet.reference for sheet in grouped_catalogue.sheets
+    }
     # Every row is grouped, skipped with a reason, or belongs to a model the settings leave out.
-    assert grouped + len(catalogue.skipped) <= len(rows)
+    assert grouped + len(grouped_catalogue.skipped) <= len(rows)
     if not left_out:
-        assert grouped + len(catalogue.skipped) == len(rows)
-    assert all(skip.reason.strip() for skip in catalogue.skipped)
+        assert grouped + len(grouped_catalogue.skipped) == len(rows)
+    assert all(skip.reason.strip() for skip in grouped_catalogue.skipped)
 
 
 @given(product_rows)
 @examples(200)
 def test_product_rows_map_to_valid_payloads_or_are_skipped_with_a_reason(rows: list[dict[str, str]]) -> None:
-    export = map_products(rows, SETTINGS)
-    sheets = {sheet.reference for sheet in group_catalogue(rows, SETTINGS).sheets}
+    export = products.map_products(as_read(PRODUCTS, rows), SETTINGS)
+    sheets = {sheet.reference for sheet in catalogue.group_catalogue(as_read(PRODUCTS, rows), SETTINGS).sheets}
     skipped = {skip.key for skip in export.skipped}
     # Each grouped model is sent or skipped (with its reason), never silently dropped.
     assert sheets <= set(export.products) | skipped
@@ -150,9 +151,9 @@ def test_product_rows_map_to_valid_payloads_or_are_skipped_with_a_reason(rows: l
 @given(product_rows, price_rows)
 @examples(200)
 def test_price_rows_map_to_positive_prices_or_are_skipped_with_a_reason(
-    products: list[dict[str, str]], prices: list[dict[str, str]]
+    product_rows: list[dict[str, str]], price_rows: list[dict[str, str]]
 ) -> None:
-    export = map_prices(products, prices, SETTINGS)
+    export = prices.map_prices(as_read(PRODUCTS, product_rows), as_read(PRICES, price_rows), SETTINGS)
     assert all(skip.reason.strip() for skip in export.skipped)
     for payload in export.prices.values():
         price = Price.model_validate(payload)
@@ -168,10 +169,11 @@ def test_customer_rows_map_to_retailers_or_are_skipped_with_a_reason(
 ) -> None:
     result = map_retailers(customers, addresses, [], SETTINGS)
     assert result.read == len(customers)
-    assert all(reason.strip() for reason in result.skipped.values())
-    assert not set(result.items) & set(result.skipped)
+    skipped = {skip.key: skip.reason for skip in result.skipped}
+    assert all(reason.strip() for reason in skipped.values())
+    assert not set(result.items) & set(skipped)
     for number, customer in enumerate(customers, start=1):
         reference = customer["customer_id"].strip()
-        assert reference in result.items or (reference or f"customer row {number}") in result.skipped
+        assert reference in result.items or (reference or f"customer row {number}") in skipped
     for retailer in result.items.values():
         Retailer.model_validate(retailer.payload())

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from connector.ean import make_ean13
 from connector.fastmag.models import build_order_transaction
-from connector.flows.orders import MAX_QUANTITY, Variant, check_order
+from connector.flows.order_check import MAX_QUANTITY, Variant, check_order
 from connector.lenewblack.models import Order
 from connector.settings import Settings, parse_settings
 from tests.properties import examples

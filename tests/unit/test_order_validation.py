@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connector.ean import make_ean13
-from connector.flows.orders import Variant, check_order
+from connector.flows.order_check import Variant, check_order
 from connector.lenewblack.models import Order
 from connector.settings import Settings, parse_settings
 

@@ -7,9 +7,22 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.flows.prices import map_prices, resolve, tariffs_to_read
+from connector.fastmag.queries import PRICES
+from connector.fastmag.queries import PRODUCTS as PRODUCTS_QUERY
+from connector.flows import prices
+from connector.flows.prices import PriceExport, resolve, tariffs_to_read
 from connector.settings import Settings, parse_settings
+from tests.unit.as_read import as_read
 from tests.unit.test_products_mapping import grid
+
+
+def map_prices(product_rows: list[dict[str, str]], price_rows: list[dict[str, str]], settings: Settings) -> PriceExport:
+    """The mapping of both reads as they come back typed (prices parsed with the configured separator)."""
+    separator = settings.fastmag.wire.decimal_separator
+    return prices.map_prices(
+        as_read(PRODUCTS_QUERY, product_rows, separator), as_read(PRICES, price_rows, separator), settings
+    )
+
 
 SETTINGS = Settings()
 PRODUCTS = grid(colours=("NOIR", "BLANC"))  # CH1, sizes S M L, material coton

@@ -9,9 +9,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.ean import make_ean13
-from connector.flows.catalogue import FABRIC_CODE_MAX, fabric_code, group_catalogue
-from connector.flows.products import NO_WAY_BACK, map_products
+from connector.fastmag.queries import PRODUCTS
+from connector.flows import catalogue, products
+from connector.flows.catalogue import FABRIC_CODE_MAX, Catalogue, fabric_code
+from connector.flows.products import NO_WAY_BACK, ProductExport
 from connector.settings import Settings, parse_settings
+from tests.unit.as_read import as_read
+
+
+def map_products(rows: list[dict[str, Any]], settings: Settings) -> ProductExport:
+    """The mapping of rows as the catalogue read gives them (`size_rank` parsed)."""
+    return products.map_products(as_read(PRODUCTS, rows), settings)
+
+
+def group_catalogue(rows: list[dict[str, Any]], settings: Settings) -> Catalogue:
+    return catalogue.group_catalogue(as_read(PRODUCTS, rows), settings)
+
 
 SETTINGS = Settings()
 

@@ -5,9 +5,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.ean import make_ean13
+from connector.fastmag.queries import STOCK
+from connector.flows import stock
 from connector.flows.source import sku_of
-from connector.flows.stock import Entry, available_to_sell, guard_verdict, not_vouched_for, would_zero
+from connector.flows.stock import Entry, StockLevels, guard_verdict, not_vouched_for, would_zero
 from connector.settings import Settings, parse_settings
+from tests.unit.as_read import as_read
+
+
+def available_to_sell(rows: list[dict[str, str]], settings: Settings) -> StockLevels:
+    """The mapping of rows as the stock read gives them (quantities parsed with the configured separator)."""
+    return stock.available_to_sell(as_read(STOCK, rows, settings.fastmag.wire.decimal_separator), settings)
+
 
 EAN = make_ean13("376000000001")
 OTHER_EAN = make_ean13("376000000002")

@@ -29,7 +29,7 @@ from connector.errors import ConnectorError
 from connector.events import FlowRequest
 from connector.flows import FLOW_MODULES, flow_function
 from connector.flows.context import Services
-from connector.flows.orders import OrderBook
+from connector.flows.order_book import OrderBook
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.runner import build_services, execute
 from connector.runs import Run, RunRecord

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from connector.flows.source import Skip
+from connector.fastmag.reads import ProductRow
+from connector.flows.source import Skip, text, variant_label
 from connector.settings import CollectionName, Settings
 
-type Row = Mapping[str, str]
+type Row = ProductRow
 
 # Fabric codes are identifiers in LNB and in file names of images: keep them short, ASCII and stable.
 FABRIC_CODE_MAX = 60
@@ -64,15 +65,9 @@ def sizing_name(sizes: Iterable[str]) -> str:
     return " / ".join(sizes)
 
 
-def text(row: Row, name: str | None) -> str:
-    return (row.get(name) or "").strip() if name else ""
-
-
 def _rank(row: Row) -> int:
-    try:
-        return int(text(row, "size_rank"))
-    except ValueError:
-        return _UNRANKED
+    rank = row.get("size_rank")
+    return rank if isinstance(rank, int) else _UNRANKED  # blank or unreadable: after the ranked sizes
 
 
 class Line(NamedTuple):  # a tuple: built once per SKU, 100 000 times a run
@@ -140,7 +135,7 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
             sheet = sheets[reference] = Sheet(reference, row)
         colour, size, ean13 = text(row, "colour"), text(row, "size"), text(row, "ean13")
         if not colour or not size or (reference, colour, size) in seen:
-            label = f"{reference}/{colour or '?'}/{size or '?'}"
+            label = variant_label(row)
             problem = "appears twice" if colour and size else f"has no {'size' if colour else 'colour'}"
             key = ean13 or text(row, "variant_id") or label
             catalogue.skipped.append(Skip(key, f"variant {problem} in Fastmag", {"variant": label}))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
     from connector.fastmag.client import FastmagClient
+    from connector.fastmag.reads import FastmagReads
     from connector.flows.sync import Outgoing
     from connector.lenewblack.client import LeNewBlackClient
 
@@ -73,6 +74,13 @@ class FlowContext:
     @property
     def fastmag(self) -> FastmagClient:
         return self.services.fastmag
+
+    @property
+    def reads(self) -> FastmagReads:
+        """Fastmag's reads, typed: what flows use instead of SQL and the wire format."""
+        from connector.fastmag.reads import FastmagReads
+
+        return FastmagReads(self.services.fastmag, self.settings)
 
     @property
     def lnb(self) -> LeNewBlackClient:

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from connector.countries import iso_country
-from connector.fastmag.queries import ADDRESSES, CUSTOMERS, EXTRA_BUYERS
-from connector.fastmag.sql import render
 from connector.flows.context import FlowContext
-from connector.flows.sync import Outgoing, synchronise
+from connector.flows.source import Skip, text
+from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.lenewblack.models import Address, Buyer, ItemOutcome, Retailer
 from connector.observability import log_record
 from connector.settings import Settings
@@ -40,27 +39,33 @@ _BUYER_FIELD = re.compile(r"buyers(?:\.(\d+)|\[(\d+)\])?(?:$|[.\[])")
 _REFUSED = "{reference}#refused-buyer#{buyer}"
 NO_BUYERS = "no buyer email: the customer has no email address; sent without buyers"
 
-type Row = Mapping[str, str]
+type Row = Mapping[str, object]
 
 
 @dataclass
 class Retailers:
-    """The retailers ready to send, by reference, the customers skipped, by key, with their reason, and the
-    retailers sent but not whole (e.g. without buyers), by reference, with why."""
+    """The retailers ready to send, by reference, the customers skipped (one per key), and the retailers sent
+    but not whole (e.g. without buyers), by reference, with why."""
 
     items: dict[str, Retailer] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
     read: int = 0
+    _skips: dict[str, Skip] = field(default_factory=dict)
 
+    @property
+    def skipped(self) -> list[Skip]:
+        return list(self._skips.values())
 
-def _text(row: Row, name: str) -> str:
-    value = row.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    def skip(self, key: str, reason: str) -> None:
+        """Skip `key` with `reason` (a later reason for the same key replaces the earlier one)."""
+        self._skips[key] = Skip(key, reason)
+
+    def was_skipped(self, key: str) -> bool:
+        return key in self._skips
 
 
 def _optional(row: Row, name: str) -> str | None:
-    return _text(row, name) or None
+    return text(row, name) or None
 
 
 def is_valid_email(email: str) -> bool:
@@ -68,7 +73,7 @@ def is_valid_email(email: str) -> bool:
 
 
 def _country(row: Row, settings: Settings, where: str, problems: list[str]) -> str | None:
-    spelled = _text(row, "country")
+    spelled = text(row, "country")
     if not spelled:
         if settings.customers.default_country:
             return settings.customers.default_country
@@ -82,7 +87,7 @@ def _country(row: Row, settings: Settings, where: str, problems: list[str]) -> s
 
 def _main_address(customer: Row, company: str, country: str, reference: str) -> Address:
     """The customer record's own address (store and billing), with its VAT number."""
-    contact = " ".join(part for part in (_text(customer, "first_name"), _text(customer, "last_name")) if part)
+    contact = " ".join(part for part in (text(customer, "first_name"), text(customer, "last_name")) if part)
     return Address(
         reference=reference,
         company=company,
@@ -102,7 +107,7 @@ def _delivery_countries(rows: Sequence[Row], settings: Settings, problems: list[
     """The named delivery addresses by name, with their ISO-2 country; a nameless or doubled name is a problem."""
     by_name: dict[str, tuple[str, Row]] = {}
     for row in rows:
-        name = _text(row, "name")
+        name = text(row, "name")
         if not name:
             problems.append("a delivery address has no name")
         elif name in by_name:
@@ -115,7 +120,7 @@ def _delivery_countries(rows: Sequence[Row], settings: Settings, problems: list[
 def _delivery_address(name: str, country: str, row: Row, company: str) -> Address:
     return Address(
         reference=name,
-        company=_text(row, "company") or company,
+        company=text(row, "company") or company,
         country=country,
         contact_name=_optional(row, "contact_name"),
         address_1=_optional(row, "address_1"),
@@ -131,7 +136,7 @@ def _buyers(customer: Row, extra_rows: Sequence[Row], settings: Settings, proble
     LNB takes a retailer without buyers, so a customer without an email is still sent, unless the settings
     require a buyer."""
     buyers: dict[str, Buyer] = {}
-    email = _text(customer, "email")
+    email = text(customer, "email")
     if not email:
         if settings.customers.require_buyer:
             problems.append("no buyer email: the customer has no email address (customers.require_buyer)")
@@ -142,7 +147,7 @@ def _buyers(customer: Row, extra_rows: Sequence[Row], settings: Settings, proble
             email=email, first_name=_optional(customer, "first_name"), last_name=_optional(customer, "last_name")
         )
     for number, row in enumerate(extra_rows, start=1):
-        extra = _text(row, "email")
+        extra = text(row, "email")
         if not extra:
             problems.append(f"extra buyer {number} has no email address")
         elif not is_valid_email(extra):
@@ -155,7 +160,7 @@ def _buyers(customer: Row, extra_rows: Sequence[Row], settings: Settings, proble
 
 
 def _price_list(customer: Row, settings: Settings, problems: list[str]) -> str:
-    tariff = _text(customer, "tariff") or settings.customers.default_tariff
+    tariff = text(customer, "tariff") or settings.customers.default_tariff
     if not tariff:
         problems.append("no tariff on the customer (and no customers.default_tariff)")
         return ""
@@ -179,7 +184,7 @@ def retailer_from(
 ) -> Retailer | list[str]:
     """Pure mapping of one customer: the whole retailer, or every reason it cannot be sent."""
     problems: list[str] = []
-    company = _text(customer, "company")
+    company = text(customer, "company")
     if not company:
         problems.append("no company name on the customer")
     price_list_code = _price_list(customer, settings, problems)
@@ -198,7 +203,7 @@ def retailer_from(
             for name in sorted(delivery, key=lambda name: (name != names.main_address_name, name))
         ] or [store]
         return Retailer(
-            reference=_text(customer, "customer_id"),
+            reference=text(customer, "customer_id"),
             name=company,
             company=company,
             price_list_code=price_list_code,
@@ -214,7 +219,7 @@ def retailer_from(
 def _by_customer(rows: Iterable[Row]) -> dict[str, list[Row]]:
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        grouped[_text(row, "customer_id")].append(row)
+        grouped[text(row, "customer_id")].append(row)
     return grouped
 
 
@@ -230,15 +235,15 @@ def map_retailers(
     buyer_rows = _by_customer(extra_buyers)
     result = Retailers()
     for number, customer in enumerate(customers, start=1):
-        if families and _text(customer, "family") not in families:
+        if families and text(customer, "family") not in families:
             continue
         result.read += 1
-        reference = _text(customer, "customer_id")
+        reference = text(customer, "customer_id")
         if not reference:
-            result.skipped[f"customer row {number}"] = "the customer has no id (Client)"
+            result.skip(f"customer row {number}", "the customer has no id (Client)")
             continue
-        if reference in result.items or reference in result.skipped:
-            result.skipped[reference] = f"customer {reference} appears more than once in the customers query"
+        if reference in result.items or result.was_skipped(reference):
+            result.skip(reference, f"customer {reference} appears more than once in the customers query")
             result.items.pop(reference, None)
             result.warnings.pop(reference, None)
             continue
@@ -248,7 +253,7 @@ def map_retailers(
             if not mapped.buyers:
                 result.warnings[reference] = NO_BUYERS
         else:
-            result.skipped[reference] = "; ".join(mapped)
+            result.skip(reference, "; ".join(mapped))
     return result
 
 
@@ -334,17 +339,10 @@ def _field_free(reason: str) -> str:
 
 
 def run(ctx: FlowContext) -> None:
-    queries = ctx.settings.fastmag.queries
-    customer_contract = CUSTOMERS.requiring("family") if ctx.settings.customers.families else CUSTOMERS
-    customers = ctx.fastmag.query(render(queries.customers), contract=customer_contract)
-    addresses = ctx.fastmag.query(render(queries.addresses), contract=ADDRESSES)
-    extra_buyers = (
-        ctx.fastmag.query(render(queries.extra_buyers), contract=EXTRA_BUYERS) if queries.extra_buyers else []
-    )
-    retailers = map_retailers(customers, addresses, extra_buyers, ctx.settings)
+    reads = ctx.reads
+    retailers = map_retailers(reads.customers(), reads.addresses(), reads.extra_buyers(), ctx.settings)
     ctx.run.count("read", retailers.read)
-    for key, reason in retailers.skipped.items():
-        ctx.run.skipped(key, reason)
+    record_skips(ctx, retailers.skipped)
     for key, reason in retailers.warnings.items():
         log_record("record.warning", key, reason=reason, level="WARNING")
 

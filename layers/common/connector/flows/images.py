@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from connector.errors import FastmagError, ValidationProblem
-from connector.fastmag.queries import PRODUCTS
+from connector.flows.catalogue import Row
 from connector.flows.context import FlowContext
 from connector.flows.image_files import (
     COLOURS,
@@ -65,7 +65,7 @@ class Colour:
         return f"{self.model}/{self.fabric_code}"
 
 
-def exported_colours(rows: Iterable[Mapping[str, str]], settings: Settings) -> list[Colour]:
+def exported_colours(rows: Iterable[Row], settings: Settings) -> list[Colour]:
     """Pure: the product colours the products flow exports, from the same rows and settings (skipped models and
     colliding fabric codes included), so an image never names a variant LNB was not sent."""
     return [
@@ -178,7 +178,7 @@ def _report_files(ctx: FlowContext, listing: Mapping[str, str], exported: Mappin
 
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
-    rows = ctx.fastmag.query(settings.fastmag.queries.products, contract=PRODUCTS)
+    rows = ctx.reads.catalogue_rows()
     colours = _nameable(ctx, exported_colours(rows, settings))
     exported = {colour.key: colour.colour for colour in colours}
 

@@ -4,449 +4,55 @@ read (LNB orders to export, plus the ones this connector is still working on) �
 validate (EAN13s resolve to Fastmag variants, the retailer is a Fastmag customer, quantities and prices make
 sense) → look up (Fastmag may hold an order whose write looked failed) → send what is neither found nor in
 doubt, claimed first → prove the lookup finds what was just written → move the LNB status.
-Every step is a compare-and-set in the ledger (`OrderBook` below), so a crash, a duplicate delivery or a run
+Every step is a compare-and-set in the ledger (`OrderBook`, in order_book.py), so a crash, a duplicate delivery or a run
 that outlived its lease is recovered by the next run without writing an order twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from connector import ledger as clock
 from connector.cutoff import IGNORED_REASON, hold_reason, verdict
-from connector.ean import is_valid_ean13
-from connector.errors import (
-    ConnectorError,
-    FastmagError,
-    FastmagNotSent,
-    FastmagOutcomeUnknown,
-    FastmagPartialWrite,
-    LeNewBlackError,
-)
-from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
-from connector.fastmag.sql import render
+from connector.errors import FastmagError, FastmagNotSent, FastmagOutcomeUnknown, FastmagPartialWrite, LeNewBlackError
+from connector.fastmag.models import FastmagOrder, build_order_transaction
+from connector.fastmag.reads import Unreadable
 from connector.flows.context import FlowContext
-from connector.ledger import LedgerEntry, LedgerStatus, LookupProof, OrderLedger
-from connector.lenewblack.models import Order, OrderItem
+from connector.flows.order_book import Found, OrderBook
+from connector.flows.order_check import Checked, Variant, check_order
+from connector.ledger import LedgerEntry, LedgerStatus
+from connector.lenewblack.models import Order
 from connector.observability import log_record, mask_email
-from connector.settings import Settings
-from connector.state import digest
-
-if TYPE_CHECKING:
-    from connector.lenewblack.client import LeNewBlackClient
-    from connector.runs import Run
-
-MAX_QUANTITY = 100_000
-
-
-@dataclass(frozen=True)
-class Variant:
-    reference: str
-    colour: str
-    size: str
-    designation: str
-
-
-@dataclass(frozen=True)
-class Checked:
-    """An order after validation: either the Fastmag order to write, or why it is blocked."""
-
-    reference: str
-    order: FastmagOrder | None
-    problems: tuple[str, ...]
-    skipped_lines: tuple[str, ...] = ()
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(self.problems)
-
-
-@dataclass(frozen=True)
-class Found:
-    """An order Fastmag holds: its number, and how many lines it has when the lookup says (`line_count`)."""
-
-    number: str
-    line_count: int | None
-
-
-def _parse_day(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
-
-
-def _one_line(value: str | None) -> str:
-    return " ".join((value or "").split())  # a reason is one line, whatever the item's text holds
-
-
-def _line_label(number: int, item: OrderItem) -> str:
-    """The line as support finds it in Le New Black: `line 2 (CH2301 / NOIR / M, "Chemise")`; LNB's SKU only
-    when the item names no product, colour, size or name."""
-    product = [_one_line(part) for part in (item.reference, item.color, item.size)]
-    name = _one_line(item.name)
-    what = [" / ".join(part or "?" for part in product)] if any(product) else []
-    if name:
-        what.append(f'"{name}"')
-    if not what and _one_line(item.sku):
-        what.append(f"SKU {_one_line(item.sku)}")
-    return f"line {number} ({', '.join(what)})" if what else f"line {number}"
-
-
-def check_order(
-    order: Order,
-    variants: Mapping[str, Variant],
-    customers: set[str],
-    settings: Settings,
-    today: date,
-) -> Checked:
-    """Pure validation and mapping of one LNB order; every problem is a precise, readable reason."""
-    problems: list[str] = []
-    skipped: list[str] = []
-    retailer = (order.retailer_reference or "").strip()
-    if not retailer:
-        problems.append("the order has no retailer reference")
-    elif retailer not in customers:
-        problems.append(f"retailer reference {retailer} is not a Fastmag customer")
-    lines: list[FastmagOrderLine] = []
-    for number, item in enumerate(order.items, start=1):
-        label = _line_label(number, item)
-        ean13 = (item.ean13 or "").strip()
-        if not ean13:
-            if settings.orders.missing_ean == "skip_line":
-                skipped.append(f"{label} has no EAN13: line not exported")
-            else:
-                problems.append(f"{label} has no EAN13")
-            continue
-        variant = variants.get(ean13)
-        if variant is None:
-            why = "is not a valid EAN13" if not is_valid_ean13(ean13) else "is not a Fastmag variant"
-            problems.append(f"{label}: EAN13 {ean13} {why}")
-            continue
-        if item.quantity is None or not 0 < item.quantity <= MAX_QUANTITY:
-            problems.append(f"{label}: quantity must be between 1 and {MAX_QUANTITY} (got {item.quantity})")
-            continue
-        if item.unit_price is None or item.unit_price < 0:
-            problems.append(f"{label}: " + ("no unit price" if item.unit_price is None else "negative unit price"))
-            continue
-        lines.append(
-            FastmagOrderLine(
-                reference=variant.reference,
-                size=variant.size,
-                colour=variant.colour,
-                designation=variant.designation or item.name or "",
-                ean13=ean13,
-                unit_price=item.unit_price,
-                quantity=item.quantity,
-                discount_rate=min(max(item.discount_rate or Decimal(0), Decimal(0)), Decimal(100)),
-            )
-        )
-    if not order.items:
-        problems.append("the order has no lines")
-    elif not lines and not problems:
-        problems.append("no line of the order can be exported")
-    if problems:
-        return Checked(order.reference, None, tuple(problems), tuple(skipped))
-    delivery = order.delivery_address
-    fastmag_order = FastmagOrder(
-        external_reference=order.reference,
-        customer_id=retailer,
-        store=settings.fastmag.magasin,
-        email=order.buyer_email,
-        delivery_address_name=(delivery.reference or "") if delivery else "",
-        order_date=_parse_day(order.confirmation_time) or _parse_day(order.create_time) or today,
-        delivery_start=_parse_day(order.delivery_start_on),
-        delivery_end=_parse_day(order.delivery_end_on),
-        comment=order.comment or "",
-        lines=tuple(lines),
-    )
-    return Checked(order.reference, fastmag_order, (), tuple(skipped))
 
 
 def _variants(ctx: FlowContext, orders: Iterable[Order]) -> dict[str, Variant]:
     eans = sorted({(item.ean13 or "").strip() for order in orders for item in order.items} - {""})
-    if not eans:
-        return {}
-    rows = ctx.fastmag.query(render(ctx.settings.fastmag.queries.variants_by_ean, eans=eans))
     return {
         row["ean13"]: Variant(row["reference"], row.get("colour", ""), row.get("size", ""), row.get("designation", ""))
-        for row in rows
+        for row in ctx.reads.variants_by_ean(eans)
     }
 
 
 def _customers(ctx: FlowContext, orders: Iterable[Order]) -> set[str]:
     references = sorted({(order.retailer_reference or "").strip() for order in orders} - {""})
-    if not references:
-        return set()
-    rows = ctx.fastmag.query(render(ctx.settings.fastmag.queries.customers_by_id, customers=references))
-    return {row["customer_id"].strip() for row in rows}
+    return {row["customer_id"].strip() for row in ctx.reads.customers_by_id(references)}
 
 
 def _in_fastmag(ctx: FlowContext, references: Iterable[str]) -> dict[str, Found]:
     """The orders Fastmag already holds, by external reference (one query)."""
-    wanted = sorted(set(references))
-    if not wanted:
-        return {}
-    one_per_call = ctx.settings.fastmag.wire.transactions_per_call == "one"
-    rows = ctx.fastmag.query(
-        render(ctx.settings.fastmag.queries.orders_by_reference, references=wanted),
-        required_columns=("external_reference", "fastmag_number", *(("line_count",) if one_per_call else ())),
-    )
     found: dict[str, Found] = {}
-    for row in rows:
-        count = (row.get("line_count") or "").strip()
-        found.setdefault(row["external_reference"], Found(row.get("fastmag_number", ""), int(count) if count else None))
+    for row in ctx.reads.orders_by_reference(sorted(set(references))):
+        count = row.get("line_count")
+        if isinstance(count, Unreadable):
+            # Never guessed: a wrong count could call a partial order whole.
+            raise FastmagError(f"fastmag.queries.orders_by_reference: line_count {count.text!r} is not a whole number")
+        found.setdefault(row["external_reference"], Found(row.get("fastmag_number", ""), count))
     return found
-
-
-Resolution = Literal["exported", "resend"]
-
-
-class OrderBook:
-    """The orders of one run. Each verb writes the ledger (compare-and-set on what was read), counts in the
-    run and logs the line, together. A preview writes nothing: the verbs count and log only."""
-
-    def __init__(self, ledger: OrderLedger, settings: Settings, lnb: LeNewBlackClient, run: Run) -> None:
-        self._ledger = ledger
-        self._settings = settings
-        self._lnb = lnb
-        self._run = run
-        self._writes = not run.preview
-        self._proof: LookupProof | None = None
-
-    @classmethod
-    def for_run(cls, ctx: FlowContext) -> OrderBook:
-        return cls(ctx.services.ledger, ctx.settings, ctx.lnb, ctx.run)
-
-    def _move(self, entry: LedgerEntry, status: LedgerStatus, note: str, **fields: Any) -> LedgerEntry | None:
-        if not self._writes:
-            return entry
-        moved = self._ledger.transition(entry, status, note, last_run_id=self._run.run_id, **fields)
-        if moved is None:
-            self._run.skipped(entry.reference, "changed by another run meanwhile: left to that run")
-        return moved
-
-    # --- reading ------------------------------------------------------------------------------------------------
-
-    def open(self, reference: str) -> LedgerEntry:
-        if self._writes:
-            return self._ledger.open(reference, self._run.run_id)
-        return self._ledger.get(reference) or LedgerEntry(reference=reference, status=LedgerStatus.PENDING)
-
-    def in_progress(self) -> list[LedgerEntry]:
-        """Entries the connector still works on, whatever the order's LNB status now (blocked, sent, validated)."""
-        statuses = (LedgerStatus.BLOCKED, LedgerStatus.SENT, LedgerStatus.VALIDATED)
-        return [entry for status in statuses for entry in self._ledger.with_status(status)]
-
-    def lookup_proof(self) -> LookupProof:
-        if self._proof is None:
-            self._proof = self._ledger.lookup_proof(digest(self._settings.fastmag.queries.orders_by_reference))
-        return self._proof
-
-    # --- verbs ----------------------------------------------------------------------------------------------------
-
-    def unchanged(self, entry: LedgerEntry) -> None:
-        """Already in Fastmag (e.g. the status move failed last time): only the LNB status may be left."""
-        self._run.count("unchanged")
-        exported = self._settings.lenewblack.order_statuses.exported
-        if entry.lnb_status != exported:
-            self.status_moved(entry, exported)
-
-    def block(self, entry: LedgerEntry, reason: str, *, event: str = "order.blocked", **fields: Any) -> None:
-        """Needs action: invalid (re-validated every run), partial, or an outcome nobody can confirm."""
-        self._run.count("skipped")
-        self._run.problem(reason)
-        level = "WARNING" if event == "order.blocked" else "ERROR"
-        log_record(event, entry.reference, reason=reason, level=level, lnb_status=entry.lnb_status)
-        current: LedgerEntry | None = entry
-        if entry.status != LedgerStatus.BLOCKED or entry.reason != reason:
-            current = self._move(entry, LedgerStatus.BLOCKED, f"blocked: {reason}", reason=reason, **fields)
-        blocked_status = self._settings.lenewblack.order_statuses.blocked
-        if current is not None and self._settings.orders.move_blocked_status and entry.lnb_status != blocked_status:
-            self.status_moved(current, blocked_status)
-
-    def stuck(self, entry: LedgerEntry, why: str) -> None:
-        """A write whose outcome nobody can confirm: blocked for an operator, never resent automatically."""
-        reason = (
-            f"outcome unknown, lookup cannot confirm ({why}): check Fastmag for external reference "
-            f"{entry.reference}, then resolve it"
-        )
-        self.block(entry, reason, event="order.stuck")
-
-    def partial(self, entry: LedgerEntry, accepted: int, total: int) -> None:
-        self.block(
-            entry,
-            f"partial order in Fastmag: {accepted} of {total} lines",
-            event="order.stuck",
-            lines_accepted=accepted,
-            lines_total=total,
-        )
-
-    def abandon(self, entry: LedgerEntry, lnb_status: str) -> None:
-        """A blocked order that left the LNB statuses the connector reads: nothing is expected of anyone."""
-        reason = f"no longer waiting in Le New Black (status {lnb_status})"
-        log_record("order.abandoned", entry.reference, reason=reason, lnb_status=lnb_status)
-        self._move(entry, LedgerStatus.ABANDONED, f"abandoned: {reason}", reason=reason, lnb_status=lnb_status)
-
-    def ignore(self, entry: LedgerEntry) -> None:
-        """Placed before the go-live cut-off: recorded `ignored` once, never written; only counted afterwards."""
-        self._run.count("ignored")
-        if entry.status == LedgerStatus.IGNORED:
-            return
-        log_record("order.ignored", entry.reference, reason=IGNORED_REASON, lnb_status=entry.lnb_status)
-        self._move(entry, LedgerStatus.IGNORED, f"ignored: {IGNORED_REASON}", reason=IGNORED_REASON)
-
-    def claim(self, entry: LedgerEntry, lines_total: int, *, resend: bool = False) -> LedgerEntry | None:
-        """Take the order for one write; None if another run changed it since it was read."""
-        wire = self._settings.fastmag.wire
-        # Checked before the claim: a run that stops here leaves the order unclaimed, not `sent` with nothing sent.
-        self._run.lease.require(
-            wire.connect_timeout_seconds + wire.read_timeout_seconds + 10, f"write {entry.reference}"
-        )
-        fields: dict[str, Any] = {"write_may_exist": True, "sent_at": clock.now().isoformat(), "reason": None}
-        if resend:
-            fields |= {"attempt": entry.attempt + 1, "auto_resends": entry.auto_resends + 1}
-        how = "resent (outcome unknown, lookup missed)" if resend else "sent"
-        claimed = self._move(
-            entry,
-            LedgerStatus.SENT,
-            f"{how} to Fastmag by run {self._run.run_id}",
-            lines_total=lines_total,
-            lines_accepted=None,
-            **fields,
-        )
-        if claimed is not None:
-            self._run.count("sent")
-        return claimed
-
-    def refused(self, entry: LedgerEntry, message: str) -> None:
-        """`KO`: nothing was written; pending again, with an alarm after N runs in a row."""
-        failed_runs = entry.failed_runs + 1
-        reason = f"Fastmag refused: {message}"
-        self._move(
-            entry,
-            LedgerStatus.PENDING,
-            reason,
-            reason=reason,
-            failed_runs=failed_runs,
-            attempt=entry.attempt + 1,
-            write_may_exist=False,
-            sent_at=None,
-        )
-        self._run.rejected(entry.reference, f"Fastmag refused the order: {message}")
-        if failed_runs >= self._settings.orders.alarm_after_failed_runs:
-            log_record(
-                "order.failing",
-                entry.reference,
-                reason=f"Fastmag refused this order {failed_runs} runs in a row: {message}",
-                level="ERROR",
-            )
-
-    def not_sent(self, entry: LedgerEntry, error: FastmagNotSent) -> None:
-        """The body never left: nothing can be in Fastmag, the next run sends it again."""
-        reason = f"Fastmag unreachable, nothing sent ({error}): sent again next run"
-        self._move(
-            entry, LedgerStatus.VALIDATED, reason, reason=reason, attempt=entry.attempt + 1, write_may_exist=False
-        )
-        self._run.skipped(entry.reference, reason)
-
-    def unknown(self, entry: LedgerEntry, error: FastmagOutcomeUnknown) -> None:
-        """The write may have reached Fastmag: `sent` stays, the order is looked up before anything else."""
-        reason = f"Fastmag outcome unknown ({error}): looked up before any new send"
-        self._move(entry, LedgerStatus.SENT, reason, reason=reason, lines_accepted=error.accepted_lines or None)
-        self._run.problem(reason)
-        log_record("order.unknown", entry.reference, reason=reason, level="ERROR")
-
-    def exported(self, entry: LedgerEntry, number: str, how: str) -> None:
-        exported = self._move(
-            entry,
-            LedgerStatus.EXPORTED,
-            f"in Fastmag as {number} ({how})",
-            fastmag_number=number,
-            reason=None,
-            write_may_exist=False,
-        )
-        if exported is None:
-            return
-        self._run.accepted(entry.reference)
-        log_record("order.exported", entry.reference, fastmag_number=number, reason=how)
-        self.status_moved(exported, self._settings.lenewblack.order_statuses.exported)
-
-    def status_moved(self, entry: LedgerEntry, status: str) -> None:
-        if not self._writes:
-            return
-        try:
-            self._lnb.set_order_status(entry.reference, status)
-        except ConnectorError as error:
-            self._run.problem(f"could not set Le New Black status {status}: {error}")
-            log_record("order.status_failed", entry.reference, reason=str(error), level="ERROR", lnb_status=status)
-            return
-        self._move(entry, entry.status, f"LNB status set to {status}", lnb_status=status)
-
-    def lookup_checked(self, written: list[str], found: Mapping[str, Found]) -> None:
-        """Orders written `OK` this run were looked up again: the lookup proved itself, or auto resends stop."""
-        missing = sorted(set(written) - set(found))
-        query = digest(self._settings.fastmag.queries.orders_by_reference)
-        if not missing:
-            self._ledger.record_lookup(query, found=True)
-            return
-        reason = (
-            f"orders_by_reference does not find orders Fastmag just accepted ({', '.join(missing[:10])}): "
-            "automatic resends are off until it does"
-        )
-        self._ledger.record_lookup(query, found=False, reason=reason)
-        self._run.problem(reason)
-        log_record("orders.lookup_broken", "orders_by_reference", reason=reason, level="ERROR")
-
-    @staticmethod
-    def resolve(
-        ledger: OrderLedger, reference: str, action: Resolution, why: str, number: str | None = None
-    ) -> LedgerEntry:
-        """An operator's decision on an order in doubt (`sent` or `blocked`), as one compare-and-set."""
-        entry = ledger.get(reference)
-        if entry is None:
-            raise ConnectorError(f"no ledger entry for order {reference}")
-        if action == "exported":
-            if not number:
-                raise ConnectorError("--resolve exported needs the Fastmag number (--fastmag-number)")
-            if entry.status == LedgerStatus.EXPORTED:
-                if entry.fastmag_number == number:  # said again (e.g. to retry the LNB status move): nothing to do
-                    return entry
-                raise ConnectorError(f"order {reference} is already exported (Fastmag {entry.fastmag_number})")
-            moved = ledger.transition(
-                entry,
-                LedgerStatus.EXPORTED,
-                f"resolved by an operator: in Fastmag as {number} ({why})",
-                fastmag_number=number,
-                reason=None,
-                write_may_exist=False,
-            )
-        else:
-            if entry.status not in {LedgerStatus.SENT, LedgerStatus.BLOCKED}:
-                raise ConnectorError(f"order {reference} is {entry.status}: only a sent or blocked order is resent")
-            moved = ledger.transition(
-                entry,
-                LedgerStatus.VALIDATED,
-                f"resolved by an operator: send again ({why})",
-                reason=None,
-                attempt=entry.attempt + 1,
-                write_may_exist=False,
-                sent_at=None,
-                lines_accepted=None,
-            )
-        if moved is None:
-            raise ConnectorError(f"order {reference} changed while resolving it: look at it again")
-        log_record("order.resolved", reference, reason=f"{action}: {why}", fastmag_number=number)
-        return moved
 
 
 def _read_orders(ctx: FlowContext, book: OrderBook) -> list[Order]:

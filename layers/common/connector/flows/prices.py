@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from connector.fastmag.queries import PRICES, PRODUCTS
-from connector.fastmag.sql import render
-from connector.fastmag.wire import parse_decimal
-from connector.flows.catalogue import Row, Sheet, group_catalogue, text
+from connector.fastmag.reads import PriceRow, Unreadable
+from connector.flows.catalogue import Row, Sheet, group_catalogue
 from connector.flows.context import FlowContext
-from connector.flows.source import Skip
-from connector.flows.sync import Outgoing, synchronise
+from connector.flows.source import Skip, text
+from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.lenewblack.models import ItemOutcome, Price, PriceBySize
 from connector.observability import log_record
 from connector.settings import Settings
@@ -63,26 +61,28 @@ def tariffs_to_read(settings: Settings) -> list[str]:
     return sorted(wanted)
 
 
-def _index(rows: Iterable[Row], settings: Settings, export: PriceExport) -> dict[tuple[str, str], PriceTable]:
+def _index(rows: Iterable[PriceRow], settings: Settings, export: PriceExport) -> dict[tuple[str, str], PriceTable]:
     """(reference, tariff) → its price rows; rows of tariffs no price list takes are counted as unmapped."""
     index: dict[tuple[str, str], PriceTable] = {}
     mapped = settings.tariff_price_lists
     retail = settings.prices.retail_tariff
-    separator = settings.fastmag.wire.decimal_separator
     for row in rows:
         tariff = text(row, "tariff")
         if tariff not in mapped and tariff != retail:
             export.unmapped[tariff] += 1
             continue
         reference, colour, size = text(row, "reference"), text(row, "colour"), text(row, "size")
-        raw = text(row, "price")
-        try:
-            price: Decimal | None = parse_decimal(raw, separator) if raw else Decimal(0)
-        except (ValueError, InvalidOperation):
+        price: Decimal | Unreadable | None = row.get("price")
+        if isinstance(price, Unreadable):
             export.skipped.append(
-                Skip(f"{tariff}|{reference}|{colour}|{size}", f"unreadable price {raw!r} in tariff {tariff}")
+                Skip(
+                    f"{tariff}|{reference}|{colour}|{size}",
+                    f"unreadable price {price.text.strip()!r} in tariff {tariff}",
+                )
             )
             price = None
+        elif price is None:  # blank: no price, never sent
+            price = Decimal(0)
         index.setdefault((reference, tariff), {})[(colour, size)] = price
     if settings.prices.wholesale_tariff not in mapped:
         export.unmapped.setdefault(settings.prices.wholesale_tariff, 0)
@@ -165,7 +165,7 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
     export.prices[key] = Price(**common, wholesale_price=variant_price, recommended_retail_price=recommended).payload()
 
 
-def map_prices(product_rows: Iterable[Row], price_rows: Iterable[Row], settings: Settings) -> PriceExport:
+def map_prices(product_rows: Iterable[Row], price_rows: Iterable[PriceRow], settings: Settings) -> PriceExport:
     """Pure: the catalogue and its price rows → price payloads per price list, skips with reasons."""
     catalogue = group_catalogue(product_rows, settings)
     export = PriceExport(skipped=list(catalogue.skipped))
@@ -184,13 +184,11 @@ def map_prices(product_rows: Iterable[Row], price_rows: Iterable[Row], settings:
 
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
-    queries = settings.fastmag.queries
-    product_rows = ctx.fastmag.query(queries.products, contract=PRODUCTS)
-    price_rows = ctx.fastmag.query(render(queries.prices, tariffs=tariffs_to_read(settings)), contract=PRICES)
+    product_rows = ctx.reads.catalogue_rows()
+    price_rows = ctx.reads.price_rows(tariffs_to_read(settings))
     ctx.run.count("read", len(price_rows))
     export = map_prices(product_rows, price_rows, settings)
-    for skip in export.skipped:
-        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
+    record_skips(ctx, export.skipped)
     for tariff, rows in sorted(export.unmapped.items()):
         message = unmapped_tariff(tariff)
         ctx.run.problem(message, max(rows, 1))

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.ean import is_valid_ean13
-from connector.fastmag.queries import PRODUCTS
 from connector.flows.catalogue import (
     Line,
     Row,
@@ -25,11 +24,10 @@ from connector.flows.catalogue import (
     group_catalogue,
     sizing_name,
     slug,
-    text,
 )
 from connector.flows.context import FlowContext
-from connector.flows.source import Skip, sku_of
-from connector.flows.sync import Outgoing, synchronise
+from connector.flows.source import Skip, sku_of, text, variant_label
+from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.lenewblack.models import Fabric, Product
 from connector.observability import log_record, logger
 from connector.settings import Settings
@@ -77,7 +75,7 @@ def _skus(
         elif ean13 in seen_eans:
             problem = f"EAN13 {ean13} is already on another variant"
         if problem:
-            label = f"{sheet.reference}/{colour}/{line.size}"
+            label = variant_label(line.row)
             export.notices.append(
                 Notice(
                     "record.incomplete",
@@ -196,7 +194,7 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
 
 
 def run(ctx: FlowContext) -> None:
-    rows = ctx.fastmag.query(ctx.settings.fastmag.queries.products, contract=PRODUCTS)
+    rows = ctx.reads.catalogue_rows()
     export = map_products(rows, ctx.settings)
     ctx.run.count("read", len(rows))
     if export.left_out:
@@ -204,8 +202,7 @@ def run(ctx: FlowContext) -> None:
             f"{export.left_out} models left out by the settings (inactive, or not in products.seasons)",
             extra={"event": "products.filtered", "left_out": export.left_out},
         )
-    for skip in export.skipped:
-        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
+    record_skips(ctx, export.skipped)
     for notice in export.notices:
         log_record(notice.event, notice.key, reason=notice.reason, level="WARNING")
         if notice.summary:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NamedTuple
 
 from connector.ean import is_valid_ean13
-from connector.fastmag.queries import REAL_STOCK_FILTER, STOCK
-from connector.fastmag.sql import Raw, render
-from connector.fastmag.wire import parse_decimal
+from connector.fastmag.reads import StockRow, Unreadable
 from connector.flows.context import FlowContext
-from connector.flows.source import Skip, sku_of
-from connector.flows.sync import Outgoing, synchronise
+from connector.flows.source import Skip, sku_of, variant_label
+from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.observability import log_record
 from connector.settings import Settings
 
@@ -66,59 +64,63 @@ def _skip(levels: StockLevels, skip: Skip, variant_id: str) -> None:
         levels.skipped_variants[variant_id] = skip
 
 
-def available_to_sell(rows: Iterable[Mapping[str, str]], settings: Settings) -> StockLevels:
-    """Pure mapping of the stock query's rows (already summed per variant) to LNB quantities."""
+def available_to_sell(rows: Iterable[StockRow], settings: Settings) -> StockLevels:
+    """Pure mapping of the stock read's rows (summed per variant in SQL) to LNB quantities: the quantity is
+    floored, less `stock.safety_buffer`, clamped at 0 (`on_hand`); a blank quantity is 0."""
     levels = StockLevels()
     key_mode = settings.stock.key
     buffer = settings.stock.safety_buffer
-    separator = settings.fastmag.wire.decimal_separator
-    shared: dict[str, str] = {}  # key → label of the first variant seen with it, once a second one shows up
-    labels: dict[str, str] = {}
+    shared: dict[str, StockRow] = {}  # key → the first variant seen with it, once a second one shows up
+    first_rows: dict[str, StockRow] = {}
     for row in rows:
-        variant = f"{row.get('reference', '')}/{row.get('colour', '')}/{row.get('size', '')}"
         ean13 = (row.get("ean13") or "").strip()
         variant_id = (row.get("variant_id") or "").strip()
-        where = {"variant": variant}
         if not variant_id:
-            _skip(levels, Skip(ean13 or variant, "unknown variant: stock row not in Fastmag products", where), "")
+            label = variant_label(row)
+            skip = Skip(ean13 or label, "unknown variant: stock row not in Fastmag products", {"variant": label})
+            _skip(levels, skip, "")
             continue
         if key_mode == "ean13":
             if not ean13:
-                _skip(levels, Skip(variant, "variant has no EAN13 in Fastmag", where), variant_id)
+                label = variant_label(row)
+                _skip(levels, Skip(label, "variant has no EAN13 in Fastmag", {"variant": label}), variant_id)
                 continue
             if not is_valid_ean13(ean13):
-                _skip(levels, Skip(ean13, "invalid EAN13 checksum", where), variant_id)
+                _skip(levels, Skip(ean13, "invalid EAN13 checksum", {"variant": variant_label(row)}), variant_id)
                 continue
             key = ean13
         else:
             key = sku_of(settings, row)
-        text = row.get("quantity") or "0"
-        try:
-            # Whole quantities are the rule: read them without the general decimal parser (100 000 rows a run).
-            total = Decimal(int(text)) if text.isascii() and text.isdigit() else parse_decimal(text, separator)
-        except (ValueError, InvalidOperation):
-            detail = {**where, "quantity": row.get("quantity", "")}
+        total = row.get("quantity")
+        if isinstance(total, Unreadable):
+            detail = {"variant": variant_label(row), "quantity": total.text}
             _skip(levels, Skip(key, "unreadable quantity", detail), variant_id)
             continue
-        if key in labels or key in shared:
+        if key in first_rows or key in shared:
             # Neither variant vouches for the key's quantity: both rows are skipped, none is guessed.
             reason = f"{key_mode} shared by several variants"
-            if key in labels:
-                shared[key] = labels.pop(key)
+            if key in first_rows:
+                shared[key] = first_rows.pop(key)
                 levels.quantities.pop(key, None)
                 first = levels.variants.pop(key)
-                _skip(levels, Skip(key, reason, {"variant": shared[key]}), first)
+                _skip(levels, Skip(key, reason, {"variant": variant_label(shared[key])}), first)
                 levels.warnings[:] = [warning for warning in levels.warnings if warning.key != key]
-            _skip(levels, Skip(key, reason, where), variant_id)
+            _skip(levels, Skip(key, reason, {"variant": variant_label(row)}), variant_id)
             continue
-        labels[key] = variant
+        first_rows[key] = row
         levels.variants[key] = variant_id
-        if total < 0:
-            levels.warnings.append(Skip(key, f"negative stock in Fastmag ({total}): pushed as 0", where))
-            levels.quantities[key] = 0
-            continue
-        levels.quantities[key] = max(int(total.to_integral_value(rounding="ROUND_FLOOR")) - buffer, 0)
+        levels.quantities[key] = on_hand(total or Decimal(0), buffer, key, row, levels)
     return levels
+
+
+def on_hand(total: Decimal, buffer: int, key: str, row: StockRow, levels: StockLevels) -> int:
+    """The one place a quantity is computed from Fastmag's sum: floored, less the buffer, never below 0; a
+    negative sum is pushed as 0 with a warning."""
+    if total < 0:
+        where = {"variant": variant_label(row)}
+        levels.warnings.append(Skip(key, f"negative stock in Fastmag ({total}): pushed as 0", where))
+        return 0
+    return max(int(total.to_integral_value(rounding="ROUND_FLOOR")) - buffer, 0)
 
 
 def not_vouched_for(
@@ -169,16 +171,10 @@ def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
     stock = settings.stock
-    sql = render(
-        settings.fastmag.queries.stock,
-        stores=list(stock.stores),
-        real_stock_filter=Raw(REAL_STOCK_FILTER if stock.real_stock_only else ""),
-    )
-    rows = ctx.fastmag.query(sql, contract=STOCK)
+    rows = ctx.reads.stock_rows(stock.stores, stock.real_stock_only)
     ctx.run.count("read", len(rows))
     levels = available_to_sell(rows, settings)
-    for skip in levels.skipped:
-        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
+    record_skips(ctx, levels.skipped)
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
     previous = {key: Entry.parse(text) for key, text in snapshot.entries.items()}

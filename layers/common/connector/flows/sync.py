@@ -14,6 +14,7 @@ from typing import Any
 
 from connector.errors import ConnectorError
 from connector.flows.context import FlowContext
+from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
 from connector.observability import mask_email
 from connector.state import Snapshot, payload_digest
@@ -44,6 +45,12 @@ class Outgoing:
 class SyncResult:
     changed: list[Outgoing]
     accepted: int = 0
+
+
+def record_skips(ctx: FlowContext, skips: Iterable[Skip]) -> None:
+    """Count and log every record the mapping left out, each under its key with its reason."""
+    for skip in skips:
+        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
 
 def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> list[Outgoing]:

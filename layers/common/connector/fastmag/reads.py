@@ -1,0 +1,212 @@
+"""Every Fastmag read a flow makes, typed: one method per query of `fastmag/queries.py`.
+
+Each method renders its configured SQL (`fastmag.queries.<name>`), asks the client for the answer under the
+query's column contract (with the columns a setting makes required), and returns rows whose number columns
+(`decimal` and `integer` in the contract) are already parsed with `fastmag.wire.decimal_separator`. Flows
+therefore never see SQL nor the wire format.
+
+A row is the answer's own dict, its number columns replaced in place (100 000 stock rows a run: no copy). A
+number that cannot be read does not fail the read: it becomes `Unreadable`, holding the text, so the flow skips
+that one row with its reason, as it would any other bad row. A blank number is None (the flow says what blank
+means: no stock, no price, no rank).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
+
+from connector.fastmag.queries import (
+    ADDRESSES,
+    CUSTOMERS,
+    CUSTOMERS_BY_ID,
+    EXTRA_BUYERS,
+    ORDERS_BY_REFERENCE,
+    PRICES,
+    PRODUCTS,
+    REAL_STOCK_FILTER,
+    STOCK,
+    VARIANTS_BY_EAN,
+    Query,
+)
+from connector.fastmag.sql import Raw, Value, render
+from connector.fastmag.wire import DecimalSeparator, parse_decimal, parse_int
+
+if TYPE_CHECKING:
+    from connector.fastmag.client import FastmagClient
+    from connector.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A number column whose text is not a number in the configured form; `text` is what Fastmag sent."""
+
+    text: str
+
+
+type Quantity = Decimal | Unreadable | None
+type Whole = int | Unreadable | None
+
+
+class StockRow(TypedDict):
+    reference: str
+    colour: str
+    size: str
+    variant_id: str
+    ean13: str
+    quantity: Quantity  # summed per variant by the query
+
+
+class ProductRow(TypedDict):
+    """A variant row of the products query; its optional columns are read by name (`text(row, name)`)."""
+
+    reference: str
+    designation: str
+    season: str
+    colour: str
+    size: str
+    ean13: str
+    size_rank: NotRequired[Whole]
+
+
+class PriceRow(TypedDict):
+    reference: str
+    tariff: str
+    colour: str
+    size: str
+    price: Quantity
+
+
+class CustomerRow(TypedDict):
+    """A customer; its optional columns (names, address, family…) are read by name."""
+
+    customer_id: str
+    company: str
+    email: str
+    country: str
+    tariff: str
+
+
+class AddressRow(TypedDict):
+    customer_id: str
+    name: str
+    country: str
+
+
+class ExtraBuyerRow(TypedDict):
+    customer_id: str
+    email: str
+
+
+class VariantRow(TypedDict):
+    ean13: str
+    reference: str
+    colour: str
+    size: str
+    designation: NotRequired[str]
+
+
+class CustomerIdRow(TypedDict):
+    customer_id: str
+
+
+class FoundOrderRow(TypedDict):
+    external_reference: str
+    fastmag_number: NotRequired[str]
+    line_count: NotRequired[Whole]
+
+
+def _number_columns(query: Query) -> tuple[tuple[str, bool], ...]:
+    """(alias, whole?) of the query's number columns."""
+    return tuple(
+        (column.alias, column.type == "integer") for column in query.columns if column.type in {"decimal", "integer"}
+    )
+
+
+def parse_number(text: str, separator: DecimalSeparator, *, whole: bool = False) -> Decimal | int | Unreadable | None:
+    """One number cell: None when blank, Unreadable when not a number (or not whole where whole is wanted)."""
+    try:
+        # Whole quantities are the rule: read them without the general decimal parser (100 000 rows a run).
+        if text.isascii() and text.isdigit():
+            return int(text) if whole else Decimal(text)
+        if not text.strip():
+            return None
+        return parse_int(text, separator) if whole else parse_decimal(text, separator)
+    except (ValueError, InvalidOperation):  # int() also refuses more than 4 300 digits
+        return Unreadable(text)
+
+
+def typed_rows(rows: list[dict[str, Any]], query: Query, separator: DecimalSeparator) -> list[dict[str, Any]]:
+    """The answer's rows with the query's number columns parsed in place (see the module docstring)."""
+    for alias, whole in _number_columns(query):
+        for row in rows:
+            text = row.get(alias)
+            if text.__class__ is str:  # absent (optional column) stays absent; a parsed value is not parsed twice
+                row[alias] = parse_number(text, separator, whole=whole)
+    return rows
+
+
+class FastmagReads:
+    """The reads of one Fastmag, as the settings configure them."""
+
+    def __init__(self, client: FastmagClient, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+        self._queries = settings.fastmag.queries
+
+    def _read(self, sql: str, contract: Query, **values: Value) -> list[dict[str, Any]]:
+        rows = self._client.query(render(sql, **values), contract=contract)
+        return typed_rows(rows, contract, self._settings.fastmag.wire.decimal_separator)
+
+    def stock_rows(self, stores: Iterable[str], real_stock_only: bool) -> list[StockRow]:
+        """The stock of `stores`, one row per variant (summed in SQL); `real_stock_only` adds REAL_STOCK_FILTER."""
+        rows = self._read(
+            self._queries.stock,
+            STOCK,
+            stores=list(stores),
+            real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
+        )
+        return cast(list[StockRow], rows)
+
+    def catalogue_rows(self) -> list[ProductRow]:
+        """Product sheets joined to their variants, one row per reference × colour × size."""
+        return cast(list[ProductRow], self._read(self._queries.products, PRODUCTS))
+
+    def price_rows(self, tariffs: Iterable[str]) -> list[PriceRow]:
+        return cast(list[PriceRow], self._read(self._queries.prices, PRICES, tariffs=list(tariffs)))
+
+    def customers(self) -> list[CustomerRow]:
+        """Customer accounts; `family` is required when `customers.families` filters on it."""
+        contract = CUSTOMERS.requiring("family") if self._settings.customers.families else CUSTOMERS
+        return cast(list[CustomerRow], self._read(self._queries.customers, contract))
+
+    def addresses(self) -> list[AddressRow]:
+        return cast(list[AddressRow], self._read(self._queries.addresses, ADDRESSES))
+
+    def extra_buyers(self) -> list[ExtraBuyerRow]:
+        """More buyers per customer; none when `fastmag.queries.extra_buyers` is not set."""
+        sql = self._queries.extra_buyers
+        return cast(list[ExtraBuyerRow], self._read(sql, EXTRA_BUYERS)) if sql else []
+
+    def variants_by_ean(self, eans: Sequence[str]) -> list[VariantRow]:
+        if not eans:
+            return []
+        return cast(list[VariantRow], self._read(self._queries.variants_by_ean, VARIANTS_BY_EAN, eans=list(eans)))
+
+    def customers_by_id(self, ids: Sequence[str]) -> list[CustomerIdRow]:
+        if not ids:
+            return []
+        rows = self._read(self._queries.customers_by_id, CUSTOMERS_BY_ID, customers=list(ids))
+        return cast(list[CustomerIdRow], rows)
+
+    def orders_by_reference(self, references: Sequence[str]) -> list[FoundOrderRow]:
+        """The orders Fastmag holds by external reference; `line_count` is required when each transaction line
+        is its own call (`fastmag.wire.transactions_per_call` `one`), where a partial order can exist."""
+        if not references:
+            return []
+        one_per_call = self._settings.fastmag.wire.transactions_per_call == "one"
+        contract = ORDERS_BY_REFERENCE.requiring("line_count") if one_per_call else ORDERS_BY_REFERENCE
+        rows = self._read(self._queries.orders_by_reference, contract, references=list(references))
+        return cast(list[FoundOrderRow], rows)
