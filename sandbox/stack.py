@@ -16,7 +16,8 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from connector import settings
-from connector.runs import PreviewStore
+from connector.previews import PreviewStore
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
 from sandbox.lnb_sim import LeNewBlackSimulator
@@ -129,7 +130,7 @@ class LocalStack:
         return document
 
     def secret_document(self) -> dict[str, Any]:
-        return dict(settings.SANDBOX_SECRET)
+        return dict(SANDBOX_SECRET)
 
     def configure(self, overrides: dict[str, Any]) -> None:
         """Change the settings document, as an integrator would in SSM."""

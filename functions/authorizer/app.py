@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.api.auth import authorize
+from connector.config import load_settings
 from connector.observability import logger
-from connector.settings import load_settings
 
 
 @logger.inject_lambda_context(clear_state=True)

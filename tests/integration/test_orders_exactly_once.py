@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from connector import cli
 from connector import ledger as ledger_module
 from connector.ledger import LedgerStatus, OrderLedger
-from connector.settings import SANDBOX_SECRET
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import build_seed, lnb_orders
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
@@ -292,8 +292,8 @@ def test_two_runs_interleaved_by_a_barrier_write_an_order_once(small: LocalStack
     from connector.events import FlowRequest
     from connector.flows import orders
     from connector.flows.context import FlowContext
+    from connector.run_log import Run
     from connector.runner import services_for
-    from connector.runs import Run
     from connector.settings import parse_secret
 
     services = services_for(small.settings, parse_secret(SANDBOX_SECRET))

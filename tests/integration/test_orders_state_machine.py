@@ -24,9 +24,10 @@ from connector.events import FlowRequest
 from connector.flows import orders
 from connector.flows.context import FlowContext, Services
 from connector.ledger import LedgerStatus, OrderLedger
+from connector.run_log import Run
 from connector.runner import build_services
-from connector.runs import Run
-from connector.settings import SANDBOX_SECRET, parse_secret
+from connector.settings import parse_secret
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.fastmag_sim import Hold
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from connector.config import load_local_settings
 from connector.errors import SettingsError
-from connector.settings import Settings, load_local_settings, parse_secret, parse_settings
+from connector.settings import Settings, parse_secret, parse_settings
 from tests.conftest import TaskLog
 
 

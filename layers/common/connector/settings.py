@@ -1,18 +1,14 @@
 """The settings document and the secret (ARCHITECTURE §5), validated once per cold start.
 
 Every behaviour the reference docs mark as unknown is a field here with a default that works on the
-sandbox. In Lambda both documents come through Powertools Parameters (cached); the CLI reads a local
-file and the environment.
+sandbox. Where they are read from (Powertools Parameters in Lambda, a file for the CLI): config.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -26,13 +22,12 @@ from pydantic import (
 )
 
 from connector.countries import iso_country
-from connector.errors import SettingsError
+from connector.errors import SettingsError, describe
 from connector.fastmag import queries as contracts
 from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
-FLOWS = ("customers", "products", "prices", "images", "stock", "orders")
 Flow = Literal["customers", "products", "prices", "images", "stock", "orders"]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
@@ -405,25 +400,6 @@ class Secret(_Model):
     api_tokens: tuple[SecretStr, ...] = ()
 
 
-# The simulators' credentials, public on purpose: they open nothing but the local sandbox (hence noqa/nosec).
-SANDBOX_FASTMAG_PASSWORD = "sandbox-fastmag-password"  # noqa: S105 # nosec B105
-SANDBOX_LNB_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 # nosec B105
-SANDBOX_SECRET: dict[str, Any] = {
-    "fastmag_user": "edi-sandbox",
-    "fastmag_password": SANDBOX_FASTMAG_PASSWORD,
-    "lnb_client_id": "sandbox-client",
-    "lnb_client_secret": SANDBOX_LNB_CLIENT_SECRET,
-    "api_tokens": ["sandbox-button-token"],
-}
-
-
-def _explain(error: ValidationError, source: str) -> SettingsError:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in item['loc']) or '(document)'}: {item['msg']}" for item in error.errors()
-    )
-    return SettingsError(f"invalid {source}: {problems}")
-
-
 def parse_settings(document: Mapping[str, Any] | str) -> Settings:
     """Validate a settings document; the error names every bad field with its path."""
     try:
@@ -433,7 +409,7 @@ def parse_settings(document: Mapping[str, Any] | str) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
-        raise _explain(error, "settings document") from error
+        raise SettingsError(f"invalid settings document: {describe(error, root='(document)')}") from error
 
 
 def parse_secret(document: Mapping[str, Any] | str) -> Secret:
@@ -445,46 +421,4 @@ def parse_secret(document: Mapping[str, Any] | str) -> Secret:
         return Secret.model_validate(data)
     except ValidationError as error:
         # pydantic echoes input values in its messages; name the fields only so no secret leaks.
-        fields = ", ".join(".".join(str(p) for p in item["loc"]) for item in error.errors())
-        raise SettingsError(f"invalid secret: check field(s) {fields}") from None
-
-
-class Environment(_Model):
-    """The Lambda environment variables the template sets."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    STATE_TABLE: str = "connector-state"
-    STAGING_BUCKET: str = "connector-staging"
-    SETTINGS_PARAMETER: str = "/connector/settings"
-    SECRET_ID: str = "connector/secret"  # noqa: S105 - the secret's name, not its value
-    PARAMETERS_MAX_AGE: int = 300
-    FLOW_FUNCTIONS: str = "{}"
-    # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
-    # the handler folders named there in a thread of the same process.
-    FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
-
-
-@cache
-def environment() -> Environment:
-    return Environment.model_validate(dict(os.environ))
-
-
-def load_settings() -> tuple[Settings, Secret]:
-    """Settings and secret through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    env = environment()
-    document = parameters.get_parameter(env.SETTINGS_PARAMETER, max_age=env.PARAMETERS_MAX_AGE)
-    secret = parameters.get_secret(env.SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
-    return parse_settings(str(document)), parse_secret(str(secret))
-
-
-def load_local_settings(path: Path | None) -> tuple[Settings, Secret]:
-    """The CLI's settings: a JSON file (or the sandbox defaults) and the secret from CONNECTOR_SECRET."""
-    settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
-    raw_secret = os.environ.get("CONNECTOR_SECRET")
-    secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
-    if secret_file:
-        raw_secret = Path(secret_file).read_text(encoding="utf-8")
-    return settings, parse_secret(raw_secret) if raw_secret else parse_secret(SANDBOX_SECRET)
+        raise SettingsError(f"invalid secret: check field(s) {describe(error, with_messages=False)}") from None

@@ -35,10 +35,11 @@ from botocore.exceptions import ClientError
 
 from connector.errors import FastmagError, LeNewBlackAuthError, LeNewBlackError, ValidationProblem
 from connector.fastmag.queries import PRODUCTS
-from connector.flows.context import FlowContext, Services
+from connector.flows.context import FlowContext
 from connector.flows.products import map_products
-from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
 from connector.observability import bind_run, log_record, metrics
+from connector.services import Services
 from connector.settings import Settings
 from connector.state import Snapshot
 
@@ -345,7 +346,7 @@ def run(ctx: FlowContext) -> None:
                 ctx.run.skipped(colour.key, NO_IMAGE, colour=colour.colour, folder=f"{PREFIX}{colour.key}/")
     _report_stale(ctx, manifest, read, listing)
     if ctx.run.preview:
-        ctx.preview_items(RESOURCE, would_stage, current)
+        preview_items(ctx, RESOURCE, would_stage, current)
     else:
         ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the images manifest")
         ctx.snapshots.save(manifest)

@@ -28,6 +28,7 @@ from connector.errors import (
     FastmagOutcomeUnknown,
     FastmagPartialWrite,
     LeNewBlackError,
+    describe,
 )
 from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
 from connector.fastmag.sql import render
@@ -40,7 +41,7 @@ from connector.state import digest
 
 if TYPE_CHECKING:
     from connector.lenewblack.client import LeNewBlackClient
-    from connector.runs import Run
+    from connector.run_log import Run
 
 MAX_QUANTITY = 100_000
 
@@ -461,7 +462,7 @@ def _read_orders(ctx: FlowContext, book: OrderBook) -> list[Order]:
             # A page may hold anything: even a non-object entry is reported, not raised.
             found = document.get("reference") if isinstance(document, dict) else None
             reference = str(found or "(no reference)")
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            fields = describe(error, with_messages=False)
             ctx.run.skipped(reference, f"unreadable order from Le New Black (fields: {fields})")
             continue
         orders.setdefault(order.reference, order)
