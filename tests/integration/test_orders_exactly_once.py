@@ -252,7 +252,10 @@ def test_a_lookup_that_never_finds_anything_never_writes_twice_and_blocks_what_i
 
 
 def resolve(stack: LocalStack, *arguments: str) -> int:
-    return cli.main(["order", *arguments, "--settings", str(_settings_file(stack))])
+    """The operator's command, with the stack's settings file and its secret in the environment."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("CONNECTOR_SECRET", json.dumps(SANDBOX_SECRET))
+        return cli.main(["order", *arguments, "--settings", str(_settings_file(stack))])
 
 
 def _settings_file(stack: LocalStack) -> Path:
@@ -293,7 +296,7 @@ def test_two_runs_interleaved_by_a_barrier_write_an_order_once(small: LocalStack
     from connector.flows import orders
     from connector.flows.context import FlowContext
     from connector.run_log import Run
-    from connector.runner import services_for
+    from connector.services import services_for
     from connector.settings import parse_secret
 
     services = services_for(small.settings, parse_secret(SANDBOX_SECRET))

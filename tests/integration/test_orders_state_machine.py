@@ -22,10 +22,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from connector import ledger as ledger_module
 from connector.events import FlowRequest
 from connector.flows import orders
-from connector.flows.context import FlowContext, Services
+from connector.flows.context import FlowContext
 from connector.ledger import LedgerStatus, OrderLedger
 from connector.run_log import Run
-from connector.runner import build_services
+from connector.services import Services, build_services
 from connector.settings import parse_secret
 from sandbox.credentials import SANDBOX_SECRET
 from sandbox.fastmag_sim import Hold
