@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.remote import RemoteStack, Traffic
-from connector import runner
-from connector.settings import load_settings
+from connector import services
+from connector.config import load_settings
 from sandbox.handlers import ROOT, FakeLambdaContext, handler_module
 
 _HWM = re.compile(r"VmHWM:\s+(\d+)\s+kB")
@@ -122,7 +122,7 @@ def _measure(environment: dict[str, str], function: str, event: dict[str, Any], 
     warnings.simplefilter("ignore")  # Powertools warns that a run published no custom metric
     module = handler_module(function)
     # What an earlier invocation leaves in a warm container: settings read, clients built.
-    runner.services_for(*load_settings())
+    services.services_for(*load_settings())
     gc.collect()
     reset_worked = _rss_peak_reset()
     if trace:

@@ -36,8 +36,9 @@ from connector.fastmag.models import (
     parse_order_transaction,
 )
 from connector.fastmag.wire import parse_line, split_transactions
-from connector.settings import SANDBOX_SECRET, FastmagSettings, OrderTransactionLayout, PhotoSource
+from connector.settings import FastmagSettings, OrderTransactionLayout, PhotoSource
 from sandbox.background import BackgroundServer
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import STORES, Seed, build_seed
 
 SCHEMA = """

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from aws_lambda_powertools.utilities import parameters
 
-from connector import runner, settings
+from connector import config, services
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "eu-west-3"
@@ -54,8 +54,8 @@ def handler_module(function_dir: str) -> ModuleType:
 
 
 def forget_cached_clients() -> None:
-    """Powertools and the runner cache clients bound to an endpoint; a new stack has a new endpoint."""
-    settings.environment.cache_clear()
+    """Powertools and the services cache clients bound to an endpoint; a new stack has a new endpoint."""
+    config.environment.cache_clear()
     parameters.clear_caches()
     parameters.base.DEFAULT_PROVIDERS.clear()
-    runner._services.clear()
+    services.forget()

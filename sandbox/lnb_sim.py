@@ -55,8 +55,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from connector.settings import SANDBOX_SECRET
 from sandbox.background import BackgroundServer
+from sandbox.credentials import SANDBOX_SECRET
 
 BASE_PATH = "/apis/wholesale/v2"
 DEFAULT_PRICE_LISTS = frozenset({"WHOLESALE-EUR", "RETAIL-EUR"})

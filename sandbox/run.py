@@ -11,23 +11,17 @@ from collections import Counter
 from contextlib import redirect_stdout
 from typing import Any, TextIO
 
+from connector.flows import FLOWS
 from connector.observability import logger
 from sandbox.stack import ROOT, LocalStack
 
-# Flow → handler folder, in the order a brand would first run them.
-FUNCTIONS = {
-    "customers": "export_customers",
-    "products": "export_products",
-    "prices": "export_prices",
-    "images": "export_images",
-    "stock": "push_stock",
-    "orders": "import_orders",
-}
 TASK_LOG = ROOT / ".local" / "task-log.jsonl"
 
 
 def available_functions() -> dict[str, str]:
-    return {flow: folder for flow, folder in FUNCTIONS.items() if (ROOT / "functions" / folder / "app.py").exists()}
+    """Flow → handler folder, in the registry's order, for the flows whose handler exists in this checkout."""
+    folders = {flow: spec.function_dir for flow, spec in FLOWS.items()}
+    return {flow: folder for flow, folder in folders.items() if (ROOT / "functions" / folder / "app.py").exists()}
 
 
 def summary_table(results: list[dict[str, Any]]) -> str:

@@ -26,7 +26,8 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from connector import settings
+from connector import config
+from connector.api import invoke
 from connector.observability import logger
 from sandbox.run import available_functions
 from sandbox.stack import REGION, FakeLambdaContext, LocalStack, handler_module
@@ -74,6 +75,9 @@ class LocalInvoker:
         """Block until every run started so far has ended (tests, shutdown)."""
         while cls._threads:
             cls._threads.pop().join(timeout)
+
+
+invoke.register("local", LocalInvoker)
 
 
 # --- API Gateway, simulated -------------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ def local_api(stack: LocalStack, port: int = 0) -> Iterator[str]:
     previous = {name: os.environ.get(name) for name in ("FLOW_INVOKER", "FLOW_FUNCTIONS")}
     os.environ["FLOW_INVOKER"] = "local"
     os.environ["FLOW_FUNCTIONS"] = json.dumps(available_functions())
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
     server: BaseWSGIServer = make_server("127.0.0.1", port, Gateway(api_routes(load_template())), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
     thread.start()
@@ -237,7 +241,7 @@ def local_api(stack: LocalStack, port: int = 0) -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        settings.environment.cache_clear()
+        config.environment.cache_clear()
 
 
 def _schedules(stop: threading.Event) -> None:

@@ -16,7 +16,8 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from connector import configure, settings
-from connector.runs import PreviewStore
+from connector.previews import PreviewStore
+from sandbox.credentials import SANDBOX_API_ACCESS, SANDBOX_CREDENTIALS
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
 from sandbox.lnb_sim import LeNewBlackSimulator
@@ -138,11 +139,11 @@ class LocalStack:
 
     def secret_document(self) -> dict[str, Any]:
         """The credentials secret (the flows' logins)."""
-        return dict(settings.SANDBOX_CREDENTIALS)
+        return dict(SANDBOX_CREDENTIALS)
 
     def api_access_document(self) -> dict[str, Any]:
         """The api-access secret (the export buttons' tokens)."""
-        return dict(settings.SANDBOX_API_ACCESS)
+        return dict(SANDBOX_API_ACCESS)
 
     def configure(self, overrides: dict[str, Any]) -> None:
         """Change the settings document, as an integrator would in SSM."""

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.api.auth import authorize
+from connector.config import load_api_access
 from connector.observability import logger
-from connector.settings import load_api_access
 
 
 # Reads the api-access secret only (its role can read nothing else): not the settings, not the credentials.

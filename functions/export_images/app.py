@@ -5,12 +5,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from connector.flows import images
 from connector.observability import logger, metrics
-from connector.runner import handle
+from connector.runner import handler_for
+
+run_images = handler_for("images")
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle("images", images.run, event)
+    return run_images(event)

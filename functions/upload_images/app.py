@@ -6,10 +6,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.config import load_settings
 from connector.flows.image_upload import handle_file_event
 from connector.observability import logger, metrics
-from connector.runner import services_for
-from connector.settings import load_settings
+from connector.services import services_for
 
 
 @logger.inject_lambda_context(clear_state=True)

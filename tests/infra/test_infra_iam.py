@@ -191,8 +191,8 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
     assert prefixes == FLOW_PREFIXES | EXTRA_PREFIXES.get(flow, set())
 
 
-def test_every_flow_of_the_settings_has_a_function_listed_here() -> None:
-    from connector.settings import FLOWS
+def test_every_flow_of_the_registry_has_a_function_listed_here() -> None:
+    from connector.flows import FLOWS
 
     assert set(FLOW_FUNCTIONS) == set(FLOWS)
 

@@ -14,8 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from connector.config import Environment
 from connector.events import FlowRequest
-from connector.settings import ApiAccess, Credentials, Environment
+from connector.settings import ApiAccess, Credentials
 from sandbox.template import ROOT, dynamodb_table_spec, dynamodb_ttl_spec, resources_of_type
 
 # Functions answered synchronously (API Gateway); every other function is invoked asynchronously.

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from connector import settings
+from connector import config
 from sandbox.run import available_functions
 from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
@@ -27,12 +27,12 @@ def local_invocations(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     would start them; on exit, waits for them."""
     monkeypatch.setenv("FLOW_INVOKER", "local")
     monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
     try:
         yield
     finally:
         LocalInvoker.wait()
-        settings.environment.cache_clear()
+        config.environment.cache_clear()
 
 
 @pytest.fixture

@@ -6,21 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from connector.flows import FLOWS as REGISTRY
 from connector.runner import RunFailed
-from sandbox.run import FUNCTIONS, available_functions
+from sandbox.run import available_functions
 from sandbox.stack import LocalStack
 
-EVENTS = {
-    "customers": "export_customers",
-    "products": "export_products",
-    "prices": "export_prices",
-    "images": "export_images",
-    "stock": "schedule_stock",
-    "orders": "schedule_orders",
-}
 # Flows whose function exists in this checkout (images lands separately; the matrices skip it until then).
-FLOWS = [flow for flow in FUNCTIONS if flow in available_functions()]
-MISSING = [flow for flow in FUNCTIONS if flow not in FLOWS]
+FLOWS = list(available_functions())
+MISSING = [flow for flow in REGISTRY if flow not in FLOWS]
 # Fields the simulator stamps on each write: not part of what the connector sent.
 _STAMPS = ("create_time", "update_time")
 
@@ -28,9 +21,11 @@ _STAMPS = ("create_time", "update_time")
 def run_flow(stack: LocalStack, flow: str, **fields: Any) -> dict[str, Any]:
     """One run of `flow` through its handler (images: then its S3 uploads); a failed run's record, not a raise."""
     run_id = f"{flow}-{uuid.uuid4().hex[:12]}"
-    event = stack.event(EVENTS[flow], **{"run_id": run_id, "execution_id": None, "preview": False, **fields})
+    event = stack.event(
+        REGISTRY[flow].sample_event, **{"run_id": run_id, "execution_id": None, "preview": False, **fields}
+    )
     try:
-        result: dict[str, Any] = stack.invoke(FUNCTIONS[flow], event)
+        result: dict[str, Any] = stack.invoke(REGISTRY[flow].function_dir, event)
     except RunFailed:
         result = {**stack.run_record(run_id), "raised": True}
     if flow == "images":

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from connector import settings
+from connector import config
 from connector.runs import RunStore
 from sandbox.run import available_functions
 from sandbox.serve import Gateway, LocalInvoker, api_routes
@@ -72,10 +72,10 @@ def test_a_token_removed_from_the_secret_no_longer_opens(stack: LocalStack) -> N
 def client(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("FLOW_INVOKER", "local")
     monkeypatch.setenv("FLOW_FUNCTIONS", json.dumps(available_functions()))
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
     yield Client(Gateway(api_routes(load_template())))
     LocalInvoker.wait()
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
 
 
 @pytest.mark.parametrize(

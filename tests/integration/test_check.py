@@ -12,7 +12,7 @@ import pytest
 from connector import cli
 from connector.check import CheckState, CheckStore
 from connector.fastmag.queries import CUSTOMERS
-from connector.settings import SANDBOX_CREDENTIALS
+from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.stack import LocalStack
 from tests.integration.flows import run_flow
 

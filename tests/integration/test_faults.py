@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
+from connector.flows import FLOWS as REGISTRY
 from connector.ledger import LedgerStatus, OrderLedger
-from sandbox.run import FUNCTIONS
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
-from tests.integration.flows import EVENTS, FLOWS, MISSING, outcome, run_flow, target_state
+from tests.integration.flows import FLOWS, MISSING, outcome, run_flow, target_state
 from tests.integration.test_stock import expected_quantities_now
 
 MATRIX_PATH = Path(__file__).resolve().parents[1] / "artifacts" / "fault-matrix.md"
@@ -152,8 +152,8 @@ def duplicate_delivery(stack: LocalStack, flow: str) -> None:
     def deliver_again() -> None:
         stack.fastmag.before_query = None  # once
         (running,) = [run for run in runs_of(stack, flow) if run["status"] == "running"]
-        event = stack.event(EVENTS[flow], run_id=running["run_id"], execution_id=None, preview=False)
-        _duplicates[running["run_id"]] = stack.invoke(FUNCTIONS[flow], event)
+        event = stack.event(REGISTRY[flow].sample_event, run_id=running["run_id"], execution_id=None, preview=False)
+        _duplicates[running["run_id"]] = stack.invoke(REGISTRY[flow].function_dir, event)
 
     # The first delivery waits for its query while the second runs: no read timeout may cut that wait short (its
     # retry would run the flow on, logging beside the second delivery in this one process, unlike in Lambda).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connector import settings
+from connector import config
 from sandbox.seed import build_seed
 from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
@@ -69,23 +70,23 @@ content_types = st.sampled_from(
 def api_stack() -> Iterator[LocalStack]:
     # One small stack for every example: the state the API reads (runs, ledger) only grows, which is realistic.
     with LocalStack(build_seed(models=4, retailers=3), settings_document=NO_WAIT, orders=2) as stack:
-        saved = {name: settings.os.environ.get(name) for name in ("FLOW_INVOKER", "FLOW_FUNCTIONS")}
+        saved = {name: os.environ.get(name) for name in ("FLOW_INVOKER", "FLOW_FUNCTIONS")}
         from sandbox.run import available_functions
 
-        settings.os.environ["FLOW_INVOKER"] = "local"
+        os.environ["FLOW_INVOKER"] = "local"
         # Only stock has a function here: a request valid after all starts a small stock run, not a catalogue export.
-        settings.os.environ["FLOW_FUNCTIONS"] = json.dumps({"stock": available_functions()["stock"]})
-        settings.environment.cache_clear()
+        os.environ["FLOW_FUNCTIONS"] = json.dumps({"stock": available_functions()["stock"]})
+        config.environment.cache_clear()
         try:
             yield stack
             LocalInvoker.wait()
         finally:
             for name, value in saved.items():
                 if value is None:
-                    settings.os.environ.pop(name, None)
+                    os.environ.pop(name, None)
                 else:
-                    settings.os.environ[name] = value
-            settings.environment.cache_clear()
+                    os.environ[name] = value
+            config.environment.cache_clear()
 
 
 requests = st.fixed_dictionaries(

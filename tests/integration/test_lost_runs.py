@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from connector.runs import RunRecord, RunStore, iso
+from connector.runs import RunRecord, RunStore
+from connector.state import iso
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
 from tests.integration.test_api import call, event, run_of

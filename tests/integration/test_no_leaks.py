@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from connector import settings
 from connector.api.auth import Unauthorized
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import build_seed
 from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
@@ -92,9 +92,9 @@ def test_no_secret_and_no_unmasked_email_is_logged_stored_or_answered(
         stack.invoke("authorizer", stack.event("authorizer_missing"))
 
     secrets = {
-        settings.SANDBOX_SECRET["fastmag_password"],
-        settings.SANDBOX_SECRET["lnb_client_secret"],
-        *settings.SANDBOX_SECRET["api_tokens"],
+        SANDBOX_SECRET["fastmag_password"],
+        SANDBOX_SECRET["lnb_client_secret"],
+        *SANDBOX_SECRET["api_tokens"],
         *stack.lnb.tokens,  # every Le New Black access token the simulator issued
     }
     assert len(stack.lnb.tokens) >= 1

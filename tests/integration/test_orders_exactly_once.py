@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from connector import cli
 from connector import ledger as ledger_module
 from connector.ledger import LedgerStatus, OrderLedger
-from connector.settings import SANDBOX_CREDENTIALS
+from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.seed import build_seed, lnb_orders
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
@@ -253,7 +253,10 @@ def test_a_lookup_that_never_finds_anything_never_writes_twice_and_blocks_what_i
 
 
 def resolve(stack: LocalStack, *arguments: str) -> int:
-    return cli.main(["order", *arguments, "--settings", str(_settings_file(stack))])
+    """The operator's command, with the stack's settings file and its secret in the environment."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("CONNECTOR_SECRET", json.dumps(SANDBOX_CREDENTIALS))
+        return cli.main(["order", *arguments, "--settings", str(_settings_file(stack))])
 
 
 def _settings_file(stack: LocalStack) -> Path:
@@ -293,8 +296,8 @@ def test_two_runs_interleaved_by_a_barrier_write_an_order_once(small: LocalStack
     from connector.events import FlowRequest
     from connector.flows import orders
     from connector.flows.context import FlowContext
-    from connector.runner import services_for
-    from connector.runs import Run
+    from connector.run_log import Run
+    from connector.services import services_for
     from connector.settings import parse_secret
 
     services = services_for(small.settings, parse_secret(SANDBOX_CREDENTIALS))

@@ -22,11 +22,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from connector import ledger as ledger_module
 from connector.events import FlowRequest
 from connector.flows import orders
-from connector.flows.context import FlowContext, Services
+from connector.flows.context import FlowContext
 from connector.ledger import LedgerStatus, OrderLedger
-from connector.runner import build_services
-from connector.runs import Run
-from connector.settings import SANDBOX_CREDENTIALS, parse_secret
+from connector.run_log import Run
+from connector.services import Services, build_services
+from connector.settings import parse_secret
+from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.fastmag_sim import Hold
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack

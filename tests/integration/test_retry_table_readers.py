@@ -13,7 +13,8 @@ from connector import retry
 from connector.errors import LeNewBlackError
 from connector.lenewblack.client import LeNewBlackClient
 from connector.lenewblack.models import InventoryByEan
-from connector.settings import SANDBOX_SECRET, LeNewBlackSettings
+from connector.settings import LeNewBlackSettings
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.lnb_sim import LeNewBlackSimulator
 from sandbox.s3_events import object_event
 from sandbox.seed import build_seed

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from connector import runs
+from connector.lease import LeaseTiming
 from connector.runner import RunFailed
-from connector.runs import LeaseTiming
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
 

@@ -56,3 +56,9 @@ def test_settings_without_exactly_one_choice_is_a_one_line_error(
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_without_settings_the_layer_runs_nothing_and_points_to_the_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "run", "stock", "--preview")
+    assert (code, out) == (2, "")
+    assert "python -m sandbox run stock --preview" in err

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from connector import configure, settings
+from connector import config, configure, settings
 from connector.cli import main
 from connector.errors import SettingsError
 
@@ -28,10 +28,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
     for name, value in NAMES.items():
         monkeypatch.setenv(name, value)
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
     with mock_aws():
         yield
-    settings.environment.cache_clear()
+    config.environment.cache_clear()
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -80,7 +80,7 @@ def test_a_version_written_around_validation_is_never_read(aws: None, monkeypatc
     loaded, credentials = settings.load_settings()
     assert loaded.stock.safety_buffer == 4
     assert credentials.fastmag_password.get_secret_value() == "pw-Zq9"
-    view = configure.live_configuration(ssm, secrets, settings.environment())
+    view = configure.live_configuration(ssm, secrets, config.environment())
     assert view["settings"]["version"] == 1
     assert "2" in view["settings"]["ignored_newer_version"]
 
@@ -114,7 +114,7 @@ def test_secrets_are_validated_written_and_shown_masked(
 
 def test_an_unknown_secret_kind_writes_nothing(aws: None) -> None:
     with pytest.raises(SettingsError, match="unknown secret"):
-        configure.secret_name(settings.environment(), "everything")
+        configure.secret_name(config.environment(), "everything")
     with pytest.raises(SettingsError, match="unknown secret"):
         configure.write_secret(boto3.client("secretsmanager"), "x", "everything", "{}")
 

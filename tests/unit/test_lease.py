@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from connector.runs import Heartbeat, Lease, LeaseLost, LeaseTiming
+from connector.lease import Heartbeat, Lease, LeaseLost, LeaseTiming
 from tests.integration.test_run_interleavings import ManualPacer, Pacers
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from connector.config import load_local_settings
 from connector.errors import SettingsError
-from connector.settings import Settings, load_local_settings, parse_secret, parse_settings
+from connector.settings import Settings, parse_secret, parse_settings
 from tests.conftest import TaskLog
 
 
@@ -97,3 +98,10 @@ def test_quoting_defaults_to_auto_and_strip_quotes_beside_it_or_not_a_boolean_is
     with pytest.raises(SettingsError, match=r"fastmag\.wire\.quoting"):
         parse_settings({"fastmag": {"wire": {"quoting": "csv"}}})
     assert task_log.lines == []
+
+
+def test_a_local_run_without_a_secret_is_refused_not_given_the_sandbox_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONNECTOR_SECRET", raising=False)
+    monkeypatch.delenv("CONNECTOR_SECRET_FILE", raising=False)
+    with pytest.raises(SettingsError, match="CONNECTOR_SECRET"):
+        load_local_settings(None)

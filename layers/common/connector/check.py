@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
     from connector.fastmag.client import FastmagClient
-    from connector.flows.context import Services
+    from connector.services import Services
     from connector.settings import Settings
 
 CHECK_FORMAT = 1

@@ -7,9 +7,9 @@ configuration in AWS (names from SETTINGS_PARAMETER, CREDENTIALS_SECRET_ID, API_
 `python -m connector order REF [--resolve exported --fastmag-number N | --resolve resend] [--why TEXT]`
 shows an order's ledger entry, or records an operator's decision on an order whose outcome is unknown.
 
-Without `--settings` the flow runs in-process against the bundled sandbox (simulators and moto, from a
-repository checkout). With `--settings` it runs against the endpoints in that file, the secret from
-CONNECTOR_SECRET / CONNECTOR_SECRET_FILE, and the AWS state named by STATE_TABLE / STAGING_BUCKET.
+It runs against the endpoints in the `--settings` file, the secret from CONNECTOR_SECRET /
+CONNECTOR_SECRET_FILE, and the AWS state named by STATE_TABLE / STAGING_BUCKET. In a repository checkout,
+`python -m sandbox run <flow>` is this same command on the bundled sandbox: it hands `main` its `sandbox`.
 """
 
 from __future__ import annotations
@@ -18,33 +18,35 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.check import CheckStore, run_checks
-from connector.errors import ConnectorError
+from connector.config import load_local_settings
+from connector.errors import ConnectorError, SettingsError
 from connector.events import FlowRequest
-from connector.flows import FLOW_MODULES, flow_function
-from connector.flows.context import Services
+from connector.flows import FLOWS, load_flow
 from connector.flows.order_book import OrderBook
 from connector.ledger import LedgerEntry, LedgerStatus
-from connector.runner import build_services, execute
-from connector.runs import Run, RunRecord
-from connector.settings import Settings, load_local_settings
+from connector.run_log import Run
+from connector.runner import execute
+from connector.runs import RunRecord
+from connector.services import Services, build_services
+from connector.settings import Secret, Settings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m connector", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one flow now")
-    run.add_argument("flow", choices=sorted(FLOW_MODULES))
+    run.add_argument("flow", choices=sorted(FLOWS))
     run.add_argument("--preview", action="store_true", help="compute and store the would-be writes only")
     run.add_argument("--full", action="store_true", help="send everything, not only what changed")
     run.add_argument("--force", action="store_true", help="override the stock guard")
-    run.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
+    run.add_argument("--settings", type=Path, help="settings document (JSON)")
     commands.add_parser("flows", help="list the flows")
     check = commands.add_parser("check", help="is this configuration right? one line per check, exit 1 on a failure")
     check.add_argument("--known-order", metavar="REF", help="an LNB order reference Fastmag holds: proves the lookup")
@@ -69,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     order.add_argument("--fastmag-number", help="the Fastmag order number found for this external reference")
     order.add_argument("--why", default="checked in Fastmag", help="recorded in the order's history")
-    order.add_argument("--settings", type=Path, help="settings document (JSON); default: the sandbox")
+    order.add_argument("--settings", type=Path, help="settings document (JSON)")
     return parser
 
 
@@ -88,7 +90,8 @@ def configure_command(args: argparse.Namespace) -> int:
     import boto3
 
     from connector import configure
-    from connector.settings import LAST_GOOD, environment
+    from connector.config import environment
+    from connector.settings import LAST_GOOD
 
     env = environment()
     try:
@@ -187,10 +190,16 @@ def format_record(record: RunRecord) -> str:
 _WITH_SERVICES: dict[str, Callable[[argparse.Namespace, Services], int]] = {"order": _order, "check": _check}
 
 
-def main(argv: list[str] | None = None) -> int:
+# Starts a local stack for the command's duration and gives its settings and secret (the sandbox's).
+Sandbox = Callable[[], AbstractContextManager[tuple[Settings, Secret]]]
+
+
+def main(argv: list[str] | None = None, *, sandbox: Sandbox | None = None) -> int:
+    """The command line. Without `--settings` the command runs on `sandbox`, which only the repository's
+    sandbox provides (`python -m sandbox …`); the layer itself never starts one."""
     args = _parser().parse_args(argv)
     if args.command == "flows":
-        print("\n".join(sorted(FLOW_MODULES)))
+        print("\n".join(sorted(FLOWS)))
         return 0
     if args.command == "secret" or (args.command == "settings" and (args.show or args.write)):
         return configure_command(args)
@@ -198,11 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         return print_settings(defaults=args.defaults, schema=args.schema)
     try:
         with ExitStack() as resources:
-            if args.settings is None:
-                from sandbox.stack import LocalStack  # only in a repository checkout
-
-                stack = resources.enter_context(LocalStack())
-                settings, secret = stack.settings, load_local_settings(None)[1]
+            if args.settings is None and sandbox is not None:
+                settings, secret = resources.enter_context(sandbox())
+            elif args.settings is None:
+                raise SettingsError(
+                    "give --settings FILE, or run it on the bundled sandbox: python -m sandbox "
+                    + " ".join(argv if argv is not None else sys.argv[1:])
+                )
             else:
                 settings, secret = load_local_settings(args.settings)
             services = build_services(settings, secret)
@@ -211,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 return command(args, services)
             request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
             progress = print_progress(sys.stderr)
-            record = execute(flow_function(args.flow), request, services, progress)
+            record = execute(load_flow(args.flow), request, services, progress)
             sys.stderr.write("\n")
     except ConnectorError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -18,8 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from connector.config import Environment
 from connector.errors import SettingsError
-from connector.settings import LAST_GOOD, Environment, parse_secret_of_kind, parse_settings
+from connector.settings import LAST_GOOD, parse_secret_of_kind, parse_settings
 
 SETTINGS_DESCRIPTION = "Connector settings document (JSON), written by `connector settings --write` after validation"
 SECRET_DESCRIPTIONS = {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class ConnectorError(Exception):
@@ -79,3 +80,31 @@ class ValidationProblem(ConnectorError):
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
+
+
+class ErrorList(Protocol):
+    """What `describe` reads: pydantic's ValidationError, or Powertools' RequestValidationError."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
+def field_problems(error: ErrorList, *, root: str = "") -> list[tuple[str, str]]:
+    """(field path, message) per problem. The messages are pydantic's (which never hold the input), the input
+    itself is never read: it may be a password, an email address or anything a caller sent."""
+    problems = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        if item["type"] == "json_invalid":
+            # Invalid JSON is reported at a character position: the field is the document itself.
+            loc = [part for part in loc if not isinstance(part, int)]
+        problems.append((".".join(map(str, loc)) or root, str(item["msg"])))
+    return problems
+
+
+def describe(error: ErrorList, *, root: str = "", with_messages: bool = True) -> str:
+    """One line naming each bad field: `a.b: message; c: message`, or with `with_messages=False` only the
+    fields (`a.b, c`), for documents whose validators may quote the value (a secret)."""
+    problems = field_problems(error, root=root)
+    if not with_messages:
+        return ", ".join(field for field, _ in problems)
+    return "; ".join(f"{field}: {message}" for field, message in problems)

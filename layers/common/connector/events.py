@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connector.errors import SettingsError
+from connector.errors import SettingsError, describe
 from connector.settings import Flow
 
 # What a run id may hold besides letters and digits (the API's and the table's key pattern).
@@ -45,8 +45,7 @@ class FlowRequest(BaseModel):
         try:
             request = cls.model_validate(data)
         except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise SettingsError(f"invalid {flow} event: {problems}") from error
+            raise SettingsError(f"invalid {flow} event: {describe(error)}") from error
         if request.flow != flow:
             raise SettingsError(f"this function runs the {flow} flow, not {request.flow}")
         return request

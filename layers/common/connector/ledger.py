@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from connector.errors import ConnectorError
 from connector.observability import shorten
-from connector.state import fits_key
+from connector.state import fits_key, is_condition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -112,10 +112,6 @@ class LookupProof(BaseModel):
     def proven(self) -> bool:
         """Found orders written `OK` at its latest check (a later miss disables resends until the next find)."""
         return self.verified_at is not None and (self.broken_at is None or self.broken_at < self.verified_at)
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class OrderLedger:
@@ -221,7 +217,7 @@ class OrderLedger:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if is_condition_failed(error):
                 return None
             raise
         return LedgerEntry.model_validate(answer["Attributes"])

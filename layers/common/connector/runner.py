@@ -5,7 +5,6 @@ Handlers and the CLI both come through `execute`, so a run behaves the same wher
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,58 +12,21 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from connector import runs
+from connector.config import load_settings
 from connector.errors import ConnectorError
 from connector.events import FlowRequest
-from connector.flows.context import FlowContext, Services
+from connector.flows import FlowFunction, load_flow
+from connector.flows.context import FlowContext
+from connector.lease import Heartbeat, Lease
 from connector.observability import bind_run, log_at, logger, mask_email, metrics, shorten
-from connector.runs import Heartbeat, Lease, Run, RunRecord, RunStatus, RunStore, iso, now_iso
-from connector.settings import Flow, Secret, Settings, environment, load_settings
-from connector.state import digest
-
-FlowFunction = Callable[[FlowContext], None]
+from connector.run_log import Run
+from connector.runs import RunRecord, RunStatus, RunStore
+from connector.services import Services, services_for
+from connector.settings import Flow
 
 
 class RunFailed(ConnectorError):
     """Raised by a handler when its run failed, so Lambda's on-failure destination receives it."""
-
-
-def build_services(settings: Settings, secret: Secret) -> Services:
-    import boto3
-
-    from connector.fastmag.client import FastmagClient
-    from connector.lenewblack.client import LeNewBlackClient
-
-    env = environment()
-    session = boto3.session.Session()
-    return Services(
-        settings=settings,
-        secret=secret,
-        fastmag=FastmagClient(settings.fastmag, secret.fastmag_user, secret.fastmag_password.get_secret_value()),
-        lnb=LeNewBlackClient(settings.lenewblack, secret.lnb_client_id, secret.lnb_client_secret),
-        table=session.resource("dynamodb").Table(env.STATE_TABLE),
-        s3=session.client("s3"),
-        bucket=env.STAGING_BUCKET,
-    )
-
-
-_services: dict[str, Services] = {}
-
-
-def services_for(settings: Settings, secret: Secret) -> Services:
-    """Reuse clients (HTTP pools, LNB token) across warm invocations while settings stay the same."""
-    cache_key = digest(
-        [
-            settings.model_dump(mode="json"),
-            secret.fastmag_password.get_secret_value(),
-            secret.lnb_client_secret.get_secret_value(),
-            os.environ.get("AWS_ENDPOINT_URL", ""),
-            environment().model_dump(),
-        ]
-    )
-    if cache_key not in _services:
-        _services.clear()
-        _services[cache_key] = build_services(settings, secret)
-    return _services[cache_key]
 
 
 def execute(
@@ -88,24 +50,7 @@ def execute(
     now = settings.clock()
     # The local view starts before the table's lease is written, so it never outlives it.
     lease = Lease(settings.lease_seconds, settings.clock)
-    record = RunRecord(
-        run_id=run_id,
-        flow=request.flow,
-        trigger=request.trigger,
-        status=RunStatus.RUNNING,
-        preview=request.preview,
-        full=request.full,
-        force=request.force,
-        applied_from=request.apply_run_id,
-        started_at=iso(now),
-        holder=holder,
-        lease_expires_at=int(now + settings.lease_seconds),
-        heartbeat_at=iso(now),
-        schedule=request.schedule_name,
-        scheduled_time=request.scheduled_time.isoformat() if request.scheduled_time else None,
-        execution_id=request.execution_id,
-        attempt=request.attempt,
-    )
+    record = RunRecord.running(request, run_id, holder=holder, now=now, lease_seconds=settings.lease_seconds)
     started = store.start(record)
     if started is None:
         # Another delivery of this run (an at-least-once duplicate, a Scheduler retry) started it first: the
@@ -122,14 +67,8 @@ def execute(
     record = started
     if not services.locks.acquire(request.flow, holder, run_id=run_id, now=now, lease_seconds=settings.lease_seconds):
         other = services.locks.holder(request.flow, now=now) or "unknown"
-        record = record.model_copy(
-            update={
-                "status": RunStatus.SKIPPED,
-                "message": f"another {request.flow} run ({other}) is in progress",
-                "finished_at": now_iso(),
-            }
-        )
-        return _finish(store, record)
+        busy = f"another {request.flow} run ({other}) is in progress"
+        return _finish(store, record.finished(RunStatus.SKIPPED, busy))
     # Holding the lock, this run is the flow's next run: whatever still looks alive without a lease is lost.
     store.close_lost_runs(request.flow, now=now)
     run = Run(request, run_id, store, on_progress, lease=lease, holder=holder)
@@ -172,16 +111,13 @@ def execute(
                 *run.skipped_items,
             ],
         )
-    record = record.model_copy(
-        update={
-            "status": status,
-            "message": message,
-            "counters": run.counters,
-            "errors": dict(run.reasons),
-            "preview_key": preview_key,
-            "preview_base": run.preview_base,
-            "finished_at": now_iso(),
-        }
+    record = record.finished(
+        status,
+        message,
+        counters=run.counters,
+        errors=dict(run.reasons),
+        preview_key=preview_key,
+        preview_base=run.preview_base,
     )
     return _finish(store, record)
 
@@ -227,13 +163,19 @@ def _log_finished(record: RunRecord) -> None:
     metrics.add_metric(name=f"run_{record.status}", unit=MetricUnit.Count, value=1)
 
 
-def handle(flow: Flow, flow_function: FlowFunction, event: dict[str, Any]) -> dict[str, Any]:
-    """The body of every flow handler: parse the event, load settings, run, shape the answer."""
-    request = FlowRequest.parse(flow, event)
-    settings, secret = load_settings()
-    invocation = uuid.uuid4().hex
-    record = execute(flow_function, request, services_for(settings, secret), invocation=invocation)
-    # A duplicate delivery reports the run it found, but only the delivery that ran it reports its failure.
-    if record.status == RunStatus.FAILED and record.holder == invocation:
-        raise RunFailed(f"{flow} run {record.run_id} failed: {record.message}")
-    return record.model_dump(mode="json", exclude_none=True)
+def handler_for(flow: Flow) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The body of `flow`'s Lambda handler. The flow's module is imported now, in the function's init phase."""
+    flow_function = load_flow(flow)
+
+    def handle(event: dict[str, Any]) -> dict[str, Any]:
+        """Parse the event, load settings, run the flow, shape the answer."""
+        request = FlowRequest.parse(flow, event)
+        settings, secret = load_settings()
+        invocation = uuid.uuid4().hex
+        record = execute(flow_function, request, services_for(settings, secret), invocation=invocation)
+        # A duplicate delivery reports the run it found, but only the delivery that ran it reports its failure.
+        if record.status == RunStatus.FAILED and record.holder == invocation:
+            raise RunFailed(f"{flow} run {record.run_id} failed: {record.message}")
+        return record.model_dump(mode="json", exclude_none=True)
+
+    return handle

@@ -1,18 +1,14 @@
 """The settings document and the secret (ARCHITECTURE §5), validated once per cold start.
 
 Every behaviour the reference docs mark as unknown is a field here with a default that works on the
-sandbox. In Lambda both documents come through Powertools Parameters (cached); the CLI reads a local
-file and the environment.
+sandbox. Where they are read from (Powertools Parameters in Lambda, a file for the CLI): config.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -29,13 +25,12 @@ from pydantic import (
 )
 
 from connector.countries import iso_country
-from connector.errors import SettingsError
+from connector.errors import SettingsError, describe
 from connector.fastmag import queries as contracts
 from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
-FLOWS = ("customers", "products", "prices", "images", "stock", "orders")
 Flow = Literal["customers", "products", "prices", "images", "stock", "orders"]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
@@ -447,26 +442,6 @@ LAST_GOOD = "last-good"
 
 SECRET_MODELS: dict[str, type[Credentials] | type[ApiAccess]] = {"credentials": Credentials, "api-access": ApiAccess}
 
-# The simulators' credentials, public on purpose: they open nothing but the local sandbox (hence noqa/nosec).
-SANDBOX_FASTMAG_PASSWORD = "sandbox-fastmag-password"  # noqa: S105 # nosec B105
-SANDBOX_LNB_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 # nosec B105
-SANDBOX_CREDENTIALS: dict[str, Any] = {
-    "fastmag_user": "edi-sandbox",
-    "fastmag_password": SANDBOX_FASTMAG_PASSWORD,
-    "lnb_client_id": "sandbox-client",
-    "lnb_client_secret": SANDBOX_LNB_CLIENT_SECRET,
-}
-SANDBOX_API_ACCESS: dict[str, Any] = {"api_tokens": ["sandbox-button-token"]}
-# Every sandbox secret value of both documents (the simulators and the leak tests read them from here).
-SANDBOX_SECRET: dict[str, Any] = {**SANDBOX_CREDENTIALS, **SANDBOX_API_ACCESS}
-
-
-def _explain(error: ValidationError, source: str) -> SettingsError:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in item['loc']) or '(document)'}: {item['msg']}" for item in error.errors()
-    )
-    return SettingsError(f"invalid {source}: {problems}")
-
 
 def parse_settings(document: Mapping[str, Any] | str) -> Settings:
     """Validate a settings document; the error names every bad field with its path."""
@@ -477,7 +452,7 @@ def parse_settings(document: Mapping[str, Any] | str) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as error:
-        raise _explain(error, "settings document") from error
+        raise SettingsError(f"invalid settings document: {describe(error, root='(document)')}") from error
 
 
 def _parse_secret_document[M: BaseModel](model: type[M], kind: str, document: Mapping[str, Any] | str) -> M:
@@ -489,8 +464,7 @@ def _parse_secret_document[M: BaseModel](model: type[M], kind: str, document: Ma
         return model.model_validate(data)
     except ValidationError as error:
         # pydantic echoes input values in its messages; name the fields only so no secret leaks.
-        fields = ", ".join(".".join(str(p) for p in item["loc"]) for item in error.errors())
-        raise SettingsError(f"invalid {kind} secret: check field(s) {fields}") from None
+        raise SettingsError(f"invalid {kind} secret: check field(s) {describe(error, with_messages=False)}") from None
 
 
 def parse_secret(document: Mapping[str, Any] | str) -> Credentials:
@@ -508,55 +482,3 @@ def parse_secret_of_kind(kind: str, document: Mapping[str, Any] | str) -> Creden
     if kind not in SECRET_MODELS:
         raise SettingsError(f"unknown secret {kind!r}; known: {', '.join(SECRET_MODELS)}")
     return _parse_secret_document(SECRET_MODELS[kind], kind, document)
-
-
-class Environment(_Model):
-    """The Lambda environment variables the template sets."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    STATE_TABLE: str = "connector-state"
-    STAGING_BUCKET: str = "connector-staging"
-    SETTINGS_PARAMETER: str = "/connector/settings"
-    # The secrets' names, not their values.
-    CREDENTIALS_SECRET_ID: str = "connector/credentials"  # noqa: S105
-    API_ACCESS_SECRET_ID: str = "connector/api-access"  # noqa: S105
-    PARAMETERS_MAX_AGE: int = 300
-    FLOW_FUNCTIONS: str = "{}"
-    # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
-    # the handler folders named there in a thread of the same process.
-    FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
-
-
-@cache
-def environment() -> Environment:
-    return Environment.model_validate(dict(os.environ))
-
-
-def load_settings() -> tuple[Settings, Credentials]:
-    """The flows' settings and credentials through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    env = environment()
-    # The validated version only (connector.configure labels it): a document written around validation never runs.
-    document = parameters.get_parameter(f"{env.SETTINGS_PARAMETER}:{LAST_GOOD}", max_age=env.PARAMETERS_MAX_AGE)
-    secret = parameters.get_secret(env.CREDENTIALS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
-    return parse_settings(str(document)), parse_secret(str(secret))
-
-
-def load_api_access() -> ApiAccess:
-    """The export API tokens (the authorizer's only read), cached like the settings."""
-    from aws_lambda_powertools.utilities import parameters
-
-    env = environment()
-    return parse_api_access(str(parameters.get_secret(env.API_ACCESS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)))
-
-
-def load_local_settings(path: Path | None) -> tuple[Settings, Credentials]:
-    """The CLI's settings: a JSON file (or the sandbox defaults) and the credentials from CONNECTOR_SECRET."""
-    settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
-    raw_secret = os.environ.get("CONNECTOR_SECRET")
-    secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
-    if secret_file:
-        raw_secret = Path(secret_file).read_text(encoding="utf-8")
-    return settings, parse_secret(raw_secret) if raw_secret else parse_secret(SANDBOX_CREDENTIALS)

@@ -11,7 +11,9 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import botocore
@@ -30,6 +32,32 @@ MAX_KEY_BYTES = 2048 - len("LEDGER#")
 
 def fits_key(identifier: str) -> bool:
     return len(identifier.encode()) <= MAX_KEY_BYTES
+
+
+def iso(epoch: float) -> str:
+    """Epoch seconds as the ISO text every record stores (UTC, milliseconds)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def now_iso(clock: Callable[[], float] = time.time) -> str:
+    return iso(clock())
+
+
+# --- botocore errors, read in one place ----------------------------------------------------------------------
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_missing(error: ClientError) -> bool:
+    """The S3 object is not there (`NoSuchKey` from get_object, `404` from head_object)."""
+    return error_code(error) in {"NoSuchKey", "404"}
+
+
+def is_condition_failed(error: ClientError) -> bool:
+    """A DynamoDB conditional write was refused: the item was not in the state the write required."""
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def digest(payload: Any) -> str:
@@ -153,8 +181,7 @@ class Snapshot:
 def _is_conflict(error: ClientError) -> bool:
     """412: the object changed (or appeared) since it was read; 409: a concurrent conditional write; 404: the
     object read was deleted since (`IfMatch` on a missing key)."""
-    code = error.response.get("Error", {}).get("Code")
-    return code in {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"}
+    return error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"}
 
 
 class SnapshotStore:
@@ -170,7 +197,7 @@ class SnapshotStore:
         try:
             answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(flow))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if is_missing(error):
                 return Snapshot(flow)
             raise
         return Snapshot(flow, _entries(flow, json.loads(gzip.decompress(answer["Body"].read()))), answer.get("ETag"))
@@ -258,7 +285,7 @@ class LockStore:
                 ExpressionAttributeValues={":now": _epoch(now)},
             )
         except ClientError as error:
-            if _conditional_failure(error):
+            if is_condition_failed(error):
                 return False
             raise
         return True
@@ -272,7 +299,7 @@ class LockStore:
                 ExpressionAttributeValues={":me": holder, ":now": _epoch(now), ":until": _epoch(now + lease_seconds)},
             )
         except ClientError as error:
-            if _conditional_failure(error):
+            if is_condition_failed(error):
                 return False
             raise
         return True
@@ -292,7 +319,7 @@ class LockStore:
                 ExpressionAttributeValues={":holder": holder},
             )
         except ClientError as error:
-            if not _conditional_failure(error):
+            if not is_condition_failed(error):
                 raise
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from connector.fastmag.client import FastmagClient
-from connector.settings import SANDBOX_SECRET
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.seed import Seed, build_seed
 

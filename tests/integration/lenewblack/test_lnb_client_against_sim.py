@@ -12,7 +12,8 @@ import pytest
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
 from connector.lenewblack.client import LeNewBlackClient
 from connector.lenewblack.models import Fabric, InventoryByEan, Price, Product, Retailer, Sku, Variant
-from connector.settings import SANDBOX_SECRET, LeNewBlackSettings
+from connector.settings import LeNewBlackSettings
+from sandbox.credentials import SANDBOX_SECRET
 from sandbox.lnb_sim import LeNewBlackSimulator
 from tests.conftest import TaskLog
 

@@ -2,17 +2,18 @@
 
 In AWS the API invokes the flow function asynchronously (`InvocationType=Event`); Lambda's on-failure
 destination catches what fails. Locally (make serve, tests) there is no Lambda to invoke, so the run goes to the
-real handler module in a thread of the same process. The choice is the FLOW_INVOKER environment variable.
+real handler module in a thread of the same process: the sandbox registers that invoker (`register`), since
+the layer knows nothing of it. The choice is the FLOW_INVOKER environment variable.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from connector.config import Environment
 from connector.errors import SettingsError
-from connector.settings import Environment
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -53,12 +54,24 @@ class LambdaInvoker:
         )
 
 
+InvokerFactory = Callable[[dict[str, str]], Invoker]
+# FLOW_INVOKER value → what builds that invoker from FLOW_FUNCTIONS; "lambda" is the deployed one.
+_factories: dict[str, InvokerFactory] = {}
+
+
+def register(name: str, factory: InvokerFactory) -> None:
+    """Offer another invoker under FLOW_INVOKER=`name` (the sandbox's, which runs the handlers in threads)."""
+    _factories[name] = factory
+
+
 def invoker_from_environment(env: Environment) -> Invoker:
     functions = flow_functions(env)
-    if env.FLOW_INVOKER == "local":
-        # The repository's sandbox, present only where make serve and the tests run (never in the layer).
-        local: Invoker = importlib.import_module("sandbox.serve").LocalInvoker(functions)
-        return local
+    if env.FLOW_INVOKER != "lambda":
+        try:
+            factory = _factories[env.FLOW_INVOKER]
+        except KeyError:
+            raise SettingsError(f"FLOW_INVOKER={env.FLOW_INVOKER} names no invoker this process registered") from None
+        return factory(functions)
     import boto3
 
     return LambdaInvoker(functions, boto3.client("lambda"))

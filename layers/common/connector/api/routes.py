@@ -6,11 +6,6 @@ hand the run to its flow function asynchronously, answering 202 with the run's a
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import os
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -24,12 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import runs as run_records
 from connector.api import pages
-from connector.api.invoke import Invoker, invoker_from_environment
-from connector.events import FlowRequest, Trigger
-from connector.ledger import LedgerEntry, OrderLedger
-from connector.observability import logger
-from connector.runs import FINISHED, PreviewStore, RunRecord, RunStatus, RunStore, now_iso
-from connector.settings import environment
+from connector.errors import ConnectorError, describe, field_problems
+from connector.events import FlowRequest
+from connector.ledger import LedgerEntry
+from connector.observability import bind_run, logger
+from connector.previews import apply_refusal
+from connector.runs import InvalidCursor, RunRecord, RunStatus
+from connector.services import api_services_for
 
 RECENT_RUNS = 5
 
@@ -67,39 +63,9 @@ class Problem(BaseModel):
     flows: list[str] | None = None
 
 
-@dataclass
-class ApiServices:
-    runs: RunStore
-    previews: PreviewStore
-    ledger: OrderLedger
-    invoker: Invoker
-
-
-_services: dict[str, ApiServices] = {}
-
-
-def api_services() -> ApiServices:
-    """Clients built once per container (per endpoint, so a new local stack gets new ones)."""
-    env = environment()
-    cache_key = env.model_dump_json() + os.environ.get("AWS_ENDPOINT_URL", "")
-    if cache_key not in _services:
-        import boto3
-
-        session = boto3.session.Session()
-        table = session.resource("dynamodb").Table(env.STATE_TABLE)
-        _services.clear()
-        _services[cache_key] = ApiServices(
-            runs=RunStore(table),
-            previews=PreviewStore(session.client("s3"), env.STAGING_BUCKET),
-            ledger=OrderLedger(table),
-            invoker=invoker_from_environment(env),
-        )
-    return _services[cache_key]
-
-
 def _alive(records: list[RunRecord]) -> list[RunRecord]:
     """Records as they are: a run that stopped heartbeating, or never started, is closed as lost when read."""
-    store, now = api_services().runs, run_records.timing.clock()
+    store, now = api_services_for().runs, run_records.timing.clock()
     return [store.close_if_lost(record, now=now) for record in records]
 
 
@@ -147,22 +113,17 @@ def _problem(status: int, message: str, **extra: Any) -> Response[dict[str, Any]
 
 
 def _unknown_flow(flow: str) -> Response[dict[str, Any]]:
-    flows = list(api_services().invoker.flows)
+    flows = list(api_services_for().invoker.flows)
     return _problem(HTTPStatus.NOT_FOUND, f"unknown flow {flow!r}; flows: {', '.join(flows)}", flows=flows)
 
 
 def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     """422 naming each bad field (`body.preview`, `query.limit`…) and what is wrong with it."""
-    # Invalid JSON is reported at a character position (`body.1`): the field is the body itself.
-    fields = [
-        {"field": "body" if e["type"] == "json_invalid" else ".".join(map(str, e["loc"])), "problem": e["msg"]}
-        for e in error.errors()
-    ]
-    message = "invalid request: " + "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+    fields = [{"field": field, "problem": problem} for field, problem in field_problems(error)]
     return Response(
         status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
         content_type=content_types.APPLICATION_JSON,
-        body={"message": message, "fields": fields},
+        body={"message": f"invalid request: {describe(error)}", "fields": fields},
     )
 
 
@@ -178,10 +139,22 @@ def _unreadable_body(error: ValueError) -> Response[dict[str, Any]]:
     return _problem(HTTPStatus.BAD_REQUEST, f"the request could not be read: {error}")
 
 
+def _refused(error: ConnectorError) -> Response[dict[str, Any]]:
+    """The connector's own errors, answered in one place: a page cursor it did not return is a 422 naming the
+    `cursor` parameter like any invalid parameter; any other is a bug or a broken deployment, raised (Lambda
+    logs it, API Gateway answers 502)."""
+    if isinstance(error, InvalidCursor):
+        return _invalid_request(
+            RequestValidationError([{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}])
+        )
+    raise error
+
+
 # Registered by a call, not a decorator: Powertools' decorator is untyped.
 app.exception_handler(RequestValidationError)(_invalid_request)
 app.exception_handler(RequestUnsupportedContentType)(_unsupported_body)
 app.exception_handler(ValueError)(_unreadable_body)
+app.exception_handler(ConnectorError)(_refused)
 
 
 # --- Pages ------------------------------------------------------------------------------------------------------
@@ -189,7 +162,7 @@ app.exception_handler(ValueError)(_unreadable_body)
 
 @app.get("/", summary="Status page: recent runs per flow and a button per flow")
 def status_page() -> Response[str]:
-    services = api_services()
+    services = api_services_for()
     runs = {flow: _alive(services.runs.list(flow, limit=RECENT_RUNS)[0]) for flow in services.invoker.flows}
     return _html(pages.status_page(runs, _links()))
 
@@ -204,7 +177,7 @@ def openapi_document() -> Response[str]:
 
 @app.get("/exports/<flow>", summary="Confirm page of an export button (nothing runs)")
 def confirm_export(flow: str) -> Response[Any]:
-    if flow not in api_services().invoker.flows:
+    if flow not in api_services_for().invoker.flows:
         return _unknown_flow(flow)
     return _html(pages.confirm_page(flow, _links()))
 
@@ -212,50 +185,28 @@ def confirm_export(flow: str) -> Response[Any]:
 # --- Runs ---------------------------------------------------------------------------------------------------------
 
 
-def _start(
-    flow: str, trigger: Trigger, *, preview: bool, full: bool, force: bool, apply_run_id: str | None = None
-) -> Response[Any]:
-    services = api_services()
-    request = FlowRequest.model_validate(
-        {
-            "flow": flow,
-            "trigger": trigger,
-            "preview": preview,
-            "full": full,
-            "force": force,
-            "apply_run_id": apply_run_id,
-        }
-    )
-    run_id = request.resolved_run_id()
-    request = request.model_copy(update={"run_id": run_id})
-    record = RunRecord(
-        run_id=run_id,
-        flow=flow,
-        trigger=trigger,
-        status=RunStatus.QUEUED,
-        preview=preview,
-        full=full,
-        force=force,
-        applied_from=apply_run_id,
-        queued_at=now_iso(),
-    )
+def _start(request: FlowRequest) -> Response[Any]:
+    """Queue the run (one conditional write) and hand it to its flow function; 202 with its address."""
+    services = api_services_for()
+    record = RunRecord.queued(request)
+    request = request.model_copy(update={"run_id": record.run_id})
     if not services.runs.queue(record):  # pragma: no cover - a fresh random id
-        return _problem(HTTPStatus.CONFLICT, f"run {run_id} exists already")
-    logger.append_keys(flow=flow, run_id=run_id, trigger=trigger)
+        return _problem(HTTPStatus.CONFLICT, f"run {record.run_id} exists already")
+    bind_run(flow=record.flow, run_id=record.run_id, trigger=record.trigger)
     try:
-        services.invoker.invoke(flow, request.model_dump(mode="json", exclude_none=True))
+        services.invoker.invoke(record.flow, request.model_dump(mode="json", exclude_none=True))
     except Exception as error:  # the run never started: say so on its record and to the caller
-        logger.exception(f"could not start the {flow} run", extra={"event": "run.not_started"})
-        message = f"could not start the {flow} flow: {error}"
+        logger.exception(f"could not start the {record.flow} run", extra={"event": "run.not_started"})
+        message = f"could not start the {record.flow} flow: {error}"
         services.runs.fail_queued(record, message)
         return _problem(HTTPStatus.BAD_GATEWAY, message)
-    logger.info(f"run {run_id} queued", extra={"event": "run.queued", "key": run_id})
+    logger.info(f"run {record.run_id} queued", extra={"event": "run.queued", "key": record.run_id})
     links = _links()
     started = RunStarted(
-        run_id=run_id,
+        run_id=record.run_id,
         status=RunStatus.QUEUED,
-        status_url=_absolute(f"/runs/{run_id}"),
-        page_url=links.url(f"/runs/{run_id}"),
+        status_url=_absolute(f"/runs/{record.run_id}"),
+        page_url=links.url(f"/runs/{record.run_id}"),
     )
     return Response(
         status_code=HTTPStatus.ACCEPTED,
@@ -271,39 +222,10 @@ def _start(
     responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
 )
 def start_export(flow: str, body: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
-    if flow not in api_services().invoker.flows:
+    if flow not in api_services_for().invoker.flows:
         return _unknown_flow(flow)
     choice = body or ExportRequest()
-    return _start(flow, "button", preview=choice.preview, full=choice.full, force=choice.force)
-
-
-# The keys of a page's last item on the by_flow index: what DynamoDB accepts back as ExclusiveStartKey.
-_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
-
-
-def _decode_cursor(cursor: str, flow: str) -> str:
-    """The DynamoDB start key inside a cursor this API returned for `flow`; anything else is a 422, since
-    DynamoDB would refuse a forged key with an error."""
-    try:
-        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
-        key = json.loads(decoded)
-        valid = (
-            isinstance(key, dict)
-            and set(key) == _CURSOR_KEYS
-            and all(isinstance(value, str) and value for value in key.values())
-            and key["gsi1pk"] == f"FLOW#{flow}"
-        )
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
-        raise _bad_cursor() from error
-    if not valid:
-        raise _bad_cursor()
-    return decoded
-
-
-def _bad_cursor() -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("query", "cursor"), "msg": "not a cursor this API returned", "type": "value_error"}]
-    )
+    return _start(FlowRequest.model_validate({"flow": flow, "trigger": "button", **choice.model_dump()}))
 
 
 @app.get("/runs", summary="Runs, newest first; paginated per flow with `cursor`")
@@ -312,7 +234,7 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
 ) -> Response[Any]:
-    services = api_services()
+    services = api_services_for()
     if flow is not None and flow not in services.invoker.flows:
         return _unknown_flow(flow)
     if flow is None:
@@ -321,9 +243,8 @@ def list_runs(
         runs.sort(key=lambda r: r.queued_at or r.started_at or "", reverse=True)
         page = RunPage(runs=runs[:limit], next=None)
     else:
-        records, after = services.runs.list(flow, limit=limit, after=_decode_cursor(cursor, flow) if cursor else None)
-        encoded = base64.urlsafe_b64encode(after.encode()).decode() if after else None
-        page = RunPage(runs=_alive(records), next=encoded)
+        records, after = services.runs.list(flow, limit=limit, after=cursor)
+        page = RunPage(runs=_alive(records), next=after)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
 
 
@@ -333,7 +254,7 @@ def list_runs(
     responses={200: {"description": "the run", "content": {"application/json": {"model": RunDetail}}}},
 )
 def get_run(run_id: str) -> Response[Any]:
-    services = api_services()
+    services = api_services_for()
     found = services.runs.get(run_id)
     if found is None:
         return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
@@ -345,42 +266,23 @@ def get_run(run_id: str) -> Response[Any]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, detail.model_dump(mode="json", exclude_none=True))
 
 
-def _apply_refusal(preview: RunRecord, services: ApiServices) -> str | None:
-    """Why a preview cannot be applied, when the API can tell without reading the data (the flow checks the rest)."""
-    if not preview.preview:
-        return f"run {preview.run_id} is not a preview"
-    if preview.status not in FINISHED:
-        return f"preview {preview.run_id} has not finished yet ({preview.status})"
-    if preview.preview_key is None or preview.preview_base is None:
-        return f"preview {preview.run_id} ended {preview.status} with nothing to apply: run a new preview"
-    # A run that wrote to LNB after the preview moved the snapshot the preview was computed from.
-    later = [
-        run
-        for run in services.runs.list(preview.flow, limit=50)[0]
-        if not run.preview and run.counters.accepted and (run.started_at or "") > (preview.finished_at or "")
-    ]
-    if later:
-        since = later[0].run_id
-        return f"the data changed since preview {preview.run_id} (run {since} sent data since): run a new preview"
-    return None
-
-
 @app.post(
     "/runs/<run_id>/apply",
     summary="Send exactly what a preview stored; refused if the data changed since",
     responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
 )
 def apply_preview(run_id: str) -> Response[Any]:
-    services = api_services()
+    services = api_services_for()
     preview = services.runs.get(run_id)
     if preview is None:
         return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
     if preview.flow not in services.invoker.flows:
         return _unknown_flow(preview.flow)
-    refusal = _apply_refusal(preview, services)
+    refusal = apply_refusal(preview, services.runs)
     if refusal is not None:
         return _problem(HTTPStatus.CONFLICT, refusal)
-    return _start(preview.flow, "apply", preview=False, full=preview.full, force=preview.force, apply_run_id=run_id)
+    fields = {"flow": preview.flow, "full": preview.full, "force": preview.force}
+    return _start(FlowRequest.model_validate({**fields, "trigger": "apply", "apply_run_id": run_id}))
 
 
 # --- Orders ---------------------------------------------------------------------------------------------------
@@ -392,7 +294,7 @@ def apply_preview(run_id: str) -> Response[Any]:
     responses={200: {"description": "the ledger entry", "content": {"application/json": {"model": LedgerEntry}}}},
 )
 def get_order(reference: str) -> Response[Any]:
-    entry = api_services().ledger.get(reference)
+    entry = api_services_for().ledger.get(reference)
     if entry is None:
         return _problem(HTTPStatus.NOT_FOUND, f"order {reference} was never seen by the connector")
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, entry.model_dump(mode="json", exclude_none=True))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from connector.countries import iso_country
+from connector.errors import describe
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip, text
 from connector.flows.sync import Outgoing, record_skips, synchronise
@@ -174,11 +175,6 @@ def _price_list(customer: Row, settings: Settings, problems: list[str]) -> str:
     return code
 
 
-def _explain(error: ValidationError) -> str:
-    # Field paths and messages only: pydantic would echo input values, and those may be email addresses.
-    return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'retailer'}: {item['msg']}" for item in error.errors())
-
-
 def retailer_from(
     customer: Row, addresses: Sequence[Row], extra_buyers: Sequence[Row], settings: Settings
 ) -> Retailer | list[str]:
@@ -213,7 +209,7 @@ def retailer_from(
             buyers=buyers or None,
         )
     except ValidationError as error:
-        return [*problems, _explain(error)]
+        return [*problems, describe(error, root="retailer")]
 
 
 def _by_customer(rows: Iterable[Row]) -> dict[str, list[Row]]:

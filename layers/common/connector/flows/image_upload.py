@@ -29,7 +29,7 @@ from connector.observability import bind_run, log_record, metrics
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-    from connector.flows.context import Services
+    from connector.services import Services
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from connector.flows.image_files import (
     parse_key,
 )
 from connector.flows.products import map_products
-from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
 from connector.observability import log_record
 from connector.settings import Settings
 from connector.staging import Staged, staged_digests
@@ -213,7 +213,7 @@ def run(ctx: FlowContext) -> None:
                 ctx.run.skipped(colour.key, NO_IMAGE, colour=colour.colour, folder=f"{PREFIX}{colour.key}/")
     _report_stale(ctx, manifest, read, listing)
     if ctx.run.preview:
-        ctx.preview_items(RESOURCE, would_stage, current)
+        preview_items(ctx, RESOURCE, would_stage, current)
     else:
         ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the images manifest")
         ctx.snapshots.save(manifest)

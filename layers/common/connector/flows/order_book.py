@@ -19,7 +19,7 @@ from connector.state import digest
 
 if TYPE_CHECKING:
     from connector.lenewblack.client import LeNewBlackClient
-    from connector.runs import Run
+    from connector.run_log import Run
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ from pydantic import ValidationError
 
 from connector import ledger as clock
 from connector.cutoff import IGNORED_REASON, hold_reason, verdict
-from connector.errors import FastmagError, FastmagNotSent, FastmagOutcomeUnknown, FastmagPartialWrite, LeNewBlackError
+from connector.errors import (
+    FastmagError,
+    FastmagNotSent,
+    FastmagOutcomeUnknown,
+    FastmagPartialWrite,
+    LeNewBlackError,
+    describe,
+)
 from connector.fastmag.models import FastmagOrder, build_order_transaction
 from connector.fastmag.reads import Unreadable
 from connector.flows.context import FlowContext
@@ -76,7 +83,7 @@ def _read_orders(ctx: FlowContext, book: OrderBook) -> list[Order]:
             # A page may hold anything: even a non-object entry is reported, not raised.
             found = document.get("reference") if isinstance(document, dict) else None
             reference = str(found or "(no reference)")
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            fields = describe(error, with_messages=False)
             ctx.run.skipped(reference, f"unreadable order from Le New Black (fields: {fields})")
             continue
         orders.setdefault(order.reference, order)

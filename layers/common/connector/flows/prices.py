@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connector.errors import describe
 from connector.fastmag.reads import PriceRow, Unreadable
 from connector.flows.catalogue import Row, Sheet, group_catalogue
 from connector.flows.context import FlowContext
@@ -176,9 +177,8 @@ def map_prices(product_rows: Iterable[Row], price_rows: Iterable[PriceRow], sett
                 try:
                     _variant_prices(sheet, colour, tariff, price_list, index, settings, export)
                 except ValidationError as error:
-                    reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
                     key = f"{price_list}|{sheet.reference}|{sheet.fabric_code(colour)}"
-                    export.skipped.append(Skip(key, f"not a valid Le New Black price: {reasons}"))
+                    export.skipped.append(Skip(key, f"not a valid Le New Black price: {describe(error)}"))
     return export
 
 

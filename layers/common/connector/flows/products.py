@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.ean import is_valid_ean13
+from connector.errors import describe
 from connector.flows.catalogue import (
     Line,
     Row,
@@ -184,8 +185,7 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
         try:
             product = _product(sheet, settings, seen_eans, export)
         except ValidationError as error:
-            reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            product = f"not a valid Le New Black product: {reasons}"
+            product = f"not a valid Le New Black product: {describe(error)}"
         if isinstance(product, str):
             export.skipped.append(Skip(sheet.reference, product))
         else:

@@ -12,19 +12,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.errors import ConnectorError
+from connector import previews
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
-from connector.observability import mask_email
 from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
 SNAPSHOT_SAVE_SECONDS = 30
-
-
-class PreviewOutdated(ConnectorError):
-    """An apply found that the data its preview was computed from has changed since: nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -72,19 +67,25 @@ def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapsho
 def check_preview_still_holds(
     ctx: FlowContext, preview_run_id: str, resource: str, changed: list[Outgoing], snapshot: Snapshot
 ) -> None:
-    """An apply sends exactly its preview: the same snapshot base and the same keys with the same digests.
+    """Raise PreviewOutdated unless `changed` is what the preview approved, on the same snapshot (previews.py)."""
+    previews.check_preview_still_holds(ctx.services.previews, preview_run_id, resource, changed, snapshot.version)
 
-    Anything else means Fastmag or LNB moved since the preview was computed, and what the operator approved is
-    no longer what would be sent.
-    """
-    lines = list(ctx.services.previews.read(preview_run_id))
-    bases = lines[0].get("base") if lines else None
-    base = bases.get(resource) if isinstance(bases, dict) else None
-    # Stored previews are masked (a key may hold an email), so compare the masked form of today's keys.
-    approved = {(line["key"], line["digest"]) for line in lines[1:] if line.get("resource") == resource}
-    now = {(mask_email(item.key), item.digest) for item in changed}
-    if (snapshot.version or "empty") != base or approved != now:
-        raise PreviewOutdated(f"the data changed since preview {preview_run_id}: run a new preview")
+
+def preview_items(ctx: FlowContext, resource: str, items: Iterable[Outgoing], snapshot: Snapshot) -> None:
+    """Record would-be sends with their diff class; the digest lets an apply prove nothing changed since."""
+    # A flow may send several resources (fabrics, then products), each diffed against its own snapshot.
+    ctx.run.preview_bases.setdefault(resource, snapshot.version or "empty")
+    for item in items:
+        ctx.preview(
+            {
+                "resource": resource,
+                "key": item.key,
+                "change": "changed" if item.key in snapshot.entries else "new",
+                "digest": item.digest,
+                "payload": item.payload,
+                **item.log_fields,
+            }
+        )
 
 
 def synchronise(
@@ -108,7 +109,7 @@ def synchronise(
     if ctx.run.request.apply_run_id is not None:
         check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
     if ctx.run.preview:
-        ctx.preview_items(resource, changed, snapshot)
+        preview_items(ctx, resource, changed, snapshot)
         return result
     if not changed:
         return result

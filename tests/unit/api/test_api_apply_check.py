@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from connector.flows.sync import Outgoing, PreviewOutdated, check_preview_still_holds
+from connector.flows.sync import Outgoing, check_preview_still_holds
+from connector.previews import PreviewOutdated
 from connector.state import Snapshot
 
 ITEMS = [Outgoing("3000000000017", {"in_stock": 4}, fingerprint="4"), Outgoing("j.doe@example.fr", {"x": 1})]

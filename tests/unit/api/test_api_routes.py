@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from connector.api import routes
+from connector.api import invoke, routes
 from connector.api.invoke import LambdaInvoker, flow_functions, invoker_from_environment
+from connector.config import Environment
 from connector.errors import SettingsError
 from connector.runs import RunRecord, RunStatus
-from connector.settings import Environment
+from sandbox.serve import LocalInvoker
 from sandbox.stack import ROOT
 
 
@@ -41,9 +43,15 @@ def test_flow_functions_must_be_a_map_of_names(value: str) -> None:
         flow_functions(Environment(FLOW_FUNCTIONS=value))
 
 
-def test_the_local_invoker_is_chosen_explicitly() -> None:
-    local = invoker_from_environment(Environment(FLOW_INVOKER="local", FLOW_FUNCTIONS='{"stock": "push_stock"}'))
-    assert type(local).__name__ == "LocalInvoker"
+def test_the_local_invoker_is_chosen_explicitly_and_only_once_the_sandbox_registered_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(invoke, "_factories", {})
+    local = Environment(FLOW_INVOKER="local", FLOW_FUNCTIONS='{"stock": "push_stock"}')
+    with pytest.raises(SettingsError, match="FLOW_INVOKER=local"):
+        invoker_from_environment(local)
+    invoke.register("local", LocalInvoker)
+    assert isinstance(invoker_from_environment(local), LocalInvoker)
     remote = invoker_from_environment(Environment(FLOW_FUNCTIONS='{"stock": "fn"}'))
     assert isinstance(remote, LambdaInvoker)
 
@@ -71,8 +79,8 @@ class BrokenInvoker:
 
 def test_a_run_that_cannot_start_is_502_and_recorded_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     runs = MemoryRuns()
-    services = routes.ApiServices(runs=runs, previews=None, ledger=None, invoker=BrokenInvoker())  # type: ignore[arg-type]
-    monkeypatch.setattr(routes, "api_services", lambda: services)
+    services = SimpleNamespace(runs=runs, invoker=BrokenInvoker())
+    monkeypatch.setattr(routes, "api_services_for", lambda: services)
     event = json.loads((ROOT / "events" / "api_export_start.json").read_text(encoding="utf-8"))
     answer = routes.app.resolve(event, None)  # type: ignore[arg-type]
     assert answer["statusCode"] == 502

@@ -1,0 +1,78 @@
+"""Where the settings come from: the Lambda environment, Powertools Parameters in AWS, a file for the CLI.
+
+The documents themselves (and their validation) are settings.py.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.errors import SettingsError
+from connector.settings import (
+    LAST_GOOD,
+    ApiAccess,
+    Credentials,
+    Settings,
+    parse_api_access,
+    parse_secret,
+    parse_settings,
+)
+
+
+class Environment(BaseModel):
+    """The Lambda environment variables the template sets."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    STATE_TABLE: str = "connector-state"
+    STAGING_BUCKET: str = "connector-staging"
+    SETTINGS_PARAMETER: str = "/connector/settings"
+    # The secrets' names, not their values.
+    CREDENTIALS_SECRET_ID: str = "connector/credentials"  # noqa: S105
+    API_ACCESS_SECRET_ID: str = "connector/api-access"  # noqa: S105
+    PARAMETERS_MAX_AGE: int = 300
+    FLOW_FUNCTIONS: str = "{}"
+    # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
+    # the handler folders named there in a thread of the same process.
+    FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
+
+
+@cache
+def environment() -> Environment:
+    return Environment.model_validate(dict(os.environ))
+
+
+def load_settings() -> tuple[Settings, Credentials]:
+    """The flows' settings and credentials through Powertools Parameters (cached for PARAMETERS_MAX_AGE seconds)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    env = environment()
+    # The validated version only (connector.configure labels it): a document written around validation never runs.
+    document = parameters.get_parameter(f"{env.SETTINGS_PARAMETER}:{LAST_GOOD}", max_age=env.PARAMETERS_MAX_AGE)
+    secret = parameters.get_secret(env.CREDENTIALS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)
+    return parse_settings(str(document)), parse_secret(str(secret))
+
+
+def load_api_access() -> ApiAccess:
+    """The export API tokens (the authorizer's only read), cached like the settings."""
+    from aws_lambda_powertools.utilities import parameters
+
+    env = environment()
+    return parse_api_access(str(parameters.get_secret(env.API_ACCESS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)))
+
+
+def load_local_settings(path: Path | None) -> tuple[Settings, Credentials]:
+    """The CLI's settings: a JSON file (or the defaults) and the credentials from CONNECTOR_SECRET(_FILE)."""
+    settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
+    raw_secret = os.environ.get("CONNECTOR_SECRET")
+    secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
+    if secret_file:
+        raw_secret = Path(secret_file).read_text(encoding="utf-8")
+    if not raw_secret:
+        raise SettingsError("no secret: set CONNECTOR_SECRET (the credentials secret's JSON) or CONNECTOR_SECRET_FILE")
+    return settings, parse_secret(raw_secret)

@@ -1,0 +1,109 @@
+"""The running flow's task log: counts every item outcome, logs one line per record, flushes progress to its
+run record while it goes (only while the run still holds its lease)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from connector.events import FlowRequest
+from connector.lease import Lease
+from connector.observability import log_record, mask_email, shorten
+from connector.runs import Counters, RunStatus, RunStore
+
+MAX_REASONS = 50
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+class Run:
+    """The running flow's task log: counts every item outcome, logs one line per record, flushes progress."""
+
+    def __init__(
+        self,
+        request: FlowRequest,
+        run_id: str,
+        store: RunStore,
+        on_progress: Callable[[Run], None] | None = None,
+        *,
+        lease: Lease | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.request = request
+        self.lease = lease or Lease(float("inf"))
+        self.holder = holder
+        self.run_id = run_id
+        self.flow = request.flow
+        self.counters = Counters()
+        self.reasons: Counter[str] = Counter()
+        self.status: RunStatus | None = None
+        self.message: str | None = None
+        self.preview_key: str | None = None
+        self.preview_bases: dict[str, str] = {}  # resource → version of the snapshot its preview was diffed with
+        self.skipped_items: list[dict[str, str]] = []
+        self._store = store
+        self._on_progress = on_progress
+        self._last_flush = time.monotonic()
+
+    @property
+    def preview(self) -> bool:
+        return self.request.preview
+
+    @property
+    def preview_base(self) -> str | None:
+        """Set once the preview diffed anything: the first resource's snapshot version (the API's "can apply")."""
+        return next(iter(self.preview_bases.values()), None)
+
+    def count(self, counter: str, n: int = 1) -> None:
+        setattr(self.counters, counter, getattr(self.counters, counter) + n)
+        self._maybe_flush()
+
+    def problem(self, reason: str, n: int = 1) -> None:
+        """A reason that made items fail, for the run's error summary (capped to the first reasons seen)."""
+        # LNB's messages may quote a buyer's email; the run record is read on the status page like a log.
+        reason = shorten(mask_email(reason))
+        if reason in self.reasons or len(self.reasons) < MAX_REASONS:
+            self.reasons[reason] += n
+        else:
+            self.reasons["(other reasons)"] += n
+
+    def skipped(self, key: str, reason: str, **fields: Any) -> None:
+        self.count("skipped")
+        self.problem(reason)
+        if self.preview:
+            self.skipped_items.append({"key": key, "change": "skipped", "reason": reason})
+        log_record("record.skipped", key, reason=reason, level="WARNING", **fields)
+
+    def rejected(self, key: str, reason: str, **fields: Any) -> None:
+        self.count("rejected")
+        self.problem(reason)
+        log_record("record.rejected", key, reason=reason, level="WARNING", **fields)
+
+    def accepted(self, key: str, **fields: Any) -> None:
+        self.count("accepted")
+        log_record("record.sent", key, **fields)
+
+    def hold(self, message: str) -> None:
+        self.status = RunStatus.HELD
+        self.message = message
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= PROGRESS_EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if self.lease.lost_reason is not None:
+            return  # a run that lost its lease writes nothing more
+        if not self._store.update_progress(self.run_id, self.holder, self.counters, self.reasons):
+            self.lease.lose("the run record is no longer this run's (closed as lost?)")
+        if self._on_progress is not None:
+            self._on_progress(self)
+
+    def final_status(self) -> RunStatus:
+        if self.status is not None:
+            return self.status
+        if self.counters.rejected or self.reasons:
+            return RunStatus.PARTIAL
+        return RunStatus.SUCCEEDED
