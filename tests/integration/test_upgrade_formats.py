@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from connector.runs import PREVIEW_FORMAT
+from connector.previews import PREVIEW_FORMAT
 from connector.state import SnapshotStore
 from sandbox.stack import LocalStack
 from tests.integration.flows import run_flow

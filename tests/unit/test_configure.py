@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from connector import config, configure, settings
+from connector import config, configure
 from connector.cli import main
 from connector.errors import SettingsError
 
@@ -77,7 +77,7 @@ def test_a_version_written_around_validation_is_never_read(aws: None, monkeypatc
     secrets = boto3.client("secretsmanager")
     configure.write_secret(secrets, NAMES["CREDENTIALS_SECRET_ID"], "credentials", json.dumps(CREDENTIALS))
     monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")
-    loaded, credentials = settings.load_settings()
+    loaded, credentials = config.load_settings()
     assert loaded.stock.safety_buffer == 4
     assert credentials.fastmag_password.get_secret_value() == "pw-Zq9"
     view = configure.live_configuration(ssm, secrets, config.environment())
