@@ -84,32 +84,32 @@ class RunRecord(BaseModel):
     # The transitions: the only places a record's status is set (RunStore's lost-run close aside).
 
     @classmethod
-    def queued(cls, request: FlowRequest) -> RunRecord:
-        """A run the API queued under `request.run_id`, waiting for its function to start it."""
-        return cls(
-            run_id=request.resolved_run_id(),
-            flow=request.flow,
-            trigger=request.trigger,
-            status=RunStatus.QUEUED,
-            preview=request.preview,
-            full=request.full,
-            force=request.force,
-            applied_from=request.apply_run_id,
-            queued_at=now_iso(timing.clock),
-        )
-
-    @classmethod
-    def running(cls, request: FlowRequest, run_id: str, *, holder: str, now: float, lease_seconds: float) -> RunRecord:
-        """Run `run_id` (the request's resolved id), started by `holder` at `now` with a lease of `lease_seconds`."""
+    def _of(cls, request: FlowRequest, run_id: str, status: RunStatus, **fields: Any) -> RunRecord:
+        """The record of `request` under `run_id`: what was asked (flow, trigger, options) and `fields`."""
         return cls(
             run_id=run_id,
             flow=request.flow,
             trigger=request.trigger,
-            status=RunStatus.RUNNING,
+            status=status,
             preview=request.preview,
             full=request.full,
             force=request.force,
             applied_from=request.apply_run_id,
+            **fields,
+        )
+
+    @classmethod
+    def queued(cls, request: FlowRequest) -> RunRecord:
+        """A run the API queued under `request.run_id`, waiting for its function to start it."""
+        return cls._of(request, request.resolved_run_id(), RunStatus.QUEUED, queued_at=now_iso(timing.clock))
+
+    @classmethod
+    def running(cls, request: FlowRequest, run_id: str, *, holder: str, now: float, lease_seconds: float) -> RunRecord:
+        """Run `run_id` (the request's resolved id), started by `holder` at `now` with a lease of `lease_seconds`."""
+        return cls._of(
+            request,
+            run_id,
+            RunStatus.RUNNING,
             started_at=iso(now),
             holder=holder,
             lease_expires_at=int(now + lease_seconds),
