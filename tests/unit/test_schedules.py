@@ -141,7 +141,7 @@ _instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2031
 @settings(deadline=None)  # the minute-by-minute probe of a day takes its time
 @given(minute=_minutes, hour=_hours, days=_days, month=_months, timezone=_zones, now=_instants)
 def test_the_next_run_is_after_now_matches_the_expression_and_none_is_skipped(
-    minute: str, hour: str, days: tuple[str, str], month: str, timezone: str, now: datetime
+    *, minute: str, hour: str, days: tuple[str, str], month: str, timezone: str, now: datetime
 ) -> None:
     expression = f"cron({minute} {hour} {days[0]} {month} {days[1]} *)"
     cron = parse(expression)

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.errors import ConnectorError
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from connector.errors import ConnectorError, SettingsError, describe
 
 YEARS = range(1970, 2200)  # Scheduler's year field
 # Spelled out: calendar.month_abbr follows the process locale.
@@ -203,3 +207,68 @@ def next_run(expression: str, timezone: str, now: datetime, last_scheduled: date
             following += parsed.every
         return NextRun(at=following.astimezone(tz))
     return NextRun(at=_next_cron(parsed, tz, now))
+
+
+# --- The deployed schedules, as the status page shows them ---------------------------------------------------
+
+
+class ScheduleRef(BaseModel):
+    """One entry of the API's SCHEDULES environment variable: which schedule starts which flow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: str
+    name: str
+    group: str = "default"
+
+
+_REFS = TypeAdapter(list[ScheduleRef])
+
+
+def schedule_refs(text: str) -> list[ScheduleRef]:
+    try:
+        return _REFS.validate_json(text)
+    except ValidationError as error:
+        raise SettingsError(f"SCHEDULES: {describe(error)}") from error
+
+
+class ScheduleReader(Protocol):
+    """The part of boto3's `scheduler` client the page uses."""
+
+    def get_schedule(self, *, Name: str, GroupName: str) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """What the page shows of one schedule; `problem` says why a part could not be known."""
+
+    ref: ScheduleRef
+    state: str | None = None
+    expression: str | None = None
+    timezone: str | None = None
+    next: NextRun | None = None
+    problem: str | None = None
+
+
+def read_schedule(
+    client: ScheduleReader,
+    ref: ScheduleRef,
+    now: datetime,
+    last_scheduled: Callable[[ScheduleRef], datetime | None],
+) -> ScheduleStatus:
+    """The schedule's state and next run; what cannot be read is a `problem`, never an exception."""
+    try:
+        schedule = client.get_schedule(Name=ref.name, GroupName=ref.group)
+    except (ClientError, BotoCoreError) as error:
+        return ScheduleStatus(ref, problem=f"cannot be read: {error}")
+    state, expression = str(schedule.get("State", "")), str(schedule.get("ScheduleExpression", ""))
+    timezone = str(schedule.get("ScheduleExpressionTimezone") or "UTC")
+    read = ScheduleStatus(ref, state=state, expression=expression, timezone=timezone)
+    if state != "ENABLED":
+        return read
+    try:
+        last = last_scheduled(ref) if isinstance(parse(expression), Rate) else None
+        upcoming = next_run(expression, timezone, now, last)
+    except UnsupportedExpression as error:
+        return replace(read, problem=str(error))
+    return replace(read, next=upcoming)
