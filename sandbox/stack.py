@@ -142,6 +142,13 @@ class LocalStack:
             secrets, self.names["API_ACCESS_SECRET_ID"], "api-access", json.dumps(self.api_access_document())
         )
 
+    def set_schedule_state(self, name: str, state: str) -> None:
+        """Enable or disable one of the template's schedules, as the console or a deploy would."""
+        scheduler = boto3.client("scheduler")
+        current = scheduler.get_schedule(Name=name, GroupName="default")
+        kept = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "GroupName")
+        scheduler.update_schedule(Name=name, State=state, **{key: current[key] for key in kept})
+
     # --- settings ------------------------------------------------------------------------------------------------
 
     def settings_document(self) -> dict[str, Any]:

@@ -30,13 +30,6 @@ def schedule_row(page: str, name: str) -> list[str]:
     return re.findall(r"<td[^>]*>(.*?)</td>", row[1])
 
 
-def set_state(name: str, state: str) -> None:
-    scheduler = boto3.client("scheduler")
-    current = scheduler.get_schedule(Name=name, GroupName="default")
-    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "GroupName")
-    scheduler.update_schedule(Name=name, State=state, **{key: current[key] for key in keep})
-
-
 def test_the_schedules_deploy_disabled_and_the_page_says_so(api: LocalStack) -> None:
     page = status_page(api)
     assert "<h2>Schedules</h2>" in page
@@ -50,9 +43,8 @@ def test_the_schedules_deploy_disabled_and_the_page_says_so(api: LocalStack) -> 
 
 def test_an_enabled_schedule_shows_its_next_run_in_its_time_zone(api: LocalStack) -> None:
     paris = ZoneInfo("Europe/Paris")
-    set_state("connector-stock", "ENABLED")
-    set_state("connector-stock-full", "ENABLED")
-    set_state("connector-orders", "ENABLED")
+    for schedule in api.schedules:
+        api.set_schedule_state(schedule["Name"], "ENABLED")
     page = status_page(api)
     assert schedule_row(page, "connector-stock")[2:] == [
         "enabled",
