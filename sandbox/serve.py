@@ -244,8 +244,9 @@ def local_api(stack: LocalStack, port: int = 0) -> Iterator[str]:
         config.environment.cache_clear()
 
 
-def _schedules(stop: threading.Event) -> None:
-    """Tick each scheduled flow at its default rate, as EventBridge Scheduler would (first tick after one period)."""
+def _schedules(stop: threading.Event, names: dict[str, str]) -> None:
+    """Tick each scheduled flow at its default rate, as EventBridge Scheduler would (first tick after one period),
+    under its schedule's name (`names`: flow → name), so the status page's next run follows the ticks."""
     invoker = LocalInvoker(available_functions())
     next_tick = {flow: period for flow, period in SCHEDULES.items() if flow in invoker.flows}
     elapsed = 0.0
@@ -254,7 +255,7 @@ def _schedules(stop: threading.Event) -> None:
         for flow, when in list(next_tick.items()):
             if when <= elapsed:
                 tick = datetime.now(UTC).replace(microsecond=0).isoformat()
-                event = {"flow": flow, "trigger": "schedule", "schedule": f"sandbox-{flow}", "scheduled_time": tick}
+                event = {"flow": flow, "trigger": "schedule", "schedule": names[flow], "scheduled_time": tick}
                 invoker.invoke(flow, {**event, "execution_id": str(uuid.uuid4()), "attempt": 1})
                 next_tick[flow] = when + SCHEDULES[flow]
 
@@ -271,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     with LocalStack() as stack, local_api(stack, options.port) as url:
         token = stack.api_access_document()["api_tokens"][0]
         if not options.no_schedules:
-            threading.Thread(target=_schedules, args=(stop,), name="schedules", daemon=True).start()
+            # The rate schedules tick here: enabled, so the status page says what happens.
+            ticking = {s["flow"]: s["Name"] for s in stack.schedules if s["ScheduleExpression"].startswith("rate(")}
+            for name in ticking.values():
+                stack.set_schedule_state(name, "ENABLED")
+            threading.Thread(target=_schedules, args=(stop, ticking), name="schedules", daemon=True).start()
         print(f"\nstatus page:  {url}/?token={token}")
         print(f"stock button: {url}/exports/stock?token={token}")
         print(f"API:          curl -H 'Authorization: Bearer {token}' {url}/runs")

@@ -23,7 +23,9 @@ from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clie
 from sandbox.lnb_sim import LeNewBlackSimulator
 from sandbox.s3_events import S3Changes
 from sandbox.seed import Seed, build_seed, lnb_orders
-from sandbox.template import dynamodb_table_spec, load_template
+from sandbox.template import dynamodb_table_spec, load_template, schedules
+
+STACK_NAME = "connector"
 
 
 class LocalStack:
@@ -53,6 +55,8 @@ class LocalStack:
             "API_ACCESS_SECRET_ID": "connector/api-access",
         }
         self._s3_changes = S3Changes()
+        # The template's schedules as a first deploy makes them (parameter defaults: disabled).
+        self.schedules = schedules(load_template(), STACK_NAME)
 
     # --- life cycle ------------------------------------------------------------------------------------------
 
@@ -80,6 +84,7 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "PARAMETERS_MAX_AGE": "0",
                 **self.names,
+                "SCHEDULES": json.dumps([{"flow": s["flow"], "name": s["Name"]} for s in self.schedules]),
             }
         )
         forget_cached_clients()
@@ -110,6 +115,21 @@ class LocalStack:
         self.s3.create_bucket(
             Bucket=self.names["STAGING_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
         )
+        scheduler = boto3.client("scheduler")
+        for schedule in self.schedules:
+            scheduler.create_schedule(
+                Name=schedule["Name"],
+                ScheduleExpression=schedule["ScheduleExpression"],
+                ScheduleExpressionTimezone=schedule["ScheduleExpressionTimezone"],
+                State=schedule["State"],
+                FlexibleTimeWindow={"Mode": "OFF"},
+                # Nothing fires in the sandbox: moto keeps schedules but never invokes their targets.
+                Target={
+                    "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:{STACK_NAME}-{schedule['flow']}",
+                    "RoleArn": f"arn:aws:iam::123456789012:role/{schedule['Name']}",
+                    "Input": schedule["Input"],
+                },
+            )
         # The brand-owned configuration is not the stack's: written as `make configure` does (validated, labelled).
         configure.write_settings(
             boto3.client("ssm"), self.names["SETTINGS_PARAMETER"], json.dumps(self.settings_document())
@@ -121,6 +141,13 @@ class LocalStack:
         configure.write_secret(
             secrets, self.names["API_ACCESS_SECRET_ID"], "api-access", json.dumps(self.api_access_document())
         )
+
+    def set_schedule_state(self, name: str, state: str) -> None:
+        """Enable or disable one of the template's schedules, as the console or a deploy would."""
+        scheduler = boto3.client("scheduler")
+        current = scheduler.get_schedule(Name=name, GroupName="default")
+        kept = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "GroupName")
+        scheduler.update_schedule(Name=name, State=state, **{key: current[key] for key in kept})
 
     # --- settings ------------------------------------------------------------------------------------------------
 

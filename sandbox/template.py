@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,40 @@ def dynamodb_ttl_spec(template: Template, logical_id: str = "StateTable") -> dic
     if not ttl:
         return None
     return {"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled", False))}
+
+
+def _resolve(template: Template, value: Any, context: dict[str, str]) -> Any:
+    """A value with the intrinsics the schedules use (Ref, Sub, If on an Equals condition) worked out."""
+    if not isinstance(value, dict):
+        return value
+    ((function, argument),) = value.items()
+    if function == "Ref":
+        return context[argument] if argument in context else template["Parameters"][argument]["Default"]
+    if function == "Fn::Sub":
+        return re.sub(r"\$\{([\w:]+)\}", lambda match: str(_resolve(template, {"Ref": match[1]}, context)), argument)
+    if function == "Fn::If":
+        condition, when_true, when_false = argument
+        left, right = (_resolve(template, side, context) for side in template["Conditions"][condition]["Fn::Equals"])
+        return _resolve(template, when_true if left == right else when_false, context)
+    raise ValueError(f"{function} is not an intrinsic the sandbox resolves")
+
+
+_SCHEDULE_PROPERTIES = ("Name", "ScheduleExpression", "ScheduleExpressionTimezone", "State", "Input")
+
+
+def schedules(template: Template, stack_name: str, parameters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The ScheduleV2 events' schedules as `create_schedule` arguments (plus their `flow`), with the template's
+    parameter defaults unless `parameters` overrides them, in Scheduler's default group."""
+    context = {"AWS::StackName": stack_name, **(parameters or {})}
+    found = []
+    for function in resources_of_type(template, "AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] != "ScheduleV2":
+                continue
+            properties = event["Properties"]
+            schedule = {name: _resolve(template, properties[name], context) for name in _SCHEDULE_PROPERTIES}
+            found.append({"flow": json.loads(schedule["Input"])["flow"], **schedule})
+    return found
 
 
 # Properties that name local code or documents, which `sam package` would upload to S3.

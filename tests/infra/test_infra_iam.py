@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -274,3 +276,36 @@ def test_schedule_roles_invoke_their_function_and_feed_the_dead_letter_queue(
         ("lambda:InvokeFunction", frozenset({function})),
         ("sqs:SendMessage", frozenset({"ScheduleDeadLetterQueue"})),
     }
+
+
+def test_the_api_reads_exactly_the_stacks_schedules_and_names_them_to_the_status_page(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    """The status page reads each schedule's state with one statement scoped to the stack's schedules, and the
+    SCHEDULES it is given names each of them once, with the flow its Input starts."""
+    schedules = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Scheduler::Schedule"
+    }
+    assert len(schedules) == 3
+    statements = [
+        statement
+        for owner, statement in _statements(resources)
+        if any(action.startswith("scheduler:") for action in _as_list(statement["Action"]))
+    ]
+    assert [(statement["Action"], statement["Effect"]) for statement in statements] == [
+        ("scheduler:GetSchedule", "Allow")
+    ]
+    assert _readers(resources, "scheduler:GetSchedule", next(iter(schedules))) == {"ApiFunction"}
+    granted = sorted(_as_list(statements[0]["Resource"]), key=json.dumps)
+    assert granted == sorted(({"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in schedules), key=json.dumps)
+    variables = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    named = json.loads(re.sub(r"\$\{(\w+)\}", r"\1", variables["SCHEDULES"]["Fn::Sub"]))
+    flows = {
+        logical_id: json.loads(properties["Target"]["Input"])["flow"] for logical_id, properties in schedules.items()
+    }
+    assert {(entry["flow"], entry["name"]) for entry in named} == {
+        (flow, logical_id) for logical_id, flow in flows.items()
+    }
+    assert all("group" not in entry and "GroupName" not in schedules[entry["name"]] for entry in named), "default"

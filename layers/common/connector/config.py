@@ -40,6 +40,8 @@ class Environment(BaseModel):
     # "lambda": the API invokes the flow functions named in FLOW_FUNCTIONS; "local" (make serve, tests): it runs
     # the handler folders named there in a thread of the same process.
     FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
+    # The schedules the status page reads: [{"flow": …, "name": …, "group": …}] (connector.schedules.ScheduleRef).
+    SCHEDULES: str = "[]"
 
 
 @cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from connector.config import environment
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from connector.api.invoke import Invoker
     from connector.fastmag.client import FastmagClient
     from connector.lenewblack.client import LeNewBlackClient
+    from connector.schedules import ScheduleReader
 
 
 @dataclass
@@ -76,6 +78,14 @@ class ApiServices(Stores):
     """What the export API needs: the stores, and the invoker that hands a queued run to its function."""
 
     invoker: Invoker
+
+    @cached_property
+    def scheduler(self) -> ScheduleReader:
+        """Scheduler's client, for the status page's schedules (built on first use: no other route needs it)."""
+        import boto3
+
+        client: ScheduleReader = boto3.client("scheduler")
+        return client
 
 
 def _stores() -> Stores:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.api.pages import Links, confirm_page, run_page, status_page
+from connector.api.pages import Links, confirm_page, run_page, status_page, when
+from connector.check import CheckLine, CheckReport, CheckState
 from connector.runs import Counters, RunRecord, RunStatus
+from connector.schedules import NextRun, ScheduleRef, ScheduleStatus
 
 
 def record(status: RunStatus = RunStatus.SUCCEEDED, **fields: object) -> RunRecord:
@@ -58,3 +63,104 @@ def test_hostile_text_is_escaped(reason: str) -> None:
     status = status_page({"stock": [record(RunStatus.FAILED, message=hostile)]}, Links())
     assert "<script>" + reason not in page.replace("<script>document", "")
     assert hostile not in status
+
+
+def test_when_reads_day_date_and_time_without_seconds() -> None:
+    moment = datetime(2026, 3, 30, 2, 30, 59, 123456, tzinfo=ZoneInfo("Europe/Paris"))
+    assert when(moment) == "Mon 30/03/2026 02:30 CEST"
+    assert when(datetime(2026, 12, 6, 18, 5, tzinfo=UTC)) == "Sun 06/12/2026 18:05 UTC"
+
+
+def _schedule(name: str, **fields: object) -> ScheduleStatus:
+    return ScheduleStatus(ScheduleRef(flow="stock", name=name), **fields)  # type: ignore[arg-type]
+
+
+def test_schedules_show_state_expression_and_next_run_in_their_zone() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    page = status_page(
+        {},
+        Links(),
+        schedules=[
+            _schedule(
+                "nightly",
+                state="ENABLED",
+                expression="cron(30 2 * * ? *)",
+                timezone="Europe/Paris",
+                next=NextRun(at=datetime(2026, 10, 25, 2, 30, tzinfo=paris)),
+            ),
+            _schedule(
+                "often",
+                state="ENABLED",
+                expression="rate(5 minutes)",
+                timezone="UTC",
+                next=NextRun(within=timedelta(minutes=5)),
+            ),
+            _schedule(
+                "hourly",
+                state="ENABLED",
+                expression="rate(2 hours)",
+                timezone="UTC",
+                next=NextRun(within=timedelta(hours=2)),
+            ),
+            _schedule("off", state="DISABLED", expression="rate(15 minutes)", timezone="UTC"),
+            _schedule("gone", problem="cannot be read: Schedule gone does not exist."),
+            _schedule(
+                "odd",
+                state="ENABLED",
+                expression="cron(0 8 15W * ? *)",
+                timezone="UTC",
+                problem="'cron(0 8 15W * ? *)': day-of-month '15W' (W, LW, L-n) is not supported",
+            ),
+        ],
+    )
+    assert "<h2>Schedules</h2>" in page
+    assert (
+        '<tr id="schedule-nightly"><td>stock</td><td>nightly</td><td class="schedule-state">enabled</td>'
+        "<td>cron(30 2 * * ? *)</td><td>Sun 25/10/2026 02:30 CEST (Europe/Paris)</td></tr>"
+    ) in page
+    assert "<td>within 5 min (no tick seen yet)</td>" in page
+    assert "<td>within 2 h (no tick seen yet)</td>" in page
+    assert '<td class="schedule-state">disabled</td><td>rate(15 minutes)</td><td>none while disabled</td>' in page
+    assert '<td class="schedule-state">unknown</td><td></td><td>unknown (cannot be read: Schedule gone' in page
+    assert "<td>unknown (&#x27;cron(0 8 15W * ? *)&#x27;: day-of-month" in page
+
+
+def test_no_schedules_no_section() -> None:
+    assert "Schedules" not in status_page({}, Links())
+
+
+def test_the_last_check_shows_its_time_counts_and_failed_lines() -> None:
+    report = CheckReport(
+        checked_at="2026-11-30T09:15:42.123456+00:00",
+        lines=(
+            CheckLine(name="fastmag login", state=CheckState.OK, detail="ok"),
+            CheckLine(name="query stock", state=CheckState.FAILED, detail="missing column <qty>"),
+            CheckLine(name="price list X", state=CheckState.UNKNOWN, detail="cannot be verified"),
+        ),
+    )
+    page = status_page({}, Links(), check=report)
+    assert "Configuration check (Mon 30/11/2026 09:15 UTC)" in page
+    assert '<span class="failed">1 ok, 1 failed</span>, 1 unknown' in page
+    assert "<li>failed  query stock: missing column &lt;qty&gt;</li>" in page
+    assert "fastmag login" not in page
+    passed = CheckReport(checked_at=report.checked_at, lines=report.lines[:1])
+    assert '<span class="succeeded">1 ok, 0 failed</span>' in status_page({}, Links(), check=passed)
+    assert "never run" in status_page({}, Links())
+
+
+@given(st.text(min_size=1))
+def test_hostile_schedule_and_check_text_is_escaped(text: str) -> None:
+    hostile = f"<b x='{text}'>"
+    page = status_page(
+        {},
+        Links(),
+        schedules=[
+            ScheduleStatus(ScheduleRef(flow=hostile, name=hostile), state=hostile, expression=hostile, problem=hostile),
+        ],
+        check=CheckReport(
+            checked_at="2026-11-30T09:15:42+00:00",
+            lines=(CheckLine(name=hostile, state=CheckState.FAILED, detail=hostile),),
+        ),
+    )
+    assert "<b x=" not in page
+    assert page.count("&lt;b x=") >= 7

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 
+from connector.check import CheckReport, CheckState
 from connector.runs import FINISHED, RunRecord
+from connector.schedules import ScheduleStatus
 
 COUNTERS = ("read", "unchanged", "sent", "accepted", "rejected", "skipped")
 REFRESH_SECONDS = 2
@@ -51,9 +54,79 @@ def _errors(errors: Mapping[str, int], limit: int = 3) -> str:
     return "<br>".join(f"{count} × {escape(reason)}" for reason, count in top)
 
 
-def status_page(runs: Mapping[str, Sequence[RunRecord]], links: Links) -> str:
-    """Recent runs per flow with their counters and errors, and one export button per flow."""
-    sections = []
+# Day names spelled out: strftime's follow the process locale.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def when(moment: datetime) -> str:
+    """Day, date as read in France (day/month/year), 24-hour time to the minute and the zone's abbreviation."""
+    return f"{_WEEKDAYS[moment.weekday()]} {moment:%d/%m/%Y %H:%M} {moment.tzname()}"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return (
+        f"{minutes // 1440} d"
+        if minutes % 1440 == 0
+        else f"{minutes // 60} h"
+        if minutes % 60 == 0
+        else f"{minutes} min"
+    )
+
+
+def _next_run(schedule: ScheduleStatus) -> str:
+    if schedule.problem is not None:
+        return f"unknown ({schedule.problem})"
+    if schedule.state != "ENABLED":
+        return "none while disabled"
+    upcoming = schedule.next
+    if upcoming is None or (upcoming.at is None and upcoming.within is None):
+        return "none (the expression names no later time)"
+    if upcoming.at is not None:
+        return f"{when(upcoming.at)} ({schedule.timezone})"
+    assert upcoming.within is not None
+    return f"within {_duration(upcoming.within)} (no tick seen yet)"
+
+
+def _schedules_section(schedules: Sequence[ScheduleStatus]) -> str:
+    if not schedules:
+        return ""
+    rows = "".join(
+        f'<tr id="schedule-{escape(s.ref.name)}"><td>{escape(s.ref.flow)}</td><td>{escape(s.ref.name)}</td>'
+        f'<td class="schedule-state">{escape((s.state or "unknown").lower())}</td>'
+        f"<td>{escape(s.expression or '')}</td><td>{escape(_next_run(s))}</td></tr>"
+        for s in schedules
+    )
+    return (
+        '<section id="schedules"><h2>Schedules</h2><table><tr><th>flow</th><th>schedule</th><th>state</th>'
+        f"<th>expression</th><th>next run</th></tr>{rows}</table></section>"
+    )
+
+
+def _check_section(report: CheckReport | None) -> str:
+    if report is None:
+        return '<p id="check">Configuration check: never run (<code>connector check</code>).</p>'
+    counts = {state: sum(line.state == state for line in report.lines) for state in CheckState}
+    checked = datetime.fromisoformat(report.checked_at).astimezone(UTC)
+    failures = "".join(f"<li>{escape(line.text())}</li>" for line in report.lines if line.state == CheckState.FAILED)
+    return (
+        f'<section id="check"><p>Configuration check ({escape(when(checked))}): '
+        f'<span class="{"succeeded" if report.passed else "failed"}">{counts[CheckState.OK]} ok, '
+        f"{counts[CheckState.FAILED]} failed</span>, {counts[CheckState.UNKNOWN]} unknown</p>"
+        f"{f'<ul>{failures}</ul>' if failures else ''}</section>"
+    )
+
+
+def status_page(
+    runs: Mapping[str, Sequence[RunRecord]],
+    links: Links,
+    *,
+    schedules: Sequence[ScheduleStatus] = (),
+    check: CheckReport | None = None,
+) -> str:
+    """The schedules and their next run, the last configuration check, then the recent runs per flow with their
+    counters and errors, and one export button per flow."""
+    sections = [_schedules_section(schedules), _check_section(check)]
     for flow, records in runs.items():
         rows = "".join(
             f'<tr><td><a href="{escape(links.url(f"/runs/{r.run_id}"))}">{escape(r.run_id)}</a></td>'

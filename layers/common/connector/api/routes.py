@@ -6,6 +6,7 @@ hand the run to its flow function asynchronously, answering 202 with the run's a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -19,15 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import runs as run_records
 from connector.api import pages
+from connector.check import CheckStore
+from connector.config import environment
 from connector.errors import ConnectorError, describe, field_problems
 from connector.events import FlowRequest
 from connector.ledger import LedgerEntry
 from connector.observability import bind_run, logger
 from connector.previews import apply_refusal
 from connector.runs import InvalidCursor, RunRecord, RunStatus
-from connector.services import api_services_for
+from connector.schedules import ScheduleRef, ScheduleStatus, read_schedule, schedule_refs
+from connector.services import ApiServices, api_services_for
 
 RECENT_RUNS = 5
+# Runs of a flow searched for its rate schedule's last tick (a rate fires every N from its last tick).
+SCHEDULED_RUNS_SEEN = 20
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -160,11 +166,26 @@ app.exception_handler(ConnectorError)(_refused)
 # --- Pages ------------------------------------------------------------------------------------------------------
 
 
-@app.get("/", summary="Status page: recent runs per flow and a button per flow")
+def _schedules(services: ApiServices) -> list[ScheduleStatus]:
+    """Each deployed schedule's state and next run (Scheduler does not give it: computed from the expression)."""
+
+    def last_scheduled(ref: ScheduleRef) -> datetime | None:
+        for record in services.runs.list(ref.flow, limit=SCHEDULED_RUNS_SEEN)[0]:
+            if record.schedule == ref.name and record.scheduled_time:
+                return datetime.fromisoformat(record.scheduled_time)
+        return None
+
+    now = datetime.fromtimestamp(run_records.timing.clock(), UTC)
+    refs = schedule_refs(environment().SCHEDULES)
+    return [read_schedule(services.scheduler, ref, now, last_scheduled) for ref in refs]
+
+
+@app.get("/", summary="Status page: schedules, last configuration check, recent runs and a button per flow")
 def status_page() -> Response[str]:
     services = api_services_for()
     runs = {flow: _alive(services.runs.list(flow, limit=RECENT_RUNS)[0]) for flow in services.invoker.flows}
-    return _html(pages.status_page(runs, _links()))
+    page = pages.status_page(runs, _links(), schedules=_schedules(services), check=CheckStore(services.table).last())
+    return _html(page)
 
 
 @app.get("/openapi.json", include_in_schema=False)
