@@ -67,6 +67,8 @@ serve: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# The layering (pyproject.toml's [tool.importlinter] contracts); PYTHONPATH above puts the layer on the path.
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy --strict layers/common/connector
