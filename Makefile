@@ -64,10 +64,10 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(PY) -m sandbox.serve
 
+# lint-imports checks the layering (pyproject.toml's [tool.importlinter]); PYTHONPATH above puts the layer on the path.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	# The layering (pyproject.toml's [tool.importlinter] contracts); PYTHONPATH above puts the layer on the path.
 	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
