@@ -64,9 +64,11 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(PY) -m sandbox.serve
 
+# lint-imports checks the layering (pyproject.toml's [tool.importlinter]); PYTHONPATH above puts the layer on the path.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy --strict layers/common/connector

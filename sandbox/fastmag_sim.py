@@ -29,14 +29,15 @@ from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote
 
-from connector.fastmag.models import (
-    FastmagOrder,
+from connector.fastmag.models import FastmagOrder
+from connector.fastmag.transaction import (
+    OrderTransactionLayout,
     parse_order_header,
     parse_order_line,
     parse_order_transaction,
 )
 from connector.fastmag.wire import parse_line, split_transactions
-from connector.settings import FastmagSettings, OrderTransactionLayout, PhotoSource
+from connector.settings import FastmagSettings, PhotoSource
 from sandbox.background import BackgroundServer
 from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import STORES, Seed, build_seed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -27,6 +27,7 @@ from pydantic import (
 from connector.countries import iso_country
 from connector.errors import SettingsError, describe
 from connector.fastmag import queries as contracts
+from connector.fastmag.transaction import OrderTransactionLayout
 from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
@@ -115,85 +116,6 @@ class FastmagQueries(_Model):
     variants_by_ean: str = _query(contracts.VARIANTS_BY_EAN)
     customers_by_id: str = _query(contracts.CUSTOMERS_BY_ID)
     orders_by_reference: str = _query(contracts.ORDERS_BY_REFERENCE)
-
-
-class OrderTransactionLayout(_Model):
-    """The order transaction written to EDIWEBSRV. Its real layout is not public (fastmag-api.md §3.4).
-
-    A line is `keyword|marker|field|field…`. Field names come from a fixed vocabulary; `=TEXT` writes TEXT.
-    """
-
-    keyword: str = "COMMANDE"
-    header_marker: str = "ENTETE"
-    line_marker: str = "LIGNE"
-    header_fields: tuple[str, ...] = (
-        "store",
-        "external_reference",
-        "customer_id",
-        "delivery_address_name",
-        "order_date",
-        "total_amount",
-        "total_quantity",
-        "delivery_start",
-        "delivery_end",
-        "comment",
-    )
-    line_fields: tuple[str, ...] = (
-        "external_reference",
-        "line_number",
-        "reference",
-        "size",
-        "colour",
-        "designation",
-        "unit_price",
-        "quantity",
-        "discount_rate",
-        "line_amount",
-    )
-    escaped_fields: tuple[str, ...] = ("comment",)
-    date_format: str = "%d/%m/%Y"
-
-    HEADER_VOCABULARY: ClassVar[frozenset[str]] = frozenset(
-        {
-            "store",
-            "external_reference",
-            "customer_id",
-            "email",
-            "delivery_address_name",
-            "order_date",
-            "total_amount",
-            "total_quantity",
-            "delivery_start",
-            "delivery_end",
-            "comment",
-        }
-    )
-    LINE_VOCABULARY: ClassVar[frozenset[str]] = frozenset(
-        {
-            "external_reference",
-            "line_number",
-            "reference",
-            "size",
-            "colour",
-            "designation",
-            "unit_price",
-            "quantity",
-            "discount_rate",
-            "line_amount",
-            "ean13",
-        }
-    )
-
-    @model_validator(mode="after")
-    def _fields_in_vocabulary(self) -> OrderTransactionLayout:
-        for name, fields, vocabulary in (
-            ("header_fields", self.header_fields, self.HEADER_VOCABULARY),
-            ("line_fields", self.line_fields, self.LINE_VOCABULARY),
-        ):
-            unknown = [f for f in fields if not f.startswith("=") and f not in vocabulary]
-            if unknown:
-                raise ValueError(f"{name}: unknown field(s) {unknown}; known: {sorted(vocabulary)}")
-        return self
 
 
 class PhotoSource(_Model):

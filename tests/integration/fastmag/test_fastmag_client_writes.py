@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 
 from connector.errors import FastmagError, FastmagNotSent, FastmagOutcomeUnknown, FastmagPartialWrite
-from connector.fastmag.models import FastmagOrder, FastmagOrderLine, build_order_transaction
+from connector.fastmag.models import FastmagOrder, FastmagOrderLine
 from connector.fastmag.queries import ORDERS_BY_REFERENCE
 from connector.fastmag.sql import render
-from connector.settings import FastmagQueries, OrderTransactionLayout
+from connector.fastmag.transaction import OrderTransactionLayout, build_order_transaction
+from connector.settings import FastmagQueries
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.seed import Seed
 from tests.integration.fastmag.conftest import MakeClient

@@ -7,19 +7,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.fastmag.models import (
-    FastmagOrder,
-    FastmagOrderLine,
+from connector.fastmag.models import FastmagOrder, FastmagOrderLine
+from connector.fastmag.transaction import (
+    HEADER_FIELDS,
+    LINE_FIELDS,
+    OrderTransactionLayout,
     build_order_transaction,
     parse_order_transaction,
 )
-from connector.settings import OrderTransactionLayout
 
 LAYOUT = OrderTransactionLayout()
 # Every field of the vocabulary, so a parse can give back the whole order.
-FULL = OrderTransactionLayout(
-    header_fields=(*LAYOUT.header_fields, "email"), line_fields=(*LAYOUT.line_fields, "ean13")
-)
+FULL = OrderTransactionLayout(header_fields=tuple(HEADER_FIELDS), line_fields=tuple(LINE_FIELDS))
+
+
+def test_the_default_layout_and_the_vocabulary_come_from_the_field_tables() -> None:
+    assert set(LAYOUT.header_fields) == set(HEADER_FIELDS) - {"email"}
+    assert set(LAYOUT.line_fields) == set(LINE_FIELDS) - {"ean13"}
+    assert LAYOUT.escaped_fields == ("comment",)
+    with pytest.raises(ValueError, match=r"known: .*ean13"):
+        OrderTransactionLayout(line_fields=("ean", "quantity"))
 
 
 def order(**changes: object) -> FastmagOrder:

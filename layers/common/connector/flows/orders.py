@@ -27,8 +27,9 @@ from connector.errors import (
     LeNewBlackError,
     describe,
 )
-from connector.fastmag.models import FastmagOrder, build_order_transaction
+from connector.fastmag.models import FastmagOrder
 from connector.fastmag.reads import Unreadable
+from connector.fastmag.transaction import build_order_transaction
 from connector.flows.context import FlowContext
 from connector.flows.order_book import Found, OrderBook
 from connector.flows.order_check import Checked, Variant, check_order

@@ -10,7 +10,7 @@ from connector.flows import stock
 from connector.flows.source import sku_of
 from connector.flows.stock import Entry, StockLevels, guard_verdict, not_vouched_for, would_zero
 from connector.settings import Settings, parse_settings
-from tests.unit.as_read import as_read
+from tests.unit.flows.as_read import as_read
 
 
 def available_to_sell(rows: list[dict[str, str]], settings: Settings) -> StockLevels:

@@ -12,8 +12,8 @@ from connector.fastmag.queries import PRODUCTS as PRODUCTS_QUERY
 from connector.flows import prices
 from connector.flows.prices import PriceExport, resolve, tariffs_to_read
 from connector.settings import Settings, parse_settings
-from tests.unit.as_read import as_read
-from tests.unit.test_products_mapping import grid
+from tests.unit.flows.as_read import as_read
+from tests.unit.flows.test_products_mapping import grid
 
 
 def map_prices(product_rows: list[dict[str, str]], price_rows: list[dict[str, str]], settings: Settings) -> PriceExport:

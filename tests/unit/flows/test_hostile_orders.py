@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connector.ean import make_ean13
-from connector.fastmag.models import build_order_transaction
+from connector.fastmag.transaction import build_order_transaction
 from connector.flows.order_check import MAX_QUANTITY, Variant, check_order
 from connector.lenewblack.models import Order
 from connector.settings import Settings, parse_settings

@@ -14,7 +14,7 @@ from connector.flows import catalogue, products
 from connector.flows.catalogue import FABRIC_CODE_MAX, Catalogue, fabric_code
 from connector.flows.products import NO_WAY_BACK, ProductExport
 from connector.settings import Settings, parse_settings
-from tests.unit.as_read import as_read
+from tests.unit.flows.as_read import as_read
 
 
 def map_products(rows: list[dict[str, Any]], settings: Settings) -> ProductExport:

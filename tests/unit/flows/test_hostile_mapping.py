@@ -18,7 +18,7 @@ from connector.flows.customers import map_retailers
 from connector.lenewblack.models import Fabric, InventoryByEan, Price, PriceBySize, Product, Retailer
 from connector.settings import Settings, parse_settings
 from tests.properties import examples
-from tests.unit.as_read import as_read
+from tests.unit.flows.as_read import as_read
 from tests.unit.hostile import codes, dates, eans, numbers, odd_text, row_of
 
 SETTINGS = Settings()
