@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connector import cli
-from connector.check import CheckState, CheckStore
+from connector.check_report import CheckState, CheckStore
 from connector.fastmag.queries import CUSTOMERS
 from sandbox.credentials import SANDBOX_CREDENTIALS
 from sandbox.stack import LocalStack

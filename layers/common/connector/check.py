@@ -8,16 +8,14 @@ kept in the state table (`CHECK#last`) for the status page.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict
 
+from connector.check_report import CheckLine, CheckReport, CheckState
 from connector.errors import ConnectorError
 from connector.fastmag.queries import QUERIES, REAL_STOCK_FILTER, Query
 from connector.fastmag.sql import Raw, Value, render
@@ -27,45 +25,13 @@ from connector.observability import shorten
 from connector.runs import RunRecord, RunStore
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-
     from connector.fastmag.client import FastmagClient
     from connector.services import Services
     from connector.settings import Settings
 
-CHECK_FORMAT = 1
 LOGIN_QUERY = "SELECT 1 AS ok"
 PROBE = "connector-check-probe"  # a value no lookup finds: the answer's header still shows its columns
 SAMPLE = 20  # values from one answer fed to the lookup that follows it
-
-
-class CheckState(StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-    UNKNOWN = "unknown"  # cannot be known from here: the line says what can
-
-
-class CheckLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    state: CheckState
-    detail: str
-
-    def text(self) -> str:
-        return f"{self.state.value:<7} {self.name}: {self.detail}"
-
-
-class CheckReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    format: int = CHECK_FORMAT
-    checked_at: str
-    lines: tuple[CheckLine, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(line.state != CheckState.FAILED for line in self.lines)
 
 
 def _line(name: str, state: CheckState, detail: str) -> CheckLine:
@@ -243,24 +209,3 @@ def run_checks(services: Services, *, known_order: str | None = None, runs: RunS
         lines.append(_unlistable(runs, f"order status {role} ({value})", {"orders": move}))
     lines.append(_cutoff_line(settings))
     return CheckReport(checked_at=datetime.now(UTC).isoformat(timespec="seconds"), lines=tuple(lines))
-
-
-class CheckStore:
-    """The last check's report, `CHECK#last`, for the status page."""
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-
-    _KEY = {"pk": "CHECK#last", "sk": "CHECK"}  # noqa: RUF012 - a constant key, never mutated
-
-    def save(self, report: CheckReport) -> None:
-        self._table.put_item(Item={**self._KEY, "report": report.model_dump_json()})
-
-    def last(self) -> CheckReport | None:
-        item = self._table.get_item(Key=dict(self._KEY), ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        document = json.loads(str(item["report"]))
-        if document.get("format", 1) > CHECK_FORMAT:
-            return None  # written by a newer release (then rolled back): not shown rather than misread
-        return CheckReport.model_validate(document)

@@ -24,7 +24,8 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connector.check import CheckStore, run_checks
+from connector.check import run_checks
+from connector.check_report import CheckStore
 from connector.config import load_local_settings
 from connector.errors import ConnectorError, SettingsError
 from connector.events import FlowRequest

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.api.pages import Links, confirm_page, run_page, status_page, when
-from connector.check import CheckLine, CheckReport, CheckState
+from connector.check_report import CheckLine, CheckReport, CheckState
 from connector.runs import Counters, RunRecord, RunStatus
 from connector.schedules import NextRun, ScheduleRef, ScheduleStatus
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 
-from connector.check import CheckReport, CheckState
+from connector.check_report import CheckReport, CheckState
 from connector.runs import FINISHED, RunRecord
 from connector.schedules import ScheduleStatus
 

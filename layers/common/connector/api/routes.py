@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import runs as run_records
 from connector.api import pages
-from connector.check import CheckStore
+from connector.check_report import CheckStore
 from connector.config import environment
 from connector.errors import ConnectorError, describe, field_problems
 from connector.events import FlowRequest
