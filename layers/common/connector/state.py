@@ -66,12 +66,21 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _present(value: Any) -> Any:
     """`value` without the None of its mappings, at any depth: an optional field unset is not in it."""
-    if isinstance(value, Mapping):
-        return {key: _present(item) for key, item in value.items() if item is not None}
+    # Payloads are JSON documents (dicts from model_dump): exact-type checks, and no call per leaf, keep this a
+    # small share of a full export's digests (the Mapping ABC check cost more than the hashing).
+    if isinstance(value, dict):
+        return {
+            key: _present(item) if isinstance(item, _CONTAINERS) else item
+            for key, item in value.items()
+            if item is not None
+        }
     if isinstance(value, list | tuple):
-        return [_present(item) for item in value]
+        return [_present(item) if isinstance(item, _CONTAINERS) else item for item in value]
     return value
 
 

@@ -278,6 +278,10 @@ class RefusedBuyers:
         self._snapshot = snapshot
         self._retry_all = ctx.run.request.full
         self._seen: set[str] = set()
+        # Retailers whose refused buyers are withheld: most runs have none, and then no buyer is digested.
+        self._withholding = {
+            key.rpartition("#refused-buyer#")[0] for key in snapshot.entries if "#refused-buyer#" in key
+        }
 
     @staticmethod
     def _key(reference: str, buyer: dict[str, object]) -> str:
@@ -287,10 +291,12 @@ class RefusedBuyers:
         """The retailer as LNB last accepted it: without the buyers it refused while their data is unchanged."""
         payload = retailer.payload()
         buyers: list[dict[str, object]] = payload.get("buyers") or []
+        if self._retry_all or reference not in self._withholding:
+            return _with_buyers(payload, buyers)
         kept = []
         for buyer in buyers:
             key = self._key(reference, buyer)
-            if key in self._snapshot.entries and not self._retry_all:
+            if key in self._snapshot.entries:
                 self._seen.add(key)
             else:
                 kept.append(buyer)

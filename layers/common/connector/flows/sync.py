@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from connector import previews
@@ -31,8 +32,9 @@ class Outgoing:
     log_fields: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None  # a compact stand-in for the digest, e.g. the stock quantity itself
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """Computed once: the diff and the snapshot update both read it."""
         return self.fingerprint if self.fingerprint is not None else payload_digest(self.payload)
 
 
