@@ -111,18 +111,19 @@ def test_every_row_is_either_pushed_non_negative_or_skipped(quantities: list[int
 # --- what the read does not vouch for ----------------------------------------------------------------------------
 
 
-def entries(**quantities: int) -> dict[str, Entry]:
-    return {key: Entry(quantity, f"v{key}") for key, quantity in quantities.items()}
+def entries(**quantities: int) -> dict[str, str]:
+    """Snapshot entries as stored: each key's quantity and variant."""
+    return {key: Entry(quantity, f"v{key}").fingerprint for key, quantity in quantities.items()}
 
 
 def test_a_key_lnb_holds_with_stock_is_zeroed_when_absent_or_unreadable_with_its_reason() -> None:
     bad_checksum = EAN[:-1] + str((int(EAN[-1]) + 1) % 10)
     previous = {
-        EAN: Entry(5, "17"),  # its EAN13 now fails the checksum: found through its variant
-        OTHER_EAN: Entry(2, "18"),  # its quantity is unreadable: found by its key
-        THIRD_EAN: Entry(1, "30"),  # gone from the read
-        make_ean13("376000000004"): Entry(0, "31"),  # already 0 in LNB: nothing to do
-        STILL_READ: Entry(7, "32"),  # still read
+        EAN: Entry(5, "17").fingerprint,  # its EAN13 now fails the checksum: found through its variant
+        OTHER_EAN: Entry(2, "18").fingerprint,  # its quantity is unreadable: found by its key
+        THIRD_EAN: Entry(1, "30").fingerprint,  # gone from the read
+        make_ean13("376000000004"): Entry(0, "31").fingerprint,  # already 0 in LNB: nothing to do
+        STILL_READ: Entry(7, "32").fingerprint,  # still read
     }
     levels = available_to_sell(
         [
@@ -171,5 +172,5 @@ def test_the_guard_holds_exactly_above_the_share(zeroed: int, positive: int, sha
 
 
 def test_the_guard_counts_every_zeroing_of_a_positive_key() -> None:
-    previous = entries(a=3, b=1, c=0, d=4)
-    assert would_zero(previous, {"a": 0, "b": 0, "c": 0, "d": 4, "e": 0}) == (2, 3)
+    previous = entries(a=3, b=1, c=0, d=4) | {"f": "10", "g": "0"}  # f, g: the older quantity-only form
+    assert would_zero(previous, {"a": 0, "b": 0, "c": 0, "d": 4, "e": 0, "f": 0, "g": 0}) == (3, 4)

@@ -124,7 +124,7 @@ def on_hand(total: Decimal, buffer: int, key: str, row: StockRow, levels: StockL
 
 
 def not_vouched_for(
-    previous: Mapping[str, Entry], levels: StockLevels, *, complete_read: bool
+    previous: Mapping[str, str], levels: StockLevels, *, complete_read: bool
 ) -> dict[str, tuple[Entry, str]]:
     """Keys LNB holds with stock > 0 that the read does not vouch for, each with its last entry and why.
 
@@ -135,22 +135,31 @@ def not_vouched_for(
         return {}
     skipped_keys = {skip.key: skip for skip in levels.skipped}
     result: dict[str, tuple[Entry, str]] = {}
-    for key, entry in previous.items():
-        if entry.quantity <= 0 or key in levels.quantities:
+    for key, text in previous.items():
+        # Parsed only when the read left the key out: most keys are read, and parsing all cost a tick's CPU.
+        if key in levels.quantities or not _positive(text):
             continue
+        entry = Entry.parse(text)
         skip = skipped_keys.get(key) or levels.skipped_variants.get(entry.variant_id)
         reason = skip.reason if skip is not None else ABSENT
         result[key] = (entry, f"{reason}: pushed as 0")
     return result
 
 
-def would_zero(previous: Mapping[str, Entry], targets: Mapping[str, int]) -> tuple[int, int]:
+def would_zero(previous: Mapping[str, str], targets: Mapping[str, int]) -> tuple[int, int]:
     """(SKUs the push would set to 0, SKUs LNB holds with stock): the anomaly guard's two figures."""
-    positive = sum(1 for entry in previous.values() if entry.quantity > 0)
-    zeroed = sum(
-        1 for key, quantity in targets.items() if quantity == 0 and key in previous and previous[key].quantity > 0
-    )
+    positive = sum(1 for text in previous.values() if _positive(text))
+    zeroed = sum(1 for key, quantity in targets.items() if quantity == 0 and _positive(previous.get(key, "")))
     return zeroed, positive
+
+
+def _positive(entry: str) -> bool:
+    """A snapshot entry (`Entry.fingerprint`, or a bare quantity) holding stock > 0, read without parsing it:
+    a whole number written by Python starts with 1-9 exactly when it is positive."""
+    return entry[:1] in _NONZERO_DIGITS
+
+
+_NONZERO_DIGITS = frozenset("123456789")
 
 
 def guard_verdict(zeroed: int, positive: int, share: float) -> str | None:
@@ -177,7 +186,7 @@ def run(ctx: FlowContext) -> None:
     record_skips(ctx, levels.skipped)
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
-    previous = {key: Entry.parse(text) for key, text in snapshot.entries.items()}
+    previous = snapshot.entries
     # The stock query reads the whole stock of every configured store: what it leaves out, it does not vouch for.
     zeroed = not_vouched_for(previous, levels, complete_read=True)
     targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
@@ -201,16 +210,14 @@ def run(ctx: FlowContext) -> None:
 
     # A generator: items are diffed as they are made, so the unchanged ones are never all held at once.
     def outgoing(key: str, quantity: int) -> Outgoing:
-        old = previous.get(key)
-        variant_id = variants.get(key) or (old.variant_id if old else "")
-        fields: dict[str, object] = {"old": old.quantity if old else None, "new": quantity}
+        text = previous.get(key)
+        variant_id = variants.get(key) or (Entry.parse(text).variant_id if text else "")
+        fingerprint = Entry(quantity, variant_id).fingerprint
+        # An unchanged entry is not parsed (most keys, every tick): its old quantity is the new one.
+        old = quantity if text == fingerprint else (Entry.parse(text).quantity if text else None)
+        fields: dict[str, object] = {"old": old, "new": quantity}
         if key in reasons:
             fields["zero_reason"] = reasons[key]
-        return Outgoing(
-            key,
-            _payload(stock.key, key, quantity),
-            log_fields=fields,
-            fingerprint=Entry(quantity, variant_id).fingerprint,
-        )
+        return Outgoing(key, _payload(stock.key, key, quantity), log_fields=fields, fingerprint=fingerprint)
 
     synchronise(ctx, RESOURCES[stock.key], (outgoing(key, quantity) for key, quantity in targets.items()), snapshot)
