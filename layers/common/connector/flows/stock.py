@@ -146,6 +146,16 @@ def not_vouched_for(
     return result
 
 
+def upgraded(previous: Mapping[str, str], variants: Mapping[str, str]) -> dict[str, str]:
+    """Entries in the older quantity-only form, with the variant the read now gives their key (a key the read
+    does not give keeps its old form: it is zeroed or left as it is, the same way)."""
+    return {
+        key: Entry(int(text), variants[key]).fingerprint
+        for key, text in previous.items()
+        if " " not in text and key in variants
+    }
+
+
 def would_zero(previous: Mapping[str, str], targets: Mapping[str, int]) -> tuple[int, int]:
     """(SKUs the push would set to 0, SKUs LNB holds with stock): the anomaly guard's two figures."""
     positive = sum(1 for text in previous.values() if _positive(text))
@@ -187,6 +197,9 @@ def run(ctx: FlowContext) -> None:
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
     previous = snapshot.entries
+    # The previous release kept the quantity alone: its entries take their variant from this read, without a send.
+    for key, upgraded_entry in upgraded(previous, levels.variants).items():
+        snapshot.accept(key, upgraded_entry)
     # The stock query reads the whole stock of every configured store: what it leaves out, it does not vouch for.
     zeroed = not_vouched_for(previous, levels, complete_read=True)
     targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
