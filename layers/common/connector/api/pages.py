@@ -80,12 +80,11 @@ def _next_run(schedule: ScheduleStatus) -> str:
     if schedule.state != "ENABLED":
         return "none while disabled"
     upcoming = schedule.next
-    if upcoming is None or (upcoming.at is None and upcoming.within is None):
-        return "none (the expression names no later time)"
-    if upcoming.at is not None:
+    if upcoming is not None and upcoming.at is not None:
         return f"{when(upcoming.at)} ({schedule.timezone})"
-    assert upcoming.within is not None
-    return f"within {_duration(upcoming.within)} (no tick seen yet)"
+    if upcoming is not None and upcoming.within is not None:
+        return f"within {_duration(upcoming.within)} (no tick seen yet)"
+    return "none (the expression names no later time)"
 
 
 def _schedules_section(schedules: Sequence[ScheduleStatus]) -> str:
