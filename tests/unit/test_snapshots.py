@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -18,7 +18,6 @@ import botocore.session
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from connector.state import (
     MIN_BOTOCORE,
@@ -29,17 +28,9 @@ from connector.state import (
     SnapshotStore,
     require_botocore,
 )
+from tests.unit.s3_bucket import BUCKET
 
-BUCKET = "staging"
 ANY_PUT = {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY}
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        yield client
 
 
 @pytest.fixture
