@@ -95,8 +95,8 @@ def test_status_page_shows_recent_runs_and_a_button_per_flow(api: LocalStack) ->
     for flow in available_functions():
         assert f'id="export-{flow}" href="/dev/exports/{flow}?token={TOKEN}"' in body
     assert f'href="/dev/runs/{finished["run_id"]}?token={TOKEN}"' in body
-    assert f'<td class="{finished["status"]}">{finished["status"]}</td>' in body
-    assert f"<td>{finished['counters']['accepted']}</td>" in body
+    assert f'<span class="{finished["status"]}" data-status="{finished["status"]}">' in body
+    assert f'<td class="n">{finished["counters"]["accepted"]}</td>' in body
 
 
 def test_openapi_document_describes_every_route_of_the_template(api: LocalStack) -> None:
@@ -181,7 +181,7 @@ def test_a_running_run_shows_its_counters_and_refreshes_its_page(api: LocalStack
     )
     assert status == 200
     assert 'http-equiv="refresh"' in page
-    assert '<td id="counter-sent">12</td>' in page
+    assert '<td id="counter-sent" class="n">12</td>' in page
 
 
 # --- Apply ------------------------------------------------------------------------------------------------------

@@ -18,10 +18,18 @@ from sandbox.stack import LocalStack
 from tests.integration.test_api import call, event
 
 
-def status_page(stack: LocalStack) -> str:
-    status, body, _ = call(stack, event(stack, "api_status"))
+def status_page(stack: LocalStack, language: str = "en-GB,en;q=0.9") -> str:
+    status, body, _ = call(stack, event(stack, "api_status", headers={"Accept-Language": language}))
     assert status == 200, body
     return str(body)
+
+
+def test_a_browser_preferring_french_reads_the_page_in_french(api: LocalStack) -> None:
+    page = status_page(api, "fr-FR,fr;q=0.9,en;q=0.8")
+    assert '<html lang="fr">' in page
+    assert "<h2>Planifications</h2>" in page
+    assert schedule_row(page, "connector-orders")[2:4] == ["désactivée", "rate(15 minutes)"]
+    assert '<html lang="en">' in status_page(api, "fr;q=0.4, en-US;q=0.8")
 
 
 def schedule_row(page: str, name: str) -> list[str]:
@@ -93,7 +101,9 @@ def test_the_page_shows_the_last_configuration_check_and_its_failed_lines(
     assert section is not None
     ok = sum(line.startswith("ok") for line in printed)
     assert f"{ok} ok, {len(failed_lines)} failed</span>" in section[1]
-    assert re.search(r"Configuration check \((Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d/\d\d/\d{4} \d\d:\d\d UTC\)", section[1])
+    # In the brand's timezone (Europe/Paris by default), the UTC value on hover.
+    day = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d/\d\d/\d{4} \d\d:\d\d CES?T"
+    assert re.search(rf'Configuration check \(<time datetime="[^"]+" title="[^"]+ UTC">{day}</time>\)', section[1])
     assert section[1].count("<li>") == len(failed_lines) > 0
     assert "failed  fastmag login: Fastmag refused the query" in section[1]
     assert "not-the-password" not in page

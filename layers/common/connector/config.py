@@ -9,8 +9,9 @@ import os
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from connector.errors import SettingsError
 from connector.settings import (
@@ -42,6 +43,17 @@ class Environment(BaseModel):
     FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
     # The schedules the status page reads: [{"flow": …, "name": …, "group": …}] (connector.schedules.ScheduleRef).
     SCHEDULES: str = "[]"
+    # The brand's timezone: the pages show times in it (the UTC value on hover).
+    BRAND_TIMEZONE: str = "Europe/Paris"
+
+    @field_validator("BRAND_TIMEZONE")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"BRAND_TIMEZONE {value!r} is not an IANA timezone (e.g. Europe/Paris)") from error
+        return value
 
 
 @cache

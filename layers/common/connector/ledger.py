@@ -237,6 +237,33 @@ class OrderLedger:
                 return
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def moved_by(self, run_id: str, since: str, until: str) -> list[LedgerEntry]:
+        """The entries whose last move was made by `run_id`, which ran from `since` to `until` (ISO instants).
+
+        Each status' index partition is read only over the run's time window (`gsi1sk` is the last move's time),
+        so the read stays small however large the ledger grows; an order a later run moved again is that run's.
+        """
+        found: list[LedgerEntry] = []
+        for status in LedgerStatus:
+            query: dict[str, Any] = {
+                "IndexName": "by_flow",
+                "KeyConditionExpression": "gsi1pk = :status AND gsi1sk BETWEEN :since AND :until",
+                "FilterExpression": "last_run_id = :run",
+                "ExpressionAttributeValues": {
+                    ":status": f"LEDGER#{status.value}",
+                    ":since": since,
+                    ":until": until,
+                    ":run": run_id,
+                },
+            }
+            while True:
+                answer = self._table.query(**query)
+                found += [LedgerEntry.model_validate(item) for item in answer["Items"]]
+                if "LastEvaluatedKey" not in answer:
+                    break
+                query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return sorted(found, key=lambda entry: entry.reference)
+
     # --- the proof that the lookup finds what was written -------------------------------------------------------
 
     @staticmethod

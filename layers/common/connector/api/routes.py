@@ -20,18 +20,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import runs as run_records
 from connector.api import pages
+from connector.api.html import Links, View
+from connector.api.i18n import preferred_language
+from connector.api.run_html import PreviewView, ledger_page, run_page
+from connector.api.status_html import FlowHealth, history_page
+from connector.api.status_html import status_page as render_status_page
 from connector.check_report import CheckStore
 from connector.config import environment
 from connector.errors import ConnectorError, describe, field_problems
 from connector.events import FlowRequest
-from connector.ledger import LedgerEntry
+from connector.ledger import LedgerEntry, LedgerStatus
 from connector.observability import bind_run, logger
 from connector.previews import apply_refusal
-from connector.runs import InvalidCursor, RunRecord, RunStatus
+from connector.runs import FINISHED, InvalidCursor, RunRecord, RunStatus, RunStore
 from connector.schedules import ScheduleRef, ScheduleStatus, read_schedule, schedule_refs
 from connector.services import ApiServices, api_services_for
 
 RECENT_RUNS = 5
+# Runs of a flow searched for its last success (the status page's health header).
+HEALTH_RUNS = 20
+# Pages of runs read to fill one page of a status filter's history (runs are not indexed by status).
+FILTER_PAGES = 5
 # Runs of a flow searched for its rate schedule's last tick (a rate fires every N from its last tick).
 SCHEDULED_RUNS_SEEN = 20
 
@@ -78,7 +87,7 @@ def _alive(records: list[RunRecord]) -> list[RunRecord]:
 # --- Request context ----------------------------------------------------------------------------------------
 
 
-def _links() -> pages.Links:
+def _links() -> Links:
     """Links under the API's base path; the token is carried only when the caller itself sent it as a link."""
     event = app.current_event
     path = event.path
@@ -87,7 +96,13 @@ def _links() -> pages.Links:
     if path == "/" and full_path == "/":
         prefix = ""
     token = (event.query_string_parameters or {}).get("token")
-    return pages.Links(prefix=prefix, token=token or None)
+    return Links(prefix=prefix, token=token or None)
+
+
+def _view() -> View:
+    """The caller's links, language (Accept-Language) and the brand's timezone."""
+    language = preferred_language(app.current_event.headers.get("Accept-Language"))
+    return View(links=_links(), language=language, zone=environment().BRAND_TIMEZONE)
 
 
 def _absolute(path: str) -> str:
@@ -180,12 +195,33 @@ def _schedules(services: ApiServices) -> list[ScheduleStatus]:
     return [read_schedule(services.scheduler, ref, now, last_scheduled) for ref in refs]
 
 
-@app.get("/", summary="Status page: schedules, last configuration check, recent runs and a button per flow")
+def _open_problems(services: ApiServices, flow: str, runs: list[RunRecord]) -> int:
+    """Stuck orders for the orders flow; for every flow, its last finished run if it failed or was held."""
+    last = next((r for r in runs if r.status in FINISHED), None)
+    problems = int(last is not None and last.status in {RunStatus.FAILED, RunStatus.HELD})
+    if flow == "orders":
+        problems += sum(1 for _ in services.ledger.with_status(LedgerStatus.BLOCKED))
+    return problems
+
+
+@app.get("/", summary="Status page: each flow's health and recent runs, schedules, last configuration check")
 def status_page() -> Response[str]:
     services = api_services_for()
-    runs = {flow: _alive(services.runs.list(flow, limit=RECENT_RUNS)[0]) for flow in services.invoker.flows}
-    page = pages.status_page(runs, _links(), schedules=_schedules(services), check=CheckStore(services.table).last())
-    return _html(page)
+    schedules = _schedules(services)
+    flows = []
+    for flow in services.invoker.flows:
+        runs = _alive(services.runs.list(flow, limit=HEALTH_RUNS)[0])
+        flows.append(
+            FlowHealth(
+                flow=flow,
+                runs=runs[:RECENT_RUNS],
+                last_success=next((r for r in runs if r.status == RunStatus.SUCCEEDED), None),
+                schedules=[s for s in schedules if s.ref.flow == flow],
+                problems=_open_problems(services, flow, runs),
+            )
+        )
+    check = CheckStore(services.table).last()
+    return _html(render_status_page(flows, _view(), schedules=schedules, check=check))
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -200,7 +236,7 @@ def openapi_document() -> Response[str]:
 def confirm_export(flow: str) -> Response[Any]:
     if flow not in api_services_for().invoker.flows:
         return _unknown_flow(flow)
-    return _html(pages.confirm_page(flow, _links()))
+    return _html(pages.confirm_page(flow, _view()))
 
 
 # --- Runs ---------------------------------------------------------------------------------------------------------
@@ -249,11 +285,26 @@ def start_export(flow: str, body: Annotated[ExportRequest | None, Body()] = None
     return _start(FlowRequest.model_validate({"flow": flow, "trigger": "button", **choice.model_dump()}))
 
 
-@app.get("/runs", summary="Runs, newest first; paginated per flow with `cursor`")
+def _filtered(
+    store: RunStore, flow: str, limit: int, cursor: str | None, status: RunStatus | None
+) -> tuple[list[RunRecord], str | None]:
+    """A page of a flow's runs, only those in `status` when given (reading up to FILTER_PAGES pages to fill it)."""
+    records, after = store.list(flow, limit=limit, after=cursor)
+    kept = [r for r in _alive(records) if status is None or r.status == status]
+    for _ in range(FILTER_PAGES - 1):
+        if status is None or after is None or len(kept) >= limit:
+            break
+        records, after = store.list(flow, limit=limit, after=after)
+        kept += [r for r in _alive(records) if r.status == status]
+    return kept, after
+
+
+@app.get("/runs", summary="Runs, newest first; paginated per flow with `cursor`; HTML history in a browser")
 def list_runs(
     flow: Annotated[str | None, Query(description="only this flow's runs (needed to page on)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+    status: Annotated[RunStatus | None, Query(description="only runs that ended (or are) in this status")] = None,
 ) -> Response[Any]:
     services = api_services_for()
     if flow is not None and flow not in services.invoker.flows:
@@ -261,11 +312,14 @@ def list_runs(
     if flow is None:
         # Across flows there is no common cursor: the latest runs of every flow, merged.
         runs = [r for f in services.invoker.flows for r in _alive(services.runs.list(f, limit=limit)[0])]
+        runs = [r for r in runs if status is None or r.status == status]
         runs.sort(key=lambda r: r.queued_at or r.started_at or "", reverse=True)
         page = RunPage(runs=runs[:limit], next=None)
     else:
-        records, after = services.runs.list(flow, limit=limit, after=cursor)
-        page = RunPage(runs=_alive(records), next=after)
+        records, after = _filtered(services.runs, flow, limit, cursor, status)
+        if _wants_html():
+            return _html(history_page(flow, records, _view(), status=status, cursor=cursor, after=after))
+        page = RunPage(runs=records, next=after)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
 
 
@@ -280,11 +334,25 @@ def get_run(run_id: str) -> Response[Any]:
     if found is None:
         return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
     (record,) = _alive([found])
+    # Minted on every read: a page reloaded after the link's 15 minutes gets a fresh one.
     preview_url = services.previews.presigned_url(run_id) if record.preview_key else None
     if _wants_html():
-        return _html(pages.run_page(record, preview_url, _links()))
+        return _html(_run_page(services, record, preview_url))
     detail = RunDetail(**record.model_dump(), preview_url=preview_url)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, detail.model_dump(mode="json", exclude_none=True))
+
+
+def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None) -> str:
+    preview = None
+    if record.preview:
+        # The stored lines after the first (the snapshot bases) are the would-be writes.
+        would_send = sum(1 for _ in services.previews.read(record.run_id)) - 1 if record.preview_key else 0
+        preview = PreviewView(preview_url, max(would_send, 0), apply_refusal(record, services.runs))
+    orders: list[LedgerEntry] = []
+    if record.flow == "orders" and not record.preview and record.started_at:
+        until = record.finished_at or datetime.fromtimestamp(run_records.timing.clock(), UTC).isoformat()
+        orders = services.ledger.moved_by(record.run_id, record.started_at, until)
+    return run_page(record, _view(), preview=preview, orders=orders)
 
 
 @app.post(
@@ -318,4 +386,6 @@ def get_order(reference: str) -> Response[Any]:
     entry = api_services_for().ledger.get(reference)
     if entry is None:
         return _problem(HTTPStatus.NOT_FOUND, f"order {reference} was never seen by the connector")
+    if _wants_html():
+        return _html(ledger_page(entry, _view()))
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, entry.model_dump(mode="json", exclude_none=True))

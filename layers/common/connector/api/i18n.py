@@ -1,0 +1,183 @@
+"""The pages' words in English and French, and which of the two a browser asked for.
+
+The brand's operators are French: a page is French when the browser's Accept-Language ranks French above
+English (q-values honoured, `q=0` meaning "not this one"), English otherwise. Reasons that come from Fastmag or
+Le New Black are data, never translated.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["en", "fr"]
+LANGUAGES: tuple[Language, ...] = ("en", "fr")
+
+# key → (English, French). Placeholders are str.format fields; the result is plain text, escaped by the caller.
+_CATALOGUE: dict[str, tuple[str, str]] = {
+    "status.title": ("Connector status", "État du connecteur"),
+    "status.search": ("Find a key (EAN13, SKU, model, retailer, order)", "Chercher une clé (EAN13, SKU, modèle, …)"),
+    "status.search.button": ("Open its history", "Voir son historique"),
+    "status.legend": (
+        "read: Fastmag rows read; sent: Le New Black records sent; accepted / rejected: what Le New Black answered.",
+        "lus : lignes Fastmag lues ; envoyés : enregistrements envoyés à Le New Black ; acceptés / rejetés : "
+        "la réponse de Le New Black.",
+    ),
+    "health.last_success": ("Last success", "Dernier succès"),
+    "health.last_run": ("Last run", "Dernière exécution"),
+    "health.next_run": ("Next scheduled run", "Prochaine exécution planifiée"),
+    "health.problems": ("Open problems", "Problèmes ouverts"),
+    "health.never": ("never", "jamais"),
+    "health.no_schedule": ("no schedule", "pas de planification"),
+    "health.ago": ("{0} ago", "il y a {0}"),
+    "schedule.enabled": ("enabled", "activée"),
+    "schedule.disabled": ("disabled", "désactivée"),
+    "schedule.unknown": ("unknown", "inconnue"),
+    "schedules.title": ("Schedules", "Planifications"),
+    "schedules.none_disabled": ("none while disabled", "aucune tant qu'elle est désactivée"),
+    "schedules.within": ("within {0} (no tick seen yet)", "d'ici {0} (aucun déclenchement vu)"),
+    "schedules.never": ("none (the expression names no later time)", "aucune (l'expression ne donne plus de date)"),
+    "check.never": (
+        "Configuration check: never run (<code>connector check</code>).",
+        "Vérification de la configuration : jamais lancée (<code>connector check</code>).",
+    ),
+    "check.title": ("Configuration check", "Vérification de la configuration"),
+    "check.counts": ("{0} ok, {1} failed", "{0} ok, {1} en échec"),
+    "check.unknown": ("{0} unknown", "{0} inconnues"),
+    "col.run": ("run", "exécution"),
+    "col.trigger": ("trigger", "déclencheur"),
+    "col.status": ("status", "état"),
+    "col.started": ("started", "début"),
+    "col.duration": ("duration", "durée"),
+    "col.flow": ("flow", "flux"),
+    "col.schedule": ("schedule", "planification"),
+    "col.state": ("state", "état"),
+    "col.expression": ("expression", "expression"),
+    "col.next": ("next run", "prochaine"),
+    "col.items": ("items", "éléments"),
+    "col.reason": ("reason", "raison"),
+    "col.order": ("order", "commande"),
+    "col.outcome": ("outcome", "résultat"),
+    "counter.read": ("read", "lus"),
+    "counter.unchanged": ("unchanged", "inchangés"),
+    "counter.sent": ("sent", "envoyés"),
+    "counter.accepted": ("accepted", "acceptés"),
+    "counter.rejected": ("rejected", "rejetés"),
+    "counter.skipped": ("skipped", "ignorés"),
+    "status.queued": ("queued", "en attente"),
+    "status.running": ("running", "en cours"),
+    "status.succeeded": ("succeeded", "réussie"),
+    "status.partial": ("partial", "partielle"),
+    "status.failed": ("failed", "échouée"),
+    "status.held": ("held", "retenue"),
+    "status.skipped": ("skipped", "sautée"),
+    "trigger.button": ("button", "bouton"),
+    "trigger.schedule": ("schedule", "planification"),
+    "trigger.cli": ("command line", "ligne de commande"),
+    "trigger.apply": ("apply", "application"),
+    "run.preview": ("preview", "aperçu"),
+    "run.none": ("No run yet.", "Aucune exécution pour l'instant."),
+    "run.export": ("Export {0}", "Exporter {0}"),
+    "run.history": ("Run history", "Historique des exécutions"),
+    "run.title": ("Run {0}", "Exécution {0}"),
+    "run.status": ("Status", "État"),
+    "run.refreshes": (" (this page refreshes itself)", " (cette page se met à jour seule)"),
+    "run.flow": ("Flow {0}, trigger {1}", "Flux {0}, déclencheur {1}"),
+    "run.full": ("full", "complet"),
+    "run.applies": ("applies preview", "applique l'aperçu"),
+    "run.errors": ("Errors", "Erreurs"),
+    "run.orders": ("Orders moved by this run", "Commandes traitées par cette exécution"),
+    "run.send_anyway": ("Send anyway", "Envoyer quand même"),
+    "run.send_anyway.help": (
+        "A forced run of the same flow: the anomaly guard is bypassed. Check Fastmag first.",
+        "Une exécution forcée du même flux, sans le garde-fou d'anomalie. Vérifiez Fastmag d'abord.",
+    ),
+    "run.back": ("Back to the status page", "Retour à l'état du connecteur"),
+    "preview.download": ("Download the preview (JSON Lines)", "Télécharger l'aperçu (JSON Lines)"),
+    "preview.download.help": (
+        "The link is made when this page is shown and works for 15 minutes: reload the page for a new one.",
+        "Le lien est créé à l'affichage de la page et vaut 15 minutes : rechargez la page pour un nouveau.",
+    ),
+    "preview.would_send": ("This preview would send {0} records.", "Cet aperçu enverrait {0} enregistrements."),
+    "preview.apply": ("Send exactly this preview ({0} records)", "Envoyer exactement cet aperçu ({0} enregistrements)"),
+    "preview.nothing": ("This preview would send nothing.", "Cet aperçu n'enverrait rien."),
+    "preview.new": ("Run a new preview", "Lancer un nouvel aperçu"),
+    "history.filter": ("Status", "État"),
+    "history.all": ("all", "tous"),
+    "history.show": ("Show", "Afficher"),
+    "history.older": ("Older runs", "Exécutions plus anciennes"),
+    "history.newest": ("Newest runs", "Exécutions récentes"),
+    "confirm.preview": (
+        "Preview only: compute and store what would be sent, send nothing",
+        "Aperçu seulement : calculer et garder ce qui serait envoyé, ne rien envoyer",
+    ),
+    "confirm.full": (
+        "Full: send every record, not only what changed",
+        "Complet : tout envoyer, pas seulement les changements",
+    ),
+    "confirm.force": ("Force (bypass the anomaly guard)", "Forcer (sans le garde-fou d'anomalie)"),
+    "confirm.force.help": (
+        "The stock guard holds a push that would set too many SKUs with stock to zero at once, usually a Fastmag "
+        "problem. Force only after checking Fastmag's stock.",
+        "Le garde-fou retient un envoi qui mettrait d'un coup trop de SKU en stock à zéro, le plus souvent un "
+        "problème côté Fastmag. Ne forcez qu'après avoir vérifié le stock dans Fastmag.",
+    ),
+    "confirm.confirm": ("Confirm", "Confirmer"),
+    "confirm.cancel": ("Cancel", "Annuler"),
+    "order.title": ("Order {0}", "Commande {0}"),
+    "order.status": ("Status", "État"),
+    "order.fastmag_number": ("Fastmag number", "Numéro Fastmag"),
+    "order.lnb_status": ("Le New Black status", "État Le New Black"),
+    "order.reason": ("Reason", "Raison"),
+    "order.attempts": ("Attempts", "Tentatives"),
+    "order.history": ("History", "Historique"),
+    "order.runs": ("Runs that touched it", "Exécutions qui l'ont traitée"),
+    "order.resolve": ("Resolve this stuck order", "Débloquer cette commande"),
+    "order.resolve.exported": (
+        "It is in Fastmag (give its number):",
+        "Elle est dans Fastmag (donnez son numéro) :",
+    ),
+    "order.resolve.resend": ("It is not in Fastmag, send it again:", "Elle n'est pas dans Fastmag, la renvoyer :"),
+    "when.at": ("{0} at {1}", "{0} à {1}"),
+}
+
+_DAYS: dict[Language, tuple[str, ...]] = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "fr": ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."),
+}
+
+
+def weekday(language: Language, index: int) -> str:
+    """Day names spelled out here: strftime's follow the process locale."""
+    return _DAYS[language][index]
+
+
+def text(language: Language, key: str, *values: object) -> str:
+    english, french = _CATALOGUE[key]
+    return (french if language == "fr" else english).format(*values)
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """French when the header ranks some French above every English (ties go to the earlier one), else English.
+
+    `fr-CH;q=0.8, en;q=0.5` → fr; `en-GB, fr;q=0.9` → en; `fr;q=0` → en; `*` alone → en.
+    """
+    best: dict[Language, tuple[float, int]] = {}
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGUAGES:
+            continue
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0  # an unreadable weight: not a preference
+        language: Language = "fr" if primary == "fr" else "en"
+        if quality > 0 and (language not in best or quality > best[language][0]):
+            best[language] = (quality, -position)
+    if "fr" in best and ("en" not in best or best["fr"] > best["en"]):
+        return "fr"
+    return "en"
