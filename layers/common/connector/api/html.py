@@ -25,9 +25,9 @@ html{-webkit-text-size-adjust:100%}
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;line-height:1.45;color:#1d1d1f;background:#fff;
 margin:0 auto;padding:1rem;max-width:72rem;overflow-wrap:anywhere}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
-a{color:#1f4e99}code{font-size:.9em}
+a{color:#1f4e99}code{font-size:.9em}td time{white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%;margin:.5rem 0 1rem}
-table{border-collapse:collapse;width:100%}
+table{border-collapse:collapse;width:100%}#counters{width:auto;min-width:16rem}
 td,th{border-bottom:1px solid #ddd;padding:.4rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f5f7;font-weight:600;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}

@@ -1,0 +1,219 @@
+"""The console in headless Chromium at 1280×1000 and on a 390×844 phone: every page fits its width (wide tables
+scroll inside their own box), a held stock run can be sent anyway and that run pushes, and an orders run links
+each of its orders to its ledger page.
+
+One sandbox, API server and browser for the module (the runs it needs are made once); Chromium and chromedriver
+are Debian's (make browser-deps). Screenshots of each page at both widths go to tests/artifacts/screenshots/
+(git-ignored).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.ledger import LedgerStatus, OrderLedger
+from sandbox.serve import local_api
+from sandbox.stack import ROOT, LocalStack
+from tests.integration.test_stock import expected_quantities_now, lnb_stock
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+# Retries wait no real time.
+NO_WAIT = {"lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0}}
+WIDTHS = {"desktop": (1280, 1000, False), "phone": (390, 844, True)}
+FINISHED = {"succeeded", "partial", "failed", "held", "skipped"}
+
+# What a page must satisfy at any width: no sideways scrolling of the page, nothing clipped by html/body, and
+# each table either within the viewport or inside its own horizontally scrolling box that is.
+LAYOUT_PROBLEMS = """
+const width = window.innerWidth, problems = [];
+const viewport = document.querySelector('meta[name="viewport"]');
+if (!viewport || !viewport.content.includes('width=device-width')) problems.push('no viewport meta');
+if (document.documentElement.scrollWidth > width)
+  problems.push(`page is ${document.documentElement.scrollWidth} px wide in ${width} px`);
+for (const element of [document.documentElement, document.body]) {
+  const style = getComputedStyle(element);
+  if ([style.overflow, style.overflowX, style.overflowY].includes('hidden'))
+    problems.push(`overflow hidden on ${element.tagName}`);
+}
+for (const table of document.querySelectorAll('table')) {
+  const box = table.getBoundingClientRect();
+  if (box.left >= -0.5 && box.right <= width + 0.5) continue;
+  let scroller = table.parentElement;
+  const scrolls = (element) => ['auto', 'scroll'].includes(getComputedStyle(element).overflowX);
+  while (scroller && !scrolls(scroller)) scroller = scroller.parentElement;
+  if (!scroller || scroller.getBoundingClientRect().right > width + 0.5)
+    problems.push(`table ${table.id || table.rows[0].textContent} is ${box.width} px wide, not in a scrolling box`);
+}
+return problems;
+"""
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(settings_document=NO_WAIT) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def server(stack: LocalStack) -> Iterator[str]:
+    with local_api(stack) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page_url(server: str) -> Callable[[str], str]:
+    """How a browser is let in: the button token as a query parameter, as the Fastmag buttons do (the one place
+    to change when the sign-in changes)."""
+
+    def url(path: str) -> str:
+        return f"{server}{path}{'&' if '?' in path else '?'}token=sandbox-button-token"
+
+    return url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("headless Chromium is missing: run `make browser-deps` (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory() as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,1000",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def at_width(browser: Any, name: str) -> None:
+    width, height, mobile = WIDTHS[name]
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
+def wait_finished(browser: Any, timeout: float = 60) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(
+        lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in FINISHED
+    )
+    return str(browser.find_element(By.ID, "status").get_attribute("data-status"))
+
+
+@pytest.fixture(scope="module")
+def runs(stack: LocalStack) -> dict[str, str]:
+    """The runs the pages show: an orders run, a products preview, a stock run, and a stock push held by the
+    guard (half the SKUs zeroed in Fastmag)."""
+    orders = stack.invoke("import_orders", stack.event("schedule_orders", execution_id=None, scheduled_time=None))
+    preview = stack.invoke("export_products", {"flow": "products", "trigger": "cli", "preview": True})
+    stock = stack.invoke("push_stock", stack.event("schedule_stock", execution_id=None, scheduled_time=None))
+    stack.fastmag.execute(
+        "UPDATE stock SET stock = 0 WHERE barcode IN (SELECT barcode FROM produitsfiches ORDER BY barcode LIMIT 75)"
+    )
+    held = stack.invoke("push_stock", stack.event("schedule_stock", execution_id=None, scheduled_time=None))
+    assert held["status"] == "held"
+    return {
+        "orders": orders["run_id"],
+        "preview": preview["run_id"],
+        "stock": stock["run_id"],
+        "held": held["run_id"],
+    }
+
+
+def test_every_page_fits_a_desktop_and_a_phone(
+    stack: LocalStack, runs: dict[str, str], browser: Any, page_url: Callable[[str], str]
+) -> None:
+    reference = next(OrderLedger(stack.table).with_status(LedgerStatus.EXPORTED)).reference
+    pages = {
+        "status": "/",
+        "confirm-stock": "/exports/stock",
+        "run-stock": f"/runs/{runs['stock']}",
+        "run-held": f"/runs/{runs['held']}",
+        "run-orders": f"/runs/{runs['orders']}",
+        "preview": f"/runs/{runs['preview']}",
+        "ledger": f"/orders/{reference}",
+        "history": "/runs?flow=stock",
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = {}
+    for width in WIDTHS:
+        at_width(browser, width)
+        for name, path in pages.items():
+            browser.get(page_url(path))
+            found = browser.execute_script(LAYOUT_PROBLEMS)
+            # A phone widens its layout viewport to content wider than the screen: that is overflow too.
+            inner = browser.execute_script("return window.innerWidth")
+            found += (
+                [] if inner == WIDTHS[width][0] else [f"laid out {inner} px wide on a {WIDTHS[width][0]} px screen"]
+            )
+            if found:
+                problems[f"{name} at {width}"] = found
+            screenshot = SCREENSHOTS / f"{name}-{width}.png"
+            browser.save_screenshot(str(screenshot))
+            assert screenshot.stat().st_size > 0
+    assert problems == {}
+
+
+def test_an_orders_run_links_each_order_to_its_ledger_page(
+    stack: LocalStack, runs: dict[str, str], browser: Any, page_url: Callable[[str], str]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    at_width(browser, "phone")
+    browser.get(page_url(f"/runs/{runs['orders']}"))
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a.order")}
+    ledger = OrderLedger(stack.table)
+    exported = {entry.reference: entry for entry in ledger.with_status(LedgerStatus.EXPORTED)}
+    assert set(links) == set(exported) and len(links) > 0
+
+    reference, href = sorted(links.items())[0]
+    browser.get(href)
+    assert browser.find_element(By.ID, "order-status").text == "exported"
+    assert browser.find_element(By.ID, "fastmag-number").text == exported[reference].fastmag_number
+    assert runs["orders"] in browser.find_element(By.ID, "runs").text
+
+
+def test_a_held_stock_run_is_sent_anyway_and_the_forced_run_pushes(
+    stack: LocalStack, runs: dict[str, str], browser: Any, page_url: Callable[[str], str]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    at_width(browser, "phone")
+    browser.get(page_url(f"/runs/{runs['held']}"))
+    assert "check Fastmag" in browser.find_element(By.ID, "message").text
+    assert lnb_stock(stack) != expected_quantities_now(stack)  # the held push sent nothing
+    browser.find_element(By.ID, "send-anyway").click()
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
+    WebDriverWait(browser, 10).until(lambda driver: runs["held"] not in driver.current_url)
+    assert wait_finished(browser) in {"succeeded", "partial"}
+
+    forced = stack.run_record(browser.current_url.split("/runs/")[1].split("?")[0])
+    assert forced["force"] is True and forced["trigger"] == "button"
+    assert lnb_stock(stack) == expected_quantities_now(stack)
