@@ -20,6 +20,7 @@ from connector.check_report import CheckLine, CheckReport, CheckState
 from connector.ledger import LedgerEntry
 from connector.runs import Counters, RunRecord, RunStatus
 from connector.schedules import NextRun, ScheduleRef, ScheduleStatus
+from tests.properties import examples
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -256,22 +257,23 @@ def test_a_held_run_offers_a_forced_run_of_the_same_flow() -> None:
 
 def test_send_exactly_this_preview_only_when_it_would_send_and_can_be_applied() -> None:
     preview = record(preview=True, preview_key="previews/stock-1.jsonl.gz", preview_base="etag")
-    ready = run_page(preview, view("tok"), preview=PreviewView("https://s3/x?sig=1&b=2", 12, None))
+    ready = run_page(preview, view("tok"), preview=PreviewView("https://s3/x?sig=1&b=2", 5, 7, None))
     assert ">Send exactly this preview (12 records)</button>" in ready
+    assert "would send 12 records (5 new, 7 changed)" in ready
     assert 'fetch("/runs/stock-1/apply?token=tok"' in ready
     assert 'id="preview-link" href="https://s3/x?sig=1&amp;b=2"' in ready
     assert 'id="new-preview"' not in ready
 
-    nothing = run_page(preview, view(), preview=PreviewView(None, 0, None))
+    nothing = run_page(preview, view(), preview=PreviewView(None, 0, 0, None))
     assert 'id="apply"' not in nothing and "would send nothing" in nothing and 'id="new-preview"' in nothing
 
-    stale = run_page(preview, view(), preview=PreviewView(None, 12, "the data changed since preview stock-1"))
+    stale = run_page(preview, view(), preview=PreviewView(None, 5, 7, "the data changed since preview stock-1"))
     assert 'id="apply"' not in stale
     assert '<p id="refusal">the data changed since preview stock-1</p>' in stale
     assert 'id="new-preview"' in stale and '"{\\"preview\\": true, \\"full\\": false}"' in stale
 
     running = run_page(
-        preview.model_copy(update={"status": RunStatus.RUNNING}), view(), preview=PreviewView(None, 3, None)
+        preview.model_copy(update={"status": RunStatus.RUNNING}), view(), preview=PreviewView(None, 1, 2, None)
     )
     assert 'id="apply"' not in running and 'id="new-preview"' not in running
 
@@ -318,6 +320,7 @@ HOSTILE = st.text(min_size=1).map(lambda text: f"<script>alert('{text}')</script
 
 
 @given(HOSTILE)
+@examples(100)
 def test_every_value_is_escaped(hostile: str) -> None:
     bad = record(
         RunStatus.HELD,
@@ -346,7 +349,7 @@ def test_every_value_is_escaped(hostile: str) -> None:
         status_page(
             [health(hostile, bad, schedules=[schedule])], view(hostile), schedules=[schedule], check=report, now=NOW
         ),
-        run_page(bad, view(hostile), preview=PreviewView(hostile, 1, hostile), orders=[ledger]),
+        run_page(bad, view(hostile), preview=PreviewView(hostile, 1, 0, hostile), orders=[ledger]),
         ledger_page(ledger, view(hostile)),
         history_page(hostile, [bad], view(hostile), status=hostile, cursor=hostile, after=hostile),
         confirm_page(hostile, view(hostile)),

@@ -97,7 +97,10 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "The link is made when this page is shown and works for 15 minutes: reload the page for a new one.",
         "Le lien est créé à l'affichage de la page et vaut 15 minutes : rechargez la page pour un nouveau.",
     ),
-    "preview.would_send": ("This preview would send {0} records.", "Cet aperçu enverrait {0} enregistrements."),
+    "preview.would_send": (
+        "This preview would send {0} records ({1} new, {2} changed).",
+        "Cet aperçu enverrait {0} enregistrements ({1} nouveaux, {2} modifiés).",
+    ),
     "preview.apply": ("Send exactly this preview ({0} records)", "Envoyer exactement cet aperçu ({0} enregistrements)"),
     "preview.nothing": ("This preview would send nothing.", "Cet aperçu n'enverrait rien."),
     "preview.new": ("Run a new preview", "Lancer un nouvel aperçu"),

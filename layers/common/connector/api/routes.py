@@ -345,9 +345,11 @@ def get_run(run_id: str) -> Response[Any]:
 def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None) -> str:
     preview = None
     if record.preview:
-        # The stored lines after the first (the snapshot bases) are the would-be writes.
-        would_send = sum(1 for _ in services.previews.read(record.run_id)) - 1 if record.preview_key else 0
-        preview = PreviewView(preview_url, max(would_send, 0), apply_refusal(record, services.runs))
+        # A stored preview's first line sums its would-be writes by change (runner.py).
+        first = next(services.previews.read(record.run_id), {}) if record.preview_key else {}
+        summary = first.get("summary") or {}
+        new, changed = int(summary.get("new", 0)), int(summary.get("changed", 0))
+        preview = PreviewView(preview_url, new, changed, apply_refusal(record, services.runs))
     orders: list[LedgerEntry] = []
     if record.flow == "orders" and not record.preview and record.started_at:
         until = record.finished_at or datetime.fromtimestamp(run_records.timing.clock(), UTC).isoformat()

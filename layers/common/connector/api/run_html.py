@@ -21,12 +21,17 @@ from connector.runs import FINISHED, RunRecord, RunStatus
 
 @dataclass(frozen=True)
 class PreviewView:
-    """What a preview run's page offers: its download (minted for this page view), how many records it would
-    send, and why it cannot be applied (None: it can)."""
+    """What a preview run's page offers: its download (minted for this page view), the records it would send
+    (new and changed), and why it cannot be applied (None: it can)."""
 
     download_url: str | None
-    would_send: int
+    new: int
+    changed: int
     refusal: str | None
+
+    @property
+    def would_send(self) -> int:
+        return self.new + self.changed
 
 
 def post_button(element_id: str, label: str, url: str, body: dict[str, bool], *, secondary: bool = False) -> str:
@@ -55,7 +60,8 @@ def _preview_section(view: View, record: RunRecord, preview: PreviewView) -> str
     if record.status not in FINISHED:
         return "".join(parts)
     if preview.would_send:
-        parts.append(f'<p id="would-send">{esc(view.t("preview.would_send", preview.would_send))}</p>')
+        counts = view.t("preview.would_send", preview.would_send, preview.new, preview.changed)
+        parts.append(f'<p id="would-send">{esc(counts)}</p>')
     else:
         parts.append(f'<p id="would-send">{esc(view.t("preview.nothing"))}</p>')
     if preview.would_send and preview.refusal is None:

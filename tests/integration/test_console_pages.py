@@ -1,0 +1,112 @@
+"""The console's HTML through the real ApiFunction handler: a preview's page offers to send exactly it only while
+it would send something and can be applied, an orders run lists the orders it moved with links to their HTML
+ledger pages, and a flow's run history filters by status across pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connector.ledger import LedgerStatus, OrderLedger
+from connector.runs import RunRecord, RunStatus, RunStore
+from sandbox.serve import LocalInvoker
+from sandbox.stack import LocalStack
+from tests.integration.test_api import TOKEN, call, event, start
+
+HTML = {"Accept": "text/html,application/xhtml+xml", "Accept-Language": "en-GB,en;q=0.9"}
+
+
+def html(stack: LocalStack, name: str, path: str, params: dict[str, str] | None = None, **query: str) -> str:
+    document = event(stack, name, path=path, params=params, headers=HTML, query={**query, "token": TOKEN})
+    status, body, headers = call(stack, document)
+    assert status == 200, body
+    assert headers["Content-Type"].startswith("text/html")
+    return str(body)
+
+
+def run_page(stack: LocalStack, run_id: str) -> str:
+    return html(stack, "api_run", f"/runs/{run_id}", {"run_id": run_id})
+
+
+def test_a_preview_offers_to_send_exactly_it_with_its_count_until_the_data_moves(api: LocalStack) -> None:
+    preview_id = start(api, preview=True)
+    LocalInvoker.wait()
+    lines = api.preview_lines(preview_id)[1:]
+    would_send = sum(line.get("change") in {"new", "changed"} for line in lines)
+    assert would_send > 0
+    page = run_page(api, preview_id)
+    assert f">Send exactly this preview ({would_send} records)</button>" in page
+    assert f"would send {would_send} records ({would_send} new, 0 changed)" in page
+    assert 'id="preview-link" href="http' in page and 'id="new-preview"' not in page
+
+    start(api)  # a run that sends: the preview's base has moved
+    LocalInvoker.wait()
+    page = run_page(api, preview_id)
+    assert 'id="apply"' not in page
+    assert re.search(r'<p id="refusal">the data changed since preview [^<]+: run a new preview</p>', page)
+    assert 'id="new-preview"' in page
+
+    nothing = start(api, preview=True)  # nothing changed since that run
+    LocalInvoker.wait()
+    page = run_page(api, nothing)
+    assert "This preview would send nothing." in page and 'id="apply"' not in page
+
+
+def test_an_orders_run_lists_the_orders_it_moved_and_each_has_an_html_ledger_page(api: LocalStack) -> None:
+    ran: dict[str, Any] = api.invoke(
+        "import_orders", api.event("schedule_orders", execution_id=None, scheduled_time=None)
+    )
+    exported = {entry.reference: entry for entry in OrderLedger(api.table).with_status(LedgerStatus.EXPORTED)}
+    assert exported
+
+    page = run_page(api, ran["run_id"])
+    linked = re.findall(r'<a class="order" href="/dev/orders/([^?"]+)\?token=[^"]+">', page)
+    assert sorted(linked) == sorted(exported)
+    # A later run that moves nothing lists nothing: the orders are the first run's.
+    idle = api.invoke("import_orders", api.event("schedule_orders", execution_id=None, scheduled_time=None))
+    assert 'class="order"' not in run_page(api, idle["run_id"])
+
+    reference = sorted(exported)[0]
+    ledger = html(api, "api_order", f"/orders/{reference}", {"reference": reference})
+    assert f'<dd id="fastmag-number">{exported[reference].fastmag_number}</dd>' in ledger
+    assert f'<a href="/dev/runs/{ran["run_id"]}?token={TOKEN}">' in ledger
+    assert 'id="resolve"' not in ledger
+
+
+def _put_runs(stack: LocalStack, statuses: list[RunStatus]) -> list[str]:
+    store = RunStore(stack.table)
+    run_ids = []
+    for index, status in enumerate(statuses):
+        run_id = f"stock-2026113{index // 10}T0{index % 10}0000Z"
+        stamp = f"2026-11-3{index // 10}T0{index % 10}:00:00.000+00:00"
+        store.put(
+            RunRecord(
+                run_id=run_id,
+                flow="stock",
+                trigger="schedule",
+                status=status,
+                queued_at=stamp,
+                started_at=stamp,
+                finished_at=stamp,
+            )
+        )
+        run_ids.append(run_id)
+    return run_ids
+
+
+def test_the_run_history_filters_by_status_across_pages(api: LocalStack) -> None:
+    statuses = [RunStatus.FAILED, *[RunStatus.SUCCEEDED] * 4, RunStatus.FAILED, *[RunStatus.SUCCEEDED] * 3]
+    run_ids = _put_runs(api, statuses)
+    failed = [run_id for run_id, status in zip(run_ids, statuses, strict=True) if status == RunStatus.FAILED]
+
+    status, body, _ = call(api, event(api, "api_runs", query={"flow": "stock", "limit": "2", "status": "failed"}))
+    assert status == 200, body
+    assert [run["run_id"] for run in body["runs"]] == failed[::-1]  # newest first, found across pages
+
+    page = html(api, "api_runs", "/runs", None, flow="stock", limit="2")
+    assert page.count('<tr id="run-') == 2 and 'id="older"' in page
+    older = re.search(r'id="older" href="/dev/runs\?([^"]+)"', page)
+    assert older is not None and "cursor=" in older[1]
+    filtered = html(api, "api_runs", "/runs", None, flow="stock", status="failed", limit="2")
+    assert re.findall(r'<tr id="run-([^"]+)">', filtered) == failed[::-1]
+    assert '<option value="failed" selected>failed</option>' in filtered
