@@ -2,32 +2,24 @@
 scroll inside their own box), a held stock run can be sent anyway and that run pushes, and an orders run links
 each of its orders to its ledger page.
 
-One sandbox, API server and browser for the module (the runs it needs are made once); Chromium and chromedriver
-are Debian's (make browser-deps). Screenshots of each page at both widths go to tests/artifacts/screenshots/
-(git-ignored).
+One sandbox, API server and browser for the module (conftest.py; the runs the pages show are made once).
+Screenshots of each page at both widths go to tests/artifacts/screenshots/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from connector.ledger import LedgerStatus, OrderLedger
-from sandbox.serve import local_api
 from sandbox.stack import ROOT, LocalStack
 from tests.integration.test_stock import expected_quantities_now, lnb_stock
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-# Retries wait no real time.
-NO_WAIT = {"lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0}}
 WIDTHS = {"desktop": (1280, 1000, False), "phone": (390, 844, True)}
 FINISHED = {"succeeded", "partial", "failed", "held", "skipped"}
 
@@ -55,58 +47,6 @@ for (const table of document.querySelectorAll('table')) {
 }
 return problems;
 """
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(settings_document=NO_WAIT) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def server(stack: LocalStack) -> Iterator[str]:
-    with local_api(stack) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page_url(server: str) -> Callable[[str], str]:
-    """How a browser is let in: the button token as a query parameter, as the Fastmag buttons do (the one place
-    to change when the sign-in changes)."""
-
-    def url(path: str) -> str:
-        return f"{server}{path}{'&' if '?' in path else '?'}token=sandbox-button-token"
-
-    return url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("headless Chromium is missing: run `make browser-deps` (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory() as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--window-size=1280,1000",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def at_width(browser: Any, name: str) -> None:

@@ -1,0 +1,54 @@
+"""An operator in a browser: status page → stock button → confirm → the run's page shows it finished.
+
+Its own sandbox (conftest.py, one per module): the counts compare with a fresh simulator. The screenshot lands
+in tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sandbox.stack import ROOT, LocalStack
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def test_stock_button_runs_and_the_page_shows_the_finished_run(
+    stack: LocalStack, browser: Any, page_url: Callable[[str], str]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page_url("/"))
+    assert browser.title == "Connector status"
+    browser.find_element(By.ID, "export-stock").click()
+    WebDriverWait(browser, 10).until(expected_conditions.element_to_be_clickable((By.ID, "confirm")))
+    assert browser.find_element(By.ID, "preview").is_selected() is False
+    assert browser.find_element(By.ID, "force").is_selected() is False
+    browser.find_element(By.ID, "confirm").click()
+
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
+    # The page refreshes itself every 2 s until the run has ended.
+    WebDriverWait(browser, 60).until(
+        lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in {"succeeded", "partial"}
+    )
+    run_id = browser.current_url.split("/runs/")[1].split("?")[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "stock-run.png"))
+
+    accepted = int(browser.find_element(By.ID, "counter-accepted").text)
+    record = stack.run_record(run_id)
+    assert record["trigger"] == "button"
+    assert record["force"] is False
+    assert accepted == int(record["counters"]["accepted"]) == len(stack.lnb.inventory_ean) > 0
+    assert int(browser.find_element(By.ID, "counter-read").text) == int(record["counters"]["read"])
+    assert (ARTIFACTS / "stock-run.png").stat().st_size > 0
+
+    browser.get(page_url("/"))
+    assert run_id in browser.find_element(By.ID, "flow-stock").text
