@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from connector.api.html import Links, View, span, when
 from connector.api.i18n import preferred_language
@@ -17,6 +18,7 @@ from connector.api.pages import confirm_page
 from connector.api.run_html import PreviewView, ledger_page, run_page, runs_of
 from connector.api.status_html import FlowHealth, history_page, status_page
 from connector.check_report import CheckLine, CheckReport, CheckState
+from connector.config import Environment
 from connector.ledger import LedgerEntry
 from connector.runs import Counters, RunRecord, RunStatus
 from connector.schedules import NextRun, ScheduleRef, ScheduleStatus
@@ -358,3 +360,11 @@ def test_every_value_is_escaped(hostile: str) -> None:
         # The page's own scripts aside, no script element and no raw value: it only ever appears escaped.
         assert "<script>alert(" not in page
         assert hostile not in page
+
+
+def test_the_brand_timezone_must_be_a_known_zone() -> None:
+    assert Environment.model_validate({}).BRAND_TIMEZONE == "Europe/Paris"
+    assert Environment.model_validate({"BRAND_TIMEZONE": "America/Montreal"}).BRAND_TIMEZONE == "America/Montreal"
+    for wrong in ("Mars/Olympus", "../etc/passwd", ""):
+        with pytest.raises(ValidationError, match="BRAND_TIMEZONE"):
+            Environment.model_validate({"BRAND_TIMEZONE": wrong})
