@@ -157,3 +157,16 @@ def test_a_held_stock_run_is_sent_anyway_and_the_forced_run_pushes(
     forced = stack.run_record(browser.current_url.split("/runs/")[1].split("?")[0])
     assert forced["force"] is True and forced["trigger"] == "button"
     assert lnb_stock(stack) == expected_quantities_now(stack)
+
+
+def test_the_search_box_opens_the_page_of_the_key(browser: Any, page_url: Callable[[str], str]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    at_width(browser, "phone")
+    browser.get(page_url("/"))
+    browser.find_element(By.ID, "key").send_keys(" 3760000115629/&x ")
+    browser.find_element(By.CSS_SELECTOR, "#key-search button").click()
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("/keys/"))
+    assert browser.current_url == page_url("/keys/3760000115629%2F%26x")

@@ -138,7 +138,8 @@ def test_status_page_has_health_a_button_and_runs_with_reasons_in_a_detail_row()
 def test_the_search_form_opens_the_key_page_with_the_token() -> None:
     page = status_page([], view("tok", prefix="/dev"), now=NOW)
     assert '<form id="key-search"' in page
-    assert "\"/dev/keys/KEY?token=tok\".replace('KEY', encodeURIComponent(key))" in page
+    assert '"/dev/keys/" + encodeURIComponent(key) + "?token=tok"' in page
+    assert '"/keys/" + encodeURIComponent(key) + ""' in status_page([], view(), now=NOW)
 
 
 def test_durations_read_naturally() -> None:

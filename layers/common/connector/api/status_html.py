@@ -142,14 +142,15 @@ def _check_section(view: View, report: CheckReport | None) -> str:
 
 def search_form(view: View) -> str:
     """Opens `/keys/<key>` (one key's history); the key goes in the path, so a line of script builds the URL."""
-    target = view.links.url("/keys/KEY")
+    base = f"{view.links.prefix}/keys/"
+    query = view.links.url("/").removeprefix(f"{view.links.prefix}/")  # the token, when the caller came with one
     return (
         f'<form id="key-search" class="inline" role="search"><label for="key">{esc(view.t("status.search"))}</label>'
         '<input type="search" id="key" name="key" required maxlength="200" autocomplete="off">'
         f'<button type="submit">{esc(view.t("status.search.button"))}</button></form>'
         "<script>document.getElementById('key-search').addEventListener('submit', (event) => {"
         "event.preventDefault(); const key = document.getElementById('key').value.trim(); if (!key) return;"
-        f"window.location.href = {js(target)}.replace('KEY', encodeURIComponent(key));}});</script>"
+        f"window.location.href = {js(base)} + encodeURIComponent(key) + {js(query)};}});</script>"
     )
 
 
