@@ -110,3 +110,12 @@ def test_the_run_history_filters_by_status_across_pages(api: LocalStack) -> None
     filtered = html(api, "api_runs", "/runs", None, flow="stock", status="failed", limit="2")
     assert re.findall(r'<tr id="run-([^"]+)">', filtered) == failed[::-1]
     assert '<option value="failed" selected>failed</option>' in filtered
+
+
+def test_an_expired_preview_still_has_a_page_that_offers_a_new_preview(api: LocalStack) -> None:
+    preview_id = start(api, preview=True)
+    LocalInvoker.wait()
+    api.s3.delete_object(Bucket="connector-staging", Key=f"previews/{preview_id}.jsonl.gz")
+    page = run_page(api, preview_id)
+    assert f"preview {preview_id} is no longer stored (stored previews expire): run a new preview" in page
+    assert 'id="apply"' not in page and 'id="new-preview"' in page and 'id="preview-link"' not in page

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector import runs as run_records
@@ -35,6 +36,7 @@ from connector.previews import apply_refusal
 from connector.runs import FINISHED, InvalidCursor, RunRecord, RunStatus, RunStore
 from connector.schedules import ScheduleRef, ScheduleStatus, read_schedule, schedule_refs
 from connector.services import ApiServices, api_services_for
+from connector.state import is_missing
 
 RECENT_RUNS = 5
 # Runs of a flow searched for its last success (the status page's health header).
@@ -346,7 +348,14 @@ def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None)
     preview = None
     if record.preview:
         # A stored preview's first line sums its would-be writes by change (runner.py).
-        first = next(services.previews.read(record.run_id), {}) if record.preview_key else {}
+        try:
+            first = next(services.previews.read(record.run_id), {}) if record.preview_key else {}
+        except ClientError as error:
+            if not is_missing(error):
+                raise
+            # Previews expire before their run records: the page still answers, offering a new preview.
+            gone = f"preview {record.run_id} is no longer stored (stored previews expire): run a new preview"
+            return run_page(record, _view(), preview=PreviewView(None, 0, 0, gone))
         summary = first.get("summary") or {}
         new, changed = int(summary.get("new", 0)), int(summary.get("changed", 0))
         preview = PreviewView(preview_url, new, changed, apply_refusal(record, services.runs))
