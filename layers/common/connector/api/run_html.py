@@ -182,7 +182,7 @@ def ledger_page(entry: LedgerEntry, view: View) -> str:
     )
     facts_html = "".join(f'<dt>{esc(view.t(key))}</dt><dd id="{name}">{value}</dd>' for name, key, value in facts)
     runs = ", ".join(run_link(view, run_id) for run_id in runs_of(entry))
-    history = table([view.t("col.started"), view.t("order.history")], _history_rows(view, entry), table_id="history")
+    history = table([view.t("col.when"), view.t("col.event")], _history_rows(view, entry), table_id="history")
     body = [
         f"<h1>{esc(view.t('order.title', entry.reference))}</h1><dl>{facts_html}</dl>",
         f'<p id="runs">{esc(view.t("order.runs"))}: {runs or "—"}</p>',
