@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 SERVICE = "connector"
 logger = Logger(service=SERVICE)
@@ -77,6 +78,14 @@ def masked(value: Any) -> Any:
     return value
 
 
+class _TextFormatter(LambdaPowertoolsFormatter):
+    """`time level message` lines for a person reading a terminal; still a Powertools formatter, whose keys
+    (`bind_run`) the Logger appends to."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.formatTime(record)} {record.levelname} {record.getMessage()}"
+
+
 @contextmanager
 def log_to(stream: TextIO, *, text: bool = False) -> Iterator[None]:
     """Within the block, the task log (and other libraries' warnings) goes to `stream`, as JSON lines or, with
@@ -88,11 +97,13 @@ def log_to(stream: TextIO, *, text: bool = False) -> Iterator[None]:
     previous_stream, previous_formatter = handler.stream, handler.formatter
     handler.setStream(stream)
     if text:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(_TextFormatter())
     # urllib3's retries, botocore: through the root logger, else Python's last-resort handler prints them.
     others = logging.StreamHandler(stream)
     others.setLevel(logging.WARNING)
     others.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # The connector's own lines propagate to the root too (Powertools' default): they are written once, above.
+    others.addFilter(lambda record: record.name != logger.name and not record.name.startswith(f"{logger.name}."))
     logging.getLogger().addHandler(others)
     try:
         yield

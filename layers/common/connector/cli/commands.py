@@ -31,6 +31,7 @@ from connector.flows.image_files import PREFIX as IMAGES_PREFIX
 from connector.flows.image_upload import upload_file
 from connector.flows.order_book import OrderBook
 from connector.ledger import LedgerEntry, LedgerStatus
+from connector.lenewblack.client import AUTH_PATH as LNB_AUTH_PATH
 from connector.observability import bind_run
 from connector.previews import apply_refusal
 from connector.run_log import Run
@@ -140,6 +141,11 @@ def _execute(request: FlowRequest, services: Services, out: TextIO, *, skipped_o
     if code == Exit.FAILED:
         hint = _failure_hint(failures[0], services) if failures else "see the task log"
         print(f"error: {record.flow} run failed: {record.message}: {hint}", file=sys.stderr)
+    refused = [reason for reason in record.errors if f"on POST {LNB_AUTH_PATH}" in reason]
+    if refused and code != Exit.FAILED:
+        # A flow counts a refused token per item (each batch asks for one): the login is what to fix.
+        hint = _failure_hint(LeNewBlackAuthError(refused[0]), services)
+        print(f"error: Le New Black refused the login ({refused[0]}): {hint}", file=sys.stderr)
     return code
 
 

@@ -70,11 +70,11 @@ def expected_failure(error: BaseException) -> str | None:
         case ConnectorError():
             message = str(error)
         case NoRegionError():
-            message = "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or AWS_PROFILE with a region)"
+            message = "no AWS region: set AWS_DEFAULT_REGION (or AWS_PROFILE, with a region in its profile)"
         case NoCredentialsError() | PartialCredentialsError():
             message = "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         case EndpointConnectionError():
-            message = f"AWS could not be reached ({error}): check the network, AWS_REGION and AWS_ENDPOINT_URL"
+            message = f"AWS could not be reached ({error}): check the network, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL"
         case ClientError():
             details = error.response.get("Error", {})
             code, text = details.get("Code", "?"), details.get("Message", "")
