@@ -125,7 +125,7 @@ schedules:
 	$(MAKE) deploy SCHEDULES=$(SCHEDULES)
 
 configure: $(VENV)/.installed
-	@test -n "$(SETTINGS)" || { echo "give SETTINGS=FILE (start from: python -m connector settings --defaults)"; exit 2; }
+	@test -n "$(SETTINGS)" || { echo "give SETTINGS=FILE (start from: .venv/bin/connector settings --defaults)"; exit 2; }
 	$(CONFIG_ENV) $(PY) -m connector settings --write "$(SETTINGS)"
 
 configure-secret: $(VENV)/.installed
