@@ -227,7 +227,7 @@ def run_items(services: Services, record: RunRecord) -> Iterator[str]:
     if record.preview_key:
         for line in _preview_lines(services, record.run_id):
             if line.get("change") == "skipped":
-                yield f"  skipped {line.get('key')}: {line.get('reason')}"
+                yield f"  skipped {_one_line(line.get('key'))}: {_one_line(line.get('reason'))}"
 
 
 def show(args: argparse.Namespace, services: Services, out: TextIO) -> int:
@@ -262,6 +262,11 @@ def _preview_lines(services: Services, run_id: str) -> Iterator[dict[str, Any]]:
         raise
 
 
+def _one_line(value: Any) -> str:
+    """A key or reason as one line: a line break or a control character in source data would split the listing."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(value))
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -274,13 +279,14 @@ def preview_text(lines: Iterable[dict[str, Any]]) -> Iterator[str]:
             summary = line["summary"]
             yield "  ".join(f"{name} {count}" for name, count in summary.items())
             continue
-        head = f"{line.get('change', 'changed'):<8} {line.get('resource', '')} {line.get('key', '')}".rstrip()
+        where = " ".join(part for part in (str(line.get("resource", "")), _one_line(line.get("key", ""))) if part)
+        head = f"{line.get('change', 'changed'):<8} {where}".rstrip()
         if line.get("old") is not None:
             yield f"{head}: {_compact(line['old'])} → {_compact(line.get('new', line.get('payload')))}"
         elif "new" in line:
             yield f"{head}: {_compact(line['new'])}"
         elif "reason" in line:
-            yield f"{head}: {line['reason']}"
+            yield f"{head}: {_one_line(line['reason'])}"
         else:
             yield f"{head}: {_compact(line.get('payload'))}"
 
