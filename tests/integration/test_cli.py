@@ -4,6 +4,7 @@ only through the settings file, the secret file and the AWS environment a deploy
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,7 +20,9 @@ import pytest
 
 from connector.state import LockStore
 from sandbox.credentials import SANDBOX_CREDENTIALS
+from sandbox.run import available_functions
 from sandbox.seed import build_seed
+from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
 from tests.integration.conftest import NO_WAIT
 from tests.integration.test_images import fastmag_photos, held
@@ -295,3 +298,29 @@ def test_a_sandbox_preview_is_read_by_a_later_process(tmp_path: Path) -> None:
     assert any(line.startswith("skipped") and "invalid EAN13 checksum" in line for line in lines)
     listed = connector("runs", cwd=tmp_path, env=environment, program="connector-sandbox")
     assert run_id in listed.stdout and "preview" in listed.stdout
+
+
+def test_a_full_sandbox_stock_run_prints_a_summary_and_logs_one_line_per_record(tmp_path: Path) -> None:
+    answer = connector("run", "stock", "--full", cwd=tmp_path, env=clean_environment(), program="connector-sandbox")
+    assert answer.returncode == 3, answer.stdout + answer.stderr  # the seed's rows to skip: partial
+    assert len((answer.stdout + answer.stderr).splitlines()) < 30
+    counts = re.search(r"read (\d+)", answer.stdout)
+    assert counts, answer.stdout
+    read = int(counts.group(1))
+    logged = record_lines(tmp_path / ".local" / "task-log.jsonl", run_id_of(answer.stdout))
+    assert len(logged) == read > 1000
+
+
+def test_make_serve_says_one_line_per_run_started_and_finished(stack: LocalStack) -> None:
+    said = io.StringIO()
+    LocalInvoker.announce = said
+    try:
+        invoker = LocalInvoker(available_functions())
+        invoker.invoke("customers", {"flow": "customers", "trigger": "button", "run_id": "customers-serve-1"})
+        LocalInvoker.wait()
+    finally:
+        LocalInvoker.announce = None
+    lines = said.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].endswith("customers run customers-serve-1 started by button")
+    assert re.search(r"customers run customers-serve-1 succeeded  read 40  sent 40  rejected 0  skipped 0$", lines[1])

@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None, *, sandbox: Sandbox | None = None, prog:
     args = _parser(prog).parse_args(arguments)
     try:
         return _dispatch(args, arguments, sandbox)
+    except KeyboardInterrupt:
+        # The flow's lock is released on the way out; its run record is closed as lost when its lease expires.
+        print("error: interrupted: a run it started shows as failed (lost) once its lease expires", file=sys.stderr)
+        return Exit.INTERRUPTED
     except Exception as error:
         message = expected_failure(error)
         if message is None:

@@ -38,12 +38,14 @@ class Exit(IntEnum):
     PARTIAL = 3
     HELD = 4
     SKIPPED = 5  # another run of the flow was in progress
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 EXIT_CODES_HELP = """exit codes:
   0  succeeded          1  failed             2  usage or configuration error (nothing ran)
   3  partial (some records rejected or skipped)                4  held (the stock guard, the orders cut-off)
-  5  skipped: another run of the flow was in progress (--skipped-ok makes it 0, for cron)"""
+  5  skipped: another run of the flow was in progress (--skipped-ok makes it 0, for cron)
+  130  interrupted (Ctrl-C)"""
 
 _EXIT_FOR_STATUS = {
     RunStatus.SUCCEEDED: Exit.SUCCEEDED,
