@@ -24,13 +24,14 @@ API_ACCESS_SECRET_ID ?= $(CONFIG_STACK)/brand/api-access
 CONFIG_ENV = SETTINGS_PARAMETER="$(SETTINGS_PARAMETER)" CREDENTIALS_SECRET_ID="$(CREDENTIALS_SECRET_ID)" \
 	API_ACCESS_SECRET_ID="$(API_ACCESS_SECRET_ID)"
 
-.PHONY: help run serve test lint typecheck validate security build pytest bench deploy deploy-command schedules \
+.PHONY: help install run serve test lint typecheck validate security build pytest bench deploy deploy-command schedules \
 	configure configure-secret show-settings clean browser-deps
 
 help:
 	@echo "make run    run every flow once on the bundled sandbox (simulated Fastmag, Le New Black, AWS)"
 	@echo "make test   everything CI checks: lint, types, template, security scans, build, unit/integration/infra tests"
 	@echo "make serve  the export API and schedules locally against the sandbox"
+	@echo "make install  .venv with the connector installed (editable): .venv/bin/connector from any directory"
 	@echo "make bench  benchmarks at catalogue scale (writes bench/results/)"
 	@echo "make build  sam build"
 	@echo "make deploy [ENV=dev|prod] [STACK=name] [SCHEDULES=on|off] [ALARM_EMAIL=a@b.c] [PARAMS='Key=Value …']"
@@ -58,10 +59,19 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
-run: $(VENV)/.installed
+# The repository as a package, editable (pyproject.toml): `.venv/bin/connector` and `.venv/bin/connector-sandbox`
+# work from any directory without PYTHONPATH. Installed once per venv (a new venv removes the script, so it runs
+# again); `make install` after a pull that adds an entry point.
+$(VENV)/bin/connector: | $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .
+
+install: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .
+
+run: $(VENV)/.installed $(VENV)/bin/connector
 	$(PY) -m sandbox.run
 
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed $(VENV)/bin/connector
 	$(PY) -m sandbox.serve
 
 # lint-imports checks the layering (pyproject.toml's [tool.importlinter]); PYTHONPATH above puts the layer on the path.
@@ -86,7 +96,7 @@ security: $(TOOLS_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(VENV)/bin/connector
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # Headless Chromium for the browser test, from Debian's packages (CI runs as root; elsewhere through sudo).
@@ -115,7 +125,7 @@ schedules:
 	$(MAKE) deploy SCHEDULES=$(SCHEDULES)
 
 configure: $(VENV)/.installed
-	@test -n "$(SETTINGS)" || { echo "give SETTINGS=FILE (start from: python -m connector settings --defaults)"; exit 2; }
+	@test -n "$(SETTINGS)" || { echo "give SETTINGS=FILE (start from: .venv/bin/connector settings --defaults)"; exit 2; }
 	$(CONFIG_ENV) $(PY) -m connector settings --write "$(SETTINGS)"
 
 configure-secret: $(VENV)/.installed

@@ -11,8 +11,9 @@ from collections import Counter
 from contextlib import redirect_stdout
 from typing import Any, TextIO
 
+from connector.cli.terminal import ProgressBar
 from connector.flows import FLOWS
-from connector.observability import logger
+from connector.observability import log_to
 from sandbox.stack import ROOT, LocalStack
 
 TASK_LOG = ROOT / ".local" / "task-log.jsonl"
@@ -51,24 +52,51 @@ def run_flows(task_log: TextIO) -> list[dict[str, Any]]:
             results.append(result)
             if flow == "images":
                 # In AWS each staged file's S3 event starts UploadImagesFunction; moto sends none.
-                with redirect_stdout(task_log):
-                    outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events())
-                print(f"  S3 events → functions/upload_images/app.py: {dict(outcomes) or 'none'}", flush=True)
+                print("uploading the staged images through functions/upload_images/app.py …", flush=True)
+                with UploadProgress(sys.stdout) as progress, redirect_stdout(task_log):
+                    outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events(progress=progress))
+                print(f"  image uploads: {upload_line(outcomes)}", flush=True)
     return results
+
+
+def upload_line(outcomes: Counter[str]) -> str:
+    """`120 files: 118 sent, 2 rejected` from the upload function's answers."""
+    if not outcomes:
+        return "no file staged"
+    counts = ", ".join(f"{count} {event.removeprefix('record.')}" for event, count in sorted(outcomes.items()))
+    return f"{sum(outcomes.values())} files: {counts}"
+
+
+class UploadProgress:
+    """The command line's progress bar for the uploads, made once the number of files is known."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._bar: ProgressBar | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = ProgressBar(self._out, "image uploads", total=total).__enter__()
+        self._bar.update(done)
+
+    def __enter__(self) -> UploadProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
 
 
 def main() -> int:
     TASK_LOG.parent.mkdir(exist_ok=True)
-    with TASK_LOG.open("w", encoding="utf-8") as task_log:
-        previous = logger.registered_handler.setStream(task_log)
-        try:
-            results = run_flows(task_log)
-        finally:
-            logger.registered_handler.setStream(previous)
+    with TASK_LOG.open("w", encoding="utf-8") as task_log, log_to(task_log):
+        results = run_flows(task_log)
     lines = TASK_LOG.read_text(encoding="utf-8").splitlines()
     print()
     print(summary_table(results))
     for result in results:
+        if result.get("message"):
+            print(f"  {result['flow']}: {result['status']}: {result['message']}")
         for reason, count in sorted(result.get("errors", {}).items(), key=lambda item: -item[1])[:5]:
             print(f"  {result['flow']}: {count} × {reason}")
     print(f"\ntask log: {TASK_LOG.relative_to(ROOT)} ({len(lines)} lines), e.g.")

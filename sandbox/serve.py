@@ -14,13 +14,15 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 from urllib.parse import parse_qsl
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -28,7 +30,7 @@ from werkzeug.wrappers import Request
 
 from connector import config
 from connector.api import invoke
-from connector.observability import logger
+from connector.observability import log_to, logger
 from sandbox.run import available_functions
 from sandbox.stack import REGION, FakeLambdaContext, LocalStack, handler_module
 from sandbox.template import Template, load_template
@@ -43,6 +45,7 @@ GATEWAY_ANSWERS = {
     404: {"message": "Missing Authentication Token"},  # API Gateway's answer to a route it does not have
 }
 SCHEDULES = {"stock": 300.0, "orders": 900.0}
+SERVE_LOG = Path(".local/serve-log.jsonl")
 
 
 class LocalInvoker:
@@ -63,12 +66,28 @@ class LocalInvoker:
         self._threads.append(thread)
         thread.start()
 
-    @staticmethod
-    def _run(folder: str, event: dict[str, Any]) -> None:
+    # make serve's terminal: one line per run started and finished (None: say nothing, as in the tests).
+    announce: TextIO | None = None
+
+    @classmethod
+    def _run(cls, folder: str, event: dict[str, Any]) -> None:
+        what = f"{event.get('flow', folder)} run {event.get('run_id') or '(' + str(event.get('trigger')) + ')'}"
+        cls._say(f"{what} started by {event.get('trigger', '?')}")
         try:
-            handler_module(folder).lambda_handler(event, FakeLambdaContext(folder))
-        except Exception:  # a failed run raises on purpose (Lambda's on-failure destination); its record says why
+            result = handler_module(folder).lambda_handler(event, FakeLambdaContext(folder))
+        except Exception as error:  # a failed run raises on purpose (Lambda's on-failure destination)
             logger.exception(f"{folder} run ended with an error", extra={"event": "run.invoke_failed"})
+            cls._say(f"{what} failed: {error}")
+        else:
+            counters = result.get("counters", {})
+            counts = "  ".join(f"{name} {counters.get(name, 0)}" for name in ("read", "sent", "rejected", "skipped"))
+            cls._say(f"{result.get('flow')} run {result.get('run_id')} {result.get('status')}  {counts}")
+
+    @classmethod
+    def _say(cls, line: str) -> None:
+        if cls.announce is not None:
+            cls.announce.write(f"{datetime.now().astimezone():%H:%M:%S} {line}\n")
+            cls.announce.flush()
 
     @classmethod
     def wait(cls, timeout: float = 120) -> None:
@@ -264,10 +283,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8700")))
     parser.add_argument("--no-schedules", action="store_true", help="runs start only from the buttons")
+    parser.add_argument("--log-file", type=Path, default=SERVE_LOG, help=f"the record log (default {SERVE_LOG})")
     options = parser.parse_args(argv)
     # One line per HTTP request of moto and of this server would drown the URLs printed below.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
+    out = sys.stdout
+    options.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with options.log_file.open("w", encoding="utf-8") as record_log, log_to(record_log), redirect_stdout(record_log):
+        return _serve(options, out)
+
+
+def _serve(options: argparse.Namespace, out: TextIO) -> int:
+    """The URLs, then one line per run started and finished on `out`; the record log is the log file."""
+    print("starting the sandbox: Fastmag and Le New Black simulators, moto …", file=out, flush=True)
+    LocalInvoker.announce = out
     stop = threading.Event()
     with LocalStack() as stack, local_api(stack, options.port) as url:
         token = stack.api_access_document()["api_tokens"][0]
@@ -277,14 +306,15 @@ def main(argv: list[str] | None = None) -> int:
             for name in ticking.values():
                 stack.set_schedule_state(name, "ENABLED")
             threading.Thread(target=_schedules, args=(stop, ticking), name="schedules", daemon=True).start()
-        print(f"\nstatus page:  {url}/?token={token}")
-        print(f"stock button: {url}/exports/stock?token={token}")
-        print(f"API:          curl -H 'Authorization: Bearer {token}' {url}/runs")
-        print("Ctrl-C stops.", flush=True)
+        print(f"\nstatus page:  {url}/?token={token}", file=out)
+        print(f"stock button: {url}/exports/stock?token={token}", file=out)
+        print(f"API:          curl -H 'Authorization: Bearer {token}' {url}/runs", file=out)
+        print(f"record log:   {options.log_file} (one JSON line per record)", file=out)
+        print("Ctrl-C stops. Runs, one line as each starts and ends:", file=out, flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("\nstopping …")
+            print("\nstopping …", file=out)
         finally:
             stop.set()
     return 0

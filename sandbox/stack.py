@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -204,19 +205,30 @@ class LocalStack:
         return module.lambda_handler(event, FakeLambdaContext(function_dir))
 
     def deliver_s3_events(
-        self, prefix: str = "images/", function_dir: str = "upload_images", *, retries: int | None = None
+        self,
+        prefix: str = "images/",
+        function_dir: str = "upload_images",
+        *,
+        retries: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[Any]:
         """What S3 notifications do in AWS (moto sends none): hand the function one event per object created,
         replaced or removed under `prefix` since the previous delivery; returns the handler's answers.
 
         Without `retries`, a handler that raises raises here. With it, each event is tried as Lambda's
         asynchronous invoke does (the first try and `retries` more); one that still raises ends in the on-failure
-        queue, answered as `{"event": "record.failed", "reason": …}`.
+        queue, answered as `{"event": "record.failed", "reason": …}`. `progress(done, total)` is called after each.
         """
         events = self._s3_changes.events(self.s3, self.names["STAGING_BUCKET"], prefix)
-        if retries is None:
-            return [self.invoke(function_dir, event) for event in events]
-        return [self._invoke_retried(function_dir, event, retries) for event in events]
+        answers = []
+        for done, event in enumerate(events, start=1):
+            if retries is None:
+                answers.append(self.invoke(function_dir, event))
+            else:
+                answers.append(self._invoke_retried(function_dir, event, retries))
+            if progress is not None:  # `progress(done, total)`: make run's progress bar
+                progress(done, len(events))
+        return answers
 
     def _invoke_retried(self, function_dir: str, event: dict[str, Any], retries: int) -> Any:
         failure = ""

@@ -80,13 +80,27 @@ def load_api_access() -> ApiAccess:
     return parse_api_access(str(parameters.get_secret(env.API_ACCESS_SECRET_ID, max_age=env.PARAMETERS_MAX_AGE)))
 
 
-def load_local_settings(path: Path | None) -> tuple[Settings, Credentials]:
-    """The CLI's settings: a JSON file (or the defaults) and the credentials from CONNECTOR_SECRET(_FILE)."""
-    settings = parse_settings(path.read_text(encoding="utf-8")) if path else Settings()
-    raw_secret = os.environ.get("CONNECTOR_SECRET")
-    secret_file = os.environ.get("CONNECTOR_SECRET_FILE")
-    if secret_file:
-        raw_secret = Path(secret_file).read_text(encoding="utf-8")
+def load_local_settings(path: Path | None, secret_file: Path | None = None) -> tuple[Settings, Credentials]:
+    """The CLI's settings: a JSON file (or the defaults) and the credentials from `secret_file`, else from
+    CONNECTOR_SECRET_FILE or CONNECTOR_SECRET. No secret given is an error: never a default one."""
+    settings = parse_settings(_read(path, "settings")) if path else Settings()
+    secret_file = secret_file or (
+        Path(os.environ["CONNECTOR_SECRET_FILE"]) if os.environ.get("CONNECTOR_SECRET_FILE") else None
+    )
+    raw_secret = _read(secret_file, "secret") if secret_file else os.environ.get("CONNECTOR_SECRET")
     if not raw_secret:
-        raise SettingsError("no secret: set CONNECTOR_SECRET (the credentials secret's JSON) or CONNECTOR_SECRET_FILE")
+        raise SettingsError(
+            "no secret given: pass --secret FILE (the credentials secret's JSON, as make configure-secret takes it), "
+            "or set CONNECTOR_SECRET_FILE or CONNECTOR_SECRET"
+        )
     return settings, parse_secret(raw_secret)
+
+
+def _read(path: Path, what: str) -> str:
+    """A local file's text, or a SettingsError saying which file and why (not a traceback)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read the {what} file {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"cannot read the {what} file {path}: not UTF-8 text ({error.reason})") from error

@@ -11,13 +11,15 @@ Emails are masked wherever they appear in a logged value.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 SERVICE = "connector"
 logger = Logger(service=SERVICE)
@@ -74,6 +76,41 @@ def masked(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [masked(v) for v in value]
     return value
+
+
+class _TextFormatter(LambdaPowertoolsFormatter):
+    """`time level message` lines for a person reading a terminal; still a Powertools formatter, whose keys
+    (`bind_run`) the Logger appends to."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.formatTime(record)} {record.levelname} {record.getMessage()}"
+
+
+@contextmanager
+def log_to(stream: TextIO, *, text: bool = False) -> Iterator[None]:
+    """Within the block, the task log (and other libraries' warnings) goes to `stream`, as JSON lines or, with
+    `text`, as `time level message` lines: the command line keeps its terminal for the summary. Lambda never
+    calls this, so its log stays JSON on stdout for CloudWatch."""
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):  # Powertools' own handler is one
+        raise TypeError(f"the logger's handler {handler!r} writes to no stream")
+    previous_stream, previous_formatter = handler.stream, handler.formatter
+    handler.setStream(stream)
+    if text:
+        handler.setFormatter(_TextFormatter())
+    # urllib3's retries, botocore: through the root logger, else Python's last-resort handler prints them.
+    others = logging.StreamHandler(stream)
+    others.setLevel(logging.WARNING)
+    others.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # The connector's own lines propagate to the root too (Powertools' default): they are written once, above.
+    others.addFilter(lambda record: record.name != logger.name and not record.name.startswith(f"{logger.name}."))
+    logging.getLogger().addHandler(others)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(others)
+        handler.setStream(previous_stream)
+        handler.setFormatter(previous_formatter)
 
 
 def bind_run(*, flow: str, run_id: str, trigger: str) -> None:
