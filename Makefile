@@ -59,7 +59,7 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m sandbox.run
+	$(PY) -m sandbox.run $(if $(SEED),--seed $(SEED))
 
 serve: $(VENV)/.installed
 	$(PY) -m sandbox.serve

@@ -182,6 +182,7 @@ def format_record(record: RunRecord) -> str:
         f"rejected {c.rejected}  skipped {c.skipped}" + (f"  ignored {c.ignored}" if c.ignored else ""),
     ]
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
+    lines += [f"  {check}: {count}" for check, count in (record.checks or {}).items()]
     if record.preview_key:
         lines.append(f"  preview: {record.preview_key}")
     return "\n".join(lines)
