@@ -16,7 +16,7 @@ from connector.flows.catalogue import fabric_code
 from connector.flows.prices import unknown_price_list
 from connector.flows.readiness_report import BY_NAME, Item, ReportStore
 from connector.ledger import LedgerStatus, OrderLedger
-from sandbox.seed import Seed, build_seed
+from sandbox.seed import Seed, build_seed, named_seed, take_seed_option
 from sandbox.stack import LocalStack
 from tests.integration.conftest import NO_WAIT
 from tests.integration.flows import run_flow
@@ -51,6 +51,17 @@ def test_a_synchronised_clean_sandbox_has_no_problem_in_any_check() -> None:
         assert stack.run_record(result["run_id"])["checks"] == dict.fromkeys(BY_NAME, 0)
         # Read-only: every call to Le New Black was a read.
         assert {call.method for call in stack.lnb.data_calls()} == {"GET"}
+
+
+def test_the_seed_option_is_taken_out_of_the_command_line() -> None:
+    assert take_seed_option(["run", "readiness", "--seed", "clean"]) == (["run", "readiness"], "clean")
+    assert take_seed_option(["run", "stock", "--seed=default", "--full"]) == (["run", "stock", "--full"], "default")
+    assert take_seed_option(["check"]) == (["check"], "default")
+    with pytest.raises(SystemExit, match="--seed takes one of default, clean"):
+        take_seed_option(["run", "stock", "--seed", "dirty"])
+    clean, default = named_seed("clean").anomalies, named_seed("default").anomalies
+    assert (clean.invalid_ean, clean.zero_price, clean.missing_colour) == ([], [], [])
+    assert default.invalid_ean and default.zero_price
 
 
 # --- one problem of every kind -----------------------------------------------------------------------------------
