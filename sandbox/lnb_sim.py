@@ -887,11 +887,13 @@ class LeNewBlackSimulator:
         collection = request.args.get("collection_code")
         with self._lock:
             rows = [
-                self._render_product(p)
+                p
                 for _, p in sorted(self.products.items())
                 if (not models or p["model"] in models) and (not collection or p["collection_code"] == collection)
             ]
-        return self._page(request, rows)
+            # Only the asked page is rendered: rendering every product for each page made a whole list quadratic.
+            status, page, headers = self._page(request, rows)
+            return status, [self._render_product(product) for product in page], headers
 
     def _ep_get_product(self, request: Request, body: Any, model: str) -> Handled:
         with self._lock:
@@ -939,8 +941,8 @@ class LeNewBlackSimulator:
 
     def _ep_list_retailers(self, request: Request, body: Any) -> Handled:
         with self._lock:
-            rows = [deepcopy(r) for _, r in sorted(self.retailers.items())]
-        return self._page(request, rows)
+            status, page, headers = self._page(request, [r for _, r in sorted(self.retailers.items())])
+            return status, deepcopy(page), headers
 
     def _ep_get_retailer(self, request: Request, body: Any, reference: str) -> Handled:
         return self._one(self.retailers, reference, "retailer")
