@@ -150,3 +150,23 @@ def test_csv_keeps_quoted_and_multiline_text_whole() -> None:
     rows = list(csv.reader(io.StringIO(to_csv([hostile]))))
     expected = ["retailer_unknown", '\'=cmd|"/c calc"!A1', 'line one\nline "two"', "'@SUM(1)"]
     assert rows == [["check", "key", "problem", "action"], expected]
+
+
+def test_a_colour_without_image_says_whether_its_product_photos_or_upload_is_missing() -> None:
+    rows = as_read(
+        PRODUCTS,
+        [
+            _variant("RB1", "NOIR", "S", GOOD),
+            _variant("RB1", "ROUGE", "S", OTHER),
+            _variant("RB1", "VERT", "S", make_ean13("376000000003")),
+            _variant("RB2", "NOIR", "S", make_ean13("376000000004")),
+        ],
+    )
+    products = map_products(rows, SETTINGS)
+    lnb = [LnbProduct("RB1", "E26", ("Robes",), (LnbVariant("NOIR", 2), LnbVariant("ROUGE", 0)))]
+    items = checks.images(products, lnb, staged=["images/RB1/ROUGE/1.jpg", "images/"])
+    reasons = {item.key: item.problem for item in items}
+    assert set(reasons) == {"RB1/ROUGE", "RB1/VERT", "RB2/NOIR"}
+    assert "upload failed" in reasons["RB1/ROUGE"]
+    assert "no photo" in reasons["RB1/VERT"]
+    assert "not in Le New Black yet" in reasons["RB2/NOIR"]

@@ -121,6 +121,7 @@ def missing_prices(export: PriceExport, settings: Settings) -> list[Item]:
 def images(products: ProductExport, lnb: Sequence[LnbProduct], staged: Iterable[str]) -> list[Item]:
     """Exported product colours LNB shows no image for; with why: nothing staged, or staged but not uploaded."""
     shown = {(product.model, variant.fabric_code) for product in lnb for variant in product.variants if variant.images}
+    in_lnb = {product.model for product in lnb}
     folders = {key[len(IMAGES) :].rsplit("/", 1)[0] for key in staged if key.startswith(IMAGES)}
     items: list[Item] = []
     for model, payload in products.products.items():
@@ -129,11 +130,15 @@ def images(products: ProductExport, lnb: Sequence[LnbProduct], staged: Iterable[
             if (model, code) in shown:
                 continue
             colour = f"{model}/{code}"
-            if colour in folders:
+            if model not in in_lnb:
+                problem = "the product is not in Le New Black yet, so neither are its images"
+                action = "run products, then images"
+            elif colour in folders:
                 problem = "its photos are staged but Le New Black has none: the upload failed or has not run"
                 action = "see the images failure queue and the upload_images log for this colour"
             else:
-                problem, action = NO_IMAGE, f"add the photos in Fastmag, or drop files under {IMAGES}{colour}/"
+                problem = f"{NO_IMAGE} (or the images export has not run since the colour was added)"
+                action = f"add the photos in Fastmag (or drop files under {IMAGES}{colour}/), then run images"
             items.append(Item("image_missing", colour, problem, action))
     return items
 
