@@ -69,7 +69,7 @@ install: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .
 
 run: $(VENV)/.installed $(VENV)/bin/connector
-	$(PY) -m sandbox.run
+	$(PY) -m sandbox.run $(if $(SEED),--seed $(SEED))
 
 serve: $(VENV)/.installed $(VENV)/bin/connector
 	$(PY) -m sandbox.serve

@@ -288,4 +288,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             note="no order waiting: the 15-minute tick",
         ),
     ]
+    from bench.readiness import readiness_scenarios  # its own module; it imports Scenario from here
+
+    listed += readiness_scenarios()
     return [scenario for scenario in listed if (ROOT / "functions" / scenario.function / "app.py").is_file()]

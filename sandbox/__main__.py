@@ -6,6 +6,7 @@ and `apply` can read what an earlier command did, the run records and stored pre
 `.local/` of the current directory (`.local/runs/<run_id>.json`, `.local/previews/<run_id>.jsonl.gz`): put back
 into moto when a sandbox starts, saved when it stops. Nothing else is kept (snapshots, staged images, the
 ledger): a sandbox's simulators would not match them. Delete `.local/runs` and `.local/previews` to forget.
+`--seed clean` seeds it without the catalogue's deliberate defects (default: `--seed default`).
 
 `make run` (every flow through its handler, with a summary) is `python -m sandbox.run`.
 """
@@ -16,6 +17,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from boto3.dynamodb.conditions import Attr
 from connector import cli
 from connector.settings import Secret, Settings, parse_secret
 from sandbox.credentials import SANDBOX_CREDENTIALS
+from sandbox.seed import named_seed, take_seed_option
 from sandbox.stack import LocalStack
 
 LOCAL = Path(".local")
@@ -86,9 +89,9 @@ def _number(value: Any) -> Any:
 
 
 @contextmanager
-def on_sandbox() -> Iterator[tuple[Settings, Secret]]:
+def on_sandbox(seed: str = "default") -> Iterator[tuple[Settings, Secret]]:
     """Simulators and moto on 127.0.0.1, with the sandbox's settings and secret, and the kept runs and previews."""
-    with LocalStack() as stack:
+    with LocalStack(named_seed(seed)) as stack:
         kept = KeptRecords(stack, LOCAL)
         kept.restore()
         try:
@@ -100,7 +103,8 @@ def on_sandbox() -> Iterator[tuple[Settings, Secret]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.main(sys.argv[1:] if argv is None else argv, sandbox=on_sandbox, prog="python -m sandbox")
+    arguments, seed = take_seed_option(sys.argv[1:] if argv is None else argv)
+    return cli.main(arguments, sandbox=partial(on_sandbox, seed), prog="python -m sandbox")
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def _is_number(value: Any) -> bool:
 class LeNewBlackSimulator:
     """Le New Black on 127.0.0.1 (a free port by default), in a daemon thread. Use it as a context manager."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one statement per switch and per store, read in one place
         self,
         *,
         client_id: str = SANDBOX_SECRET["lnb_client_id"],
@@ -222,6 +222,7 @@ class LeNewBlackSimulator:
         # state
         self.products: dict[str, dict[str, Any]] = {}
         self.fabrics: dict[str, dict[str, Any]] = {}
+        self.collections: dict[str, dict[str, Any]] = {}  # made by POST /collections, or by a product naming one
         self.retailers: dict[str, dict[str, Any]] = {}
         self.prices: dict[str, dict[str, Any]] = {}
         self.prices_by_size: dict[str, dict[str, Any]] = {}
@@ -246,6 +247,7 @@ class LeNewBlackSimulator:
         self._resources = {
             "products": _Resource(lambda i: str(i.get("model")), self._validate_product, self._save_product),
             "fabrics": _Resource(lambda i: str(i.get("code")), self._validate_fabric, self._save_fabric),
+            "collections": _Resource(lambda i: str(i.get("code")), self._validate_collection, self._save_collection),
             "retailers": _Resource(lambda i: str(i.get("reference")), self._validate_retailer, self._save_retailer),
             "prices": _Resource(self._price_key, self._validate_price, self._save_price),
             "prices_by_size": _Resource(self._price_key, self._validate_price_by_size, self._save_price_by_size),
@@ -261,6 +263,7 @@ class LeNewBlackSimulator:
                 Rule("/products/<model>/<fabric_code>", methods=["GET"], endpoint="get_variant"),
                 Rule("/fabrics", methods=["GET"], endpoint="list_fabrics"),
                 Rule("/fabrics/<code>", methods=["GET"], endpoint="get_fabric"),
+                Rule("/collections", methods=["GET"], endpoint="list_collections"),
                 Rule("/retailers", methods=["GET"], endpoint="list_retailers"),
                 Rule("/retailers/<reference>", methods=["GET"], endpoint="get_retailer"),
                 Rule("/prices", methods=["GET"], endpoint="list_prices"),
@@ -269,7 +272,7 @@ class LeNewBlackSimulator:
                 Rule("/inventory/ean/<ean13>", methods=["GET"], endpoint="get_inventory_ean"),
                 Rule("/inventory/sku/<sku>", methods=["GET"], endpoint="get_inventory_sku"),
                 Rule(
-                    "/<any(products, fabrics, retailers, prices, prices_by_size):resource>",
+                    "/<any(products, fabrics, collections, retailers, prices, prices_by_size):resource>",
                     methods=["POST"],
                     endpoint="single",
                 ),
@@ -884,11 +887,13 @@ class LeNewBlackSimulator:
         collection = request.args.get("collection_code")
         with self._lock:
             rows = [
-                self._render_product(p)
+                p
                 for _, p in sorted(self.products.items())
                 if (not models or p["model"] in models) and (not collection or p["collection_code"] == collection)
             ]
-        return self._page(request, rows)
+            # Only the asked page is rendered: rendering every product for each page made a whole list quadratic.
+            status, page, headers = self._page(request, rows)
+            return status, [self._render_product(product) for product in page], headers
 
     def _ep_get_product(self, request: Request, body: Any, model: str) -> Handled:
         with self._lock:
@@ -915,10 +920,29 @@ class LeNewBlackSimulator:
     def _ep_get_fabric(self, request: Request, body: Any, code: str) -> Handled:
         return self._one(self.fabrics, code, "fabric")
 
+    def _validate_collection(self, item: Mapping[str, Any]) -> ItemErrors:
+        return _required(item, ("code", "name", "status"))
+
+    def _save_collection(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        code = str(item["code"])
+        self.collections[code] = self._stamp(self.collections, code, item)
+        return deepcopy(self.collections[code])
+
+    def _ep_list_collections(self, request: Request, body: Any) -> Handled:
+        """The collections, explicit ones and those only named by products (lenewblack-api.md §2.4)."""
+        with self._lock:
+            named = {
+                str(p["collection_code"]): {"code": p["collection_code"], "name": p.get("collection_name")}
+                for p in self.products.values()
+                if p.get("collection_code")
+            }
+            rows = [deepcopy(c) for _, c in sorted({**named, **self.collections}.items())]
+        return self._page(request, rows)
+
     def _ep_list_retailers(self, request: Request, body: Any) -> Handled:
         with self._lock:
-            rows = [deepcopy(r) for _, r in sorted(self.retailers.items())]
-        return self._page(request, rows)
+            status, page, headers = self._page(request, [r for _, r in sorted(self.retailers.items())])
+            return status, deepcopy(page), headers
 
     def _ep_get_retailer(self, request: Request, body: Any, reference: str) -> Handled:
         return self._one(self.retailers, reference, "retailer")

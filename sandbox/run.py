@@ -1,6 +1,7 @@
 """`make run`: every flow once, through the real Lambda handlers, on the bundled sandbox; then a summary.
 
 The task log (one JSON line per record outcome, as CloudWatch would hold it) goes to `.local/task-log.jsonl`.
+`--seed clean` runs it on the catalogue without its deliberate defects (readiness then finds nothing).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 from connector.cli.terminal import ProgressBar
 from connector.flows import FLOWS
 from connector.observability import log_to
+from sandbox.seed import named_seed, take_seed_option
 from sandbox.stack import ROOT, LocalStack
 
 TASK_LOG = ROOT / ".local" / "task-log.jsonl"
@@ -37,11 +39,11 @@ def summary_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def run_flows(task_log: TextIO) -> list[dict[str, Any]]:
+def run_flows(task_log: TextIO, seed: str = "default") -> list[dict[str, Any]]:
     """Each flow through its handler; what a Lambda prints (metrics) goes to the task log, as in CloudWatch."""
     results: list[dict[str, Any]] = []
     print("starting the sandbox: Fastmag and Le New Black simulators, moto …", flush=True)
-    with LocalStack() as stack:
+    with LocalStack(named_seed(seed)) as stack:
         print(f"  Fastmag {stack.fastmag.url}  Le New Black {stack.lnb.url}  AWS (moto) {stack.aws_endpoint}")
         for flow, folder in available_functions().items():
             started = time.perf_counter()
@@ -87,13 +89,22 @@ class UploadProgress:
             self._bar.__exit__(*exc)
 
 
-def main() -> int:
+def readiness_counts(results: list[dict[str, Any]]) -> str:
+    """The readiness run's problems per check, one line each ("" when it did not run)."""
+    checks = next((result.get("checks") or {} for result in results if result["flow"] == "readiness"), {})
+    return "\n".join(f"  readiness {check}: {count}" for check, count in checks.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    _, seed = take_seed_option(sys.argv[1:] if argv is None else argv)
     TASK_LOG.parent.mkdir(exist_ok=True)
     with TASK_LOG.open("w", encoding="utf-8") as task_log, log_to(task_log):
-        results = run_flows(task_log)
+        results = run_flows(task_log, seed)
     lines = TASK_LOG.read_text(encoding="utf-8").splitlines()
     print()
     print(summary_table(results))
+    if counts := readiness_counts(results):
+        print(counts)
     for result in results:
         if result.get("message"):
             print(f"  {result['flow']}: {result['status']}: {result['message']}")

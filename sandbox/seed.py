@@ -624,6 +624,34 @@ def build_seed(models: int = 150, retailers: int = 40, seed: int = 7, bad_rows: 
     return Seed(seed, products, variants, stock, prices, customers, addresses, anomalies)
 
 
+SEEDS = ("default", "clean")
+
+
+def named_seed(name: str) -> Seed:
+    """`default`: the catalogue with the defects a real one has (`bad_rows`); `clean`: the same without them,
+    which the flows export whole (the readiness report of a synchronised clean sandbox is empty)."""
+    if name not in SEEDS:
+        raise ValueError(f"unknown seed {name!r}; seeds: {', '.join(SEEDS)}")
+    return build_seed(bad_rows=name == "default")
+
+
+def take_seed_option(argv: list[str]) -> tuple[list[str], str]:
+    """`argv` without its `--seed NAME` (or `--seed=NAME`), and the name (`default` when not given)."""
+    rest: list[str] = []
+    name = "default"
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--seed":
+            name = next(arguments, "")
+        elif argument.startswith("--seed="):
+            name = argument.removeprefix("--seed=")
+        else:
+            rest.append(argument)
+    if name not in SEEDS:
+        raise SystemExit(f"--seed takes one of {', '.join(SEEDS)}, not {name!r}")
+    return rest, name
+
+
 # --- Le New Black orders --------------------------------------------------------------------------------------
 
 

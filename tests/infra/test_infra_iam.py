@@ -144,10 +144,13 @@ FLOW_FUNCTIONS = {
     "images": "ExportImagesFunction",
     "stock": "PushStockFunction",
     "orders": "ImportOrdersFunction",
+    "readiness": "ReadinessFunction",
 }
 # The S3 prefixes each flow function may write: its snapshots and previews (images also stages its files).
 FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
 EXTRA_PREFIXES = {"images": {"${StagingBucket.Arn}/images/*"}}
+# A flow that keeps no snapshot writes only its own prefix (and the runner's preview, should one be asked).
+OWN_PREFIXES = {"readiness": {"${StagingBucket.Arn}/previews/*", "${StagingBucket.Arn}/readiness/*"}}
 
 # Who may read the credentials: each flow function (Fastmag and Le New Black logins) and the upload half of the
 # images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
@@ -190,7 +193,7 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
         if "s3:PutObject" in _as_list(statement["Action"])
     ]
     prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
-    assert prefixes == FLOW_PREFIXES | EXTRA_PREFIXES.get(flow, set())
+    assert prefixes == OWN_PREFIXES.get(flow, FLOW_PREFIXES) | EXTRA_PREFIXES.get(flow, set())
 
 
 def test_every_flow_of_the_registry_has_a_function_listed_here() -> None:
@@ -259,6 +262,7 @@ def test_the_only_resource_star_grants_are_the_listed_managed_policies(resources
         ("PushStockFunctionStockSchedule", "PushStockFunction"),
         ("PushStockFunctionFullStockSchedule", "PushStockFunction"),
         ("ImportOrdersFunctionOrdersSchedule", "ImportOrdersFunction"),
+        ("ReadinessFunctionReadinessSchedule", "ReadinessFunction"),
     ],
 )
 def test_schedule_roles_invoke_their_function_and_feed_the_dead_letter_queue(
@@ -288,7 +292,7 @@ def test_the_api_reads_exactly_the_stacks_schedules_and_names_them_to_the_status
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Scheduler::Schedule"
     }
-    assert len(schedules) == 3
+    assert len(schedules) == 4
     statements = [
         statement
         for owner, statement in _statements(resources)

@@ -45,6 +45,7 @@ def test_the_schedules_deploy_disabled_and_the_page_says_so(api: LocalStack) -> 
         ["stock", "connector-stock", "disabled", "rate(5 minutes)", "none while disabled"],
         ["stock", "connector-stock-full", "disabled", "cron(30 2 * * ? *)", "none while disabled"],
         ["orders", "connector-orders", "disabled", "rate(15 minutes)", "none while disabled"],
+        ["readiness", "connector-readiness", "disabled", "cron(0 6 * * ? *)", "none while disabled"],
     ]
     assert "Configuration check: never run" in page
 

@@ -37,6 +37,12 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert changed["tracemalloc_peak_mb"] > 0
     assert full["tracemalloc_peak_mb"] is None  # the longest scenarios are not traced
 
+    # Readiness reads each LNB list once, a call per 500 rows, and writes nothing.
+    readiness = results["readiness report"]
+    assert readiness["lnb_calls"] == readiness["lnb_calls_min"]
+    assert readiness["fastmag_calls"] == readiness["fastmag_calls_min"]
+    assert readiness["lnb_items_by_path"] == {}
+
     verdicts = {check["budget"]: check["met"] for check in report["budgets"]}
     assert verdicts["stock 0 %: zero LNB calls"] is True
     assert verdicts["stock 1 %: ⌈changed ÷ batch⌉ LNB calls"] is True

@@ -23,7 +23,7 @@ from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
 from tests.integration.conftest import NO_WAIT, local_invocations
-from tests.integration.flows import FLOWS, run_flow
+from tests.integration.flows import FLOWS, READ_ONLY, run_flow
 from tests.integration.test_api import call, event
 
 
@@ -54,7 +54,7 @@ def test_no_secret_and_no_unmasked_email_is_logged_stored_or_answered(
     stack = api_stack
     answers: list[Any] = []
     run_ids = []
-    for flow in FLOWS:
+    for flow in [*FLOWS, *READ_ONLY]:
         for preview in (True, False):
             result = run_flow(stack, flow, preview=preview)
             run_ids.append(result["run_id"])

@@ -149,6 +149,22 @@ def _refusals(runs: RunStore, refusals: Mapping[str, re.Pattern[str]]) -> tuple[
     return named, read
 
 
+def price_list_refusals(code: str) -> dict[str, re.Pattern[str]]:
+    """Per flow, what in its last run's reasons says LNB refused price list `code`."""
+    # The prices flow's own reasons name the lists it skipped for: only its refusal message counts. The
+    # customers flow's reasons name tariffs, so a reason naming the list's code is LNB's refusal.
+    return {
+        "prices": re.compile(re.escape(unknown_price_list(code))),
+        "customers": re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])"),
+    }
+
+
+def price_list_refusal(runs: RunStore, code: str) -> str | None:
+    """The first refusal of price list `code` in the last prices and customers runs (`N × reason`), or None."""
+    named, _ = _refusals(runs, price_list_refusals(code))
+    return named[0] if named else None
+
+
 def _unlistable(runs: RunStore | None, name: str, refusals: Mapping[str, re.Pattern[str]]) -> CheckLine:
     """A value LNB cannot list: failed when the last runs were refused over it, otherwise what can be said."""
     flows = tuple(refusals)
@@ -196,13 +212,7 @@ def run_checks(services: Services, *, known_order: str | None = None, runs: RunS
             lookup_rows = rows
     lines.append(_lookup_line(known_order, lookup_rows))
     for code in sorted(set(settings.tariff_price_lists.values())):
-        # The prices flow's own reasons name the lists it skipped for: only its refusal message counts. The
-        # customers flow's reasons name tariffs, so a reason naming the list's code is LNB's refusal.
-        refusals = {
-            "prices": re.compile(re.escape(unknown_price_list(code))),
-            "customers": re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])"),
-        }
-        lines.append(_unlistable(runs, f"price list {code}", refusals))
+        lines.append(_unlistable(runs, f"price list {code}", price_list_refusals(code)))
     statuses = settings.lenewblack.order_statuses
     for role, value in statuses.model_dump().items():
         move = re.compile(re.escape(f"could not set Le New Black status {value}:"))

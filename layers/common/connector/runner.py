@@ -116,6 +116,7 @@ def execute(
         message,
         counters=run.counters,
         errors=dict(run.reasons),
+        checks=run.checks or None,
         preview_key=preview_key,
         preview_base=run.preview_base,
     )

@@ -66,6 +66,7 @@ class RunRecord(BaseModel):
     force: bool = False
     counters: Counters = Counters()
     errors: dict[str, int] = Field(default_factory=dict, description="reason → how many items it hit")
+    checks: dict[str, int] | None = Field(default=None, description="readiness: problems found per check")
     message: str | None = None
     preview_key: str | None = None
     preview_base: str | None = None

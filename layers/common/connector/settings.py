@@ -32,7 +32,7 @@ from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
-Flow = Literal["customers", "products", "prices", "images", "stock", "orders"]
+Flow = Literal["customers", "products", "prices", "images", "stock", "orders", "readiness"]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
 

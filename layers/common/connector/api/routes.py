@@ -400,3 +400,49 @@ def get_order(reference: str) -> Response[Any]:
     if _wants_html():
         return _html(ledger_page(entry, _view()))
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, entry.model_dump(mode="json", exclude_none=True))
+
+
+# --- Readiness report -----------------------------------------------------------------------------------------
+
+
+@app.get(
+    "/readiness/<run_id>",
+    summary="A readiness report: count per check, items grouped by check (paged); `format=csv` downloads it all",
+)
+def get_readiness_report(
+    run_id: str,
+    check: Annotated[str | None, Query(description="only this check's items")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    format: Annotated[str | None, Query(description="csv: the whole report (or check) as CSV")] = None,
+) -> Response[Any]:
+    from connector.api.readiness_page import readiness_page
+    from connector.flows.readiness_report import BY_NAME, ReportNotFound, ReportStore, to_csv
+
+    services = api_services_for()
+    record = services.runs.get(run_id)
+    if record is None or record.flow != "readiness":
+        return _problem(HTTPStatus.NOT_FOUND, f"no readiness run {run_id}")
+    if check is not None and check not in BY_NAME:
+        return _problem(HTTPStatus.BAD_REQUEST, f"unknown check {check!r}; checks: {', '.join(BY_NAME)}")
+    store = ReportStore(services.s3, services.bucket)
+    try:
+        if format == "csv":
+            items = [item for item in store.read(run_id) if check is None or item.check == check]
+            headers = {**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="readiness-{run_id}.csv"'}
+            return Response(HTTPStatus.OK, "text/csv; charset=utf-8", to_csv(items), headers=headers)
+        page = store.page(run_id, check=check, offset=offset, limit=limit)
+    except ReportNotFound as error:
+        return _problem(HTTPStatus.NOT_FOUND, f"{error} (the run has not finished, or its report expired)")
+    checks = record.checks or {}
+    if _wants_html():
+        return _html(readiness_page(run_id, checks, page, check, _links()))
+    body = {
+        "run_id": run_id,
+        "status": record.status,
+        "checks": checks,
+        "items": [item.__dict__ for item in page.items],
+        "total": page.total,
+        "next_offset": page.next_offset,
+    }
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, body)

@@ -96,6 +96,7 @@ def format_record(record: RunRecord, prog: str = "connector") -> str:
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
     if len(record.errors) > 10:
         lines.append(f"  … {len(record.errors) - 10} more reasons: {prog} show {record.run_id} --items")
+    lines += [f"  {check}: {count}" for check, count in (record.checks or {}).items()]
     if record.preview_key:
         lines.append(f"  preview: {record.preview_key} (read it: {prog} preview {record.run_id})")
     return "\n".join(lines)
