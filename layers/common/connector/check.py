@@ -20,9 +20,10 @@ from connector.errors import ConnectorError
 from connector.fastmag.queries import QUERIES, REAL_STOCK_FILTER, Query
 from connector.fastmag.sql import Raw, Value, render
 from connector.fastmag.wire import answer_is_quoted, decode
-from connector.flows.prices import tariffs_to_read, unknown_price_list
+from connector.flows.prices import tariffs_to_read
+from connector.flows.refusals import price_list_refusals, refusals_in_last_runs
 from connector.observability import shorten
-from connector.runs import RunRecord, RunStore
+from connector.runs import RunStore
 
 if TYPE_CHECKING:
     from connector.fastmag.client import FastmagClient
@@ -130,48 +131,13 @@ def _lookup_line(known_order: str | None, rows: list[dict[str, str]] | None) -> 
     return _line(name, CheckState.OK, f"finds {known_order} as Fastmag order {number}")
 
 
-def _last_run(runs: RunStore, flow: str) -> RunRecord | None:
-    """The flow's latest run that sent anything (not a preview, not held or skipped)."""
-    records, _ = runs.list(flow, limit=20)
-    return next((r for r in records if not r.preview and r.status in {"succeeded", "partial", "failed"}), None)
-
-
-def _refusals(runs: RunStore, refusals: Mapping[str, re.Pattern[str]]) -> tuple[list[str], list[str]]:
-    """The reasons of each flow's last run that its pattern picks, and a description of the runs read."""
-    named: list[str] = []
-    read: list[str] = []
-    for flow, names in refusals.items():
-        record = _last_run(runs, flow)
-        if record is None:
-            continue
-        read.append(f"{flow} run {record.run_id}")
-        named += [f"{count} × {reason}" for reason, count in record.errors.items() if names.search(reason)]
-    return named, read
-
-
-def price_list_refusals(code: str) -> dict[str, re.Pattern[str]]:
-    """Per flow, what in its last run's reasons says LNB refused price list `code`."""
-    # The prices flow's own reasons name the lists it skipped for: only its refusal message counts. The
-    # customers flow's reasons name tariffs, so a reason naming the list's code is LNB's refusal.
-    return {
-        "prices": re.compile(re.escape(unknown_price_list(code))),
-        "customers": re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])"),
-    }
-
-
-def price_list_refusal(runs: RunStore, code: str) -> str | None:
-    """The first refusal of price list `code` in the last prices and customers runs (`N × reason`), or None."""
-    named, _ = _refusals(runs, price_list_refusals(code))
-    return named[0] if named else None
-
-
 def _unlistable(runs: RunStore | None, name: str, refusals: Mapping[str, re.Pattern[str]]) -> CheckLine:
     """A value LNB cannot list: failed when the last runs were refused over it, otherwise what can be said."""
     flows = tuple(refusals)
     if runs is None:
         return _line(name, CheckState.UNKNOWN, "cannot be verified through the API (no run records here)")
     try:
-        named, read = _refusals(runs, refusals)
+        named, read = refusals_in_last_runs(runs, refusals)
     except (BotoCoreError, ClientError) as error:  # no AWS state where the CLI runs: say so, check the rest
         return _line(name, CheckState.UNKNOWN, f"cannot be verified through the API (run records unreadable: {error})")
     if named:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connector.check import price_list_refusal
 from connector.flows import readiness_checks as checks
 from connector.flows.catalogue import group_catalogue
 from connector.flows.context import FlowContext
@@ -25,6 +24,7 @@ from connector.flows.image_files import PREFIX as IMAGES
 from connector.flows.prices import map_prices, tariffs_to_read
 from connector.flows.products import map_products
 from connector.flows.readiness_report import METRIC, Item, ReportStore, blocking_total, counts, ordered
+from connector.flows.refusals import price_list_refusal
 from connector.flows.source import text
 from connector.ledger import LedgerStatus
 from connector.lenewblack.reads import LeNewBlackReads
