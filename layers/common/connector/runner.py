@@ -84,7 +84,7 @@ def execute(
         return None
 
     try:
-        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings):
+        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings), run.recording():
             flow_function(context)
         status = run.final_status()
         message = run.message
@@ -111,13 +111,17 @@ def execute(
                 *run.skipped_items,
             ],
         )
+    # What each record became, for the run page and a key's history; an idle tick has nothing to write.
+    task_log_key = services.task_logs.write(run_id, run.task_log.entries)
     record = record.finished(
         status,
         message,
         counters=run.counters,
         errors=dict(run.reasons),
+        warnings=dict(run.warning_reasons),
         preview_key=preview_key,
         preview_base=run.preview_base,
+        task_log_key=task_log_key,
     )
     return _finish(store, record)
 

@@ -45,6 +45,8 @@ FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, 
 
 
 class Counters(BaseModel):
+    """A run's tallies. What each counts differs by flow (Fastmag rows read, LNB records sent): UNITS says."""
+
     read: int = 0
     unchanged: int = 0
     sent: int = 0
@@ -52,6 +54,7 @@ class Counters(BaseModel):
     rejected: int = 0
     skipped: int = 0
     ignored: int = 0  # orders placed before the go-live cut-off
+    warnings: int = 0  # items sent or kept with a caveat (not failures: the run still succeeds)
 
 
 class RunRecord(BaseModel):
@@ -66,6 +69,10 @@ class RunRecord(BaseModel):
     force: bool = False
     counters: Counters = Counters()
     errors: dict[str, int] = Field(default_factory=dict, description="reason → how many items it hit")
+    warnings: dict[str, int] = Field(
+        default_factory=dict, description="caveat → how many items sent or kept with it (not errors)"
+    )
+    task_log_key: str | None = Field(default=None, description="where its record outcomes are (task_log.py)")
     message: str | None = None
     preview_key: str | None = None
     preview_base: str | None = None

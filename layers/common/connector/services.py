@@ -19,6 +19,7 @@ from connector.runs import RunStore
 from connector.settings import Secret, Settings
 from connector.staging import StagingStore
 from connector.state import LockStore, SnapshotStore, digest
+from connector.task_log import TaskLogStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -49,6 +50,10 @@ class Stores:
     @property
     def ledger(self) -> OrderLedger:
         return OrderLedger(self.table)
+
+    @property
+    def task_logs(self) -> TaskLogStore:
+        return TaskLogStore(self.s3, self.bucket)
 
 
 @dataclass

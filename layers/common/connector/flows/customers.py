@@ -346,7 +346,7 @@ def run(ctx: FlowContext) -> None:
     ctx.run.count("read", retailers.read)
     record_skips(ctx, retailers.skipped)
     for key, reason in retailers.warnings.items():
-        log_record("record.warning", key, reason=reason, level="WARNING")
+        ctx.run.warned(key, reason)
 
     snapshot = ctx.snapshots.load(SNAPSHOT)
     refused = RefusedBuyers(ctx, snapshot)
