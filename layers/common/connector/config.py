@@ -42,6 +42,8 @@ class Environment(BaseModel):
     FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
     # The schedules the status page reads: [{"flow": …, "name": …, "group": …}] (connector.schedules.ScheduleRef).
     SCHEDULES: str = "[]"
+    # The functions' log group, where a key's history is queried (keys.py); empty (sandbox): the task log files.
+    LOG_GROUP: str = ""
 
 
 @cache

@@ -112,7 +112,7 @@ def execute(
             ],
         )
     # What each record became, for the run page and a key's history; an idle tick has nothing to write.
-    task_log_key = services.task_logs.write(run_id, run.task_log.entries)
+    task_log_key = services.task_logs.write(run_id, run.task_log.entries, flow=request.flow)
     record = record.finished(
         status,
         message,

@@ -156,7 +156,7 @@ class TaskLogStore:
     def key(run_id: str) -> str:
         return f"{PREFIX}{run_id}.jsonl.gz"
 
-    def write(self, run_id: str, entries: Sequence[TaskLogEntry]) -> str | None:
+    def write(self, run_id: str, entries: Sequence[TaskLogEntry], *, flow: str) -> str | None:
         """Store the run's entries; nothing (None) when it had none. Returns the object's key."""
         if not entries:
             return None
@@ -166,18 +166,30 @@ class TaskLogStore:
             Key=key,
             Body=gzip.compress(to_jsonl(entries).encode(), compresslevel=6, mtime=0),
             ContentType="application/x-ndjson",
+            Metadata={"flow": flow},
         )
         return key
 
     def read(self, run_id: str) -> list[TaskLogEntry]:
         """The run's entries in the order they were logged; TaskLogMissing if it has no file."""
+        return self.read_with_flow(run_id)[1]
+
+    def read_with_flow(self, run_id: str) -> tuple[str | None, list[TaskLogEntry]]:
+        """The run's flow (as written) and entries; TaskLogMissing if it has no file."""
         try:
             answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))
         except ClientError as error:
             if is_missing(error):
                 raise TaskLogMissing(f"run {run_id} has no task log") from None
             raise
-        return list(parse_jsonl(gzip.decompress(answer["Body"].read()).decode()))
+        entries = list(parse_jsonl(gzip.decompress(answer["Body"].read()).decode()))
+        return answer.get("Metadata", {}).get("flow"), entries
+
+    def presigned_url(self, run_id: str, expires_in: int = 900) -> str:
+        """A link to the stored file itself (gzip JSON Lines), for a download too large for an API answer."""
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": self.key(run_id)}, ExpiresIn=expires_in
+        )
 
     def page(
         self, run_id: str, *, outcome: str | None = None, q: str | None = None, offset: int = 0, limit: int = 50
