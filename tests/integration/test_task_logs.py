@@ -145,3 +145,20 @@ def test_a_keys_history_is_found_across_runs_on_the_sandbox(api: LocalStack) -> 
     status, refused, _ = get(api, f"/keys/{'x' * 300}/history")
     assert status == 422
     assert json.dumps(refused).count("x" * 100) == 0  # the refusal does not echo the whole input
+
+
+def test_a_product_named_as_a_formula_is_inert_in_the_downloaded_csv(api: LocalStack) -> None:
+    from tests.integration.test_products import catalogue, export
+
+    reference = next(iter(catalogue(api.seed)))
+    api.fastmag.execute(
+        "UPDATE produitsfiches SET designation = ? WHERE barcode = ?", ('=HYPERLINK("http://x","Robe")', reference)
+    )
+    run_id = export(api, "products")["run_id"]
+    status, page, _ = get(api, f"/runs/{run_id}/items", {"q": reference, "outcome": "sent"})
+    assert status == 200
+    (item,) = [item for item in page["items"] if item["key"] == reference]
+    assert item["what"] == '=HYPERLINK("http://x","Robe")'  # the data as it is, in JSON
+    status, text, _ = get(api, f"/runs/{run_id}/log.csv")
+    (row,) = [row for row in csv.DictReader(io.StringIO(text)) if row["key"] == reference and row["outcome"] == "sent"]
+    assert row["what"] == '\'=HYPERLINK("http://x","Robe")'  # and inert in a spreadsheet

@@ -41,6 +41,7 @@ RECORD_FIELDS = (
     "path",
     "old",
     "new",
+    "what",  # what the key is: product or fabric name, retailer name (task_log.py, keys.py)
 )
 
 

@@ -46,6 +46,7 @@ class Run:
         self.reasons: Counter[str] = Counter()  # why items failed: makes the run partial
         self.warning_reasons: Counter[str] = Counter()  # caveats on items still sent: listed apart
         self.task_log = TaskLog()
+        self.unchanged_by_resource: Counter[str] = Counter()  # for a preview's counts per resource
         self.status: RunStatus | None = None
         self.message: str | None = None
         self.preview_key: str | None = None

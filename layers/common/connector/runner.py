@@ -106,7 +106,11 @@ def execute(
         preview_key = services.previews.write(
             run_id,
             [
-                {"summary": _preview_summary(context), "base": run.preview_bases},
+                {
+                    "summary": _preview_summary(context),
+                    "resources": _preview_resources(context),
+                    "base": run.preview_bases,
+                },
                 *context.preview_lines,
                 *run.skipped_items,
             ],
@@ -146,7 +150,20 @@ def _preview_summary(context: FlowContext) -> dict[str, int]:
         change = str(line.get("change", "changed"))
         summary[change] = summary.get(change, 0) + 1
     summary["skipped"] = context.run.counters.skipped
+    summary["warnings"] = context.run.counters.warnings
     return summary
+
+
+def _preview_resources(context: FlowContext) -> dict[str, dict[str, int]]:
+    """new / changed / unchanged per resource (a products run previews fabrics and products)."""
+    unchanged = context.run.unchanged_by_resource
+    resources = {name: {"new": 0, "changed": 0, "unchanged": count} for name, count in unchanged.items()}
+    for line in context.preview_lines:
+        resource, change = line.get("resource"), str(line.get("change", "changed"))
+        if isinstance(resource, str) and change in {"new", "changed"}:
+            counts = resources.setdefault(resource, {"new": 0, "changed": 0, "unchanged": 0})
+            counts[change] += 1
+    return resources
 
 
 def _log_finished(record: RunRecord) -> None:

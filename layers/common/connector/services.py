@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from connector.config import environment
 from connector.ledger import OrderLedger
-from connector.previews import PreviewStore
+from connector.previews import PreviewStore, SentValues
 from connector.runs import RunStore
 from connector.settings import Secret, Settings
 from connector.staging import StagingStore
@@ -68,6 +68,10 @@ class Services(Stores):
     @property
     def snapshots(self) -> SnapshotStore:
         return SnapshotStore(self.s3, self.bucket)
+
+    @property
+    def sent_values(self) -> SentValues:
+        return SentValues(self.s3, self.bucket)
 
     @property
     def locks(self) -> LockStore:

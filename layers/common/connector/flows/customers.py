@@ -351,7 +351,8 @@ def run(ctx: FlowContext) -> None:
     snapshot = ctx.snapshots.load(SNAPSHOT)
     refused = RefusedBuyers(ctx, snapshot)
     items = [
-        Outgoing(reference, refused.payload(reference, retailer)) for reference, retailer in retailers.items.items()
+        Outgoing(reference, refused.payload(reference, retailer), {"what": retailer.name})
+        for reference, retailer in retailers.items.items()
     ]
     refused.forget_stale()
     synchronise(ctx, RESOURCE, items, snapshot, resend=refused.resend)

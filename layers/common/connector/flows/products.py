@@ -208,10 +208,11 @@ def run(ctx: FlowContext) -> None:
 
     # Fabrics first: a product's variants point to them by code.
     fabrics = ctx.snapshots.load("products-fabrics")
-    synchronise(ctx, "fabrics", [Outgoing(code, payload) for code, payload in export.fabrics.items()], fabrics)
+    fabric_items = [Outgoing(code, payload, {"what": payload.get("name")}) for code, payload in export.fabrics.items()]
+    synchronise(ctx, "fabrics", fabric_items, fabrics)
     products = ctx.snapshots.load("products")
     items = [
-        Outgoing(model, payload, log_fields={"variants": len(payload["variants"])})
+        Outgoing(model, payload, log_fields={"variants": len(payload["variants"]), "what": payload.get("name")})
         for model, payload in export.products.items()
     ]
     synchronise(ctx, "products", items, products)
