@@ -162,3 +162,19 @@ def test_a_product_named_as_a_formula_is_inert_in_the_downloaded_csv(api: LocalS
     status, text, _ = get(api, f"/runs/{run_id}/log.csv")
     (row,) = [row for row in csv.DictReader(io.StringIO(text)) if row["key"] == reference and row["outcome"] == "sent"]
     assert row["what"] == '\'=HYPERLINK("http://x","Robe")'  # and inert in a spreadsheet
+
+
+def test_skus_sent_without_a_valid_ean13_are_warnings_and_the_products_run_succeeds(stack: LocalStack) -> None:
+    from tests.integration.test_products import export
+
+    # Only the seed's SKUs with a bad EAN13 are left to report: they are sent (without EAN13), with a caveat.
+    stack.fastmag.execute("DELETE FROM produits WHERE couleur IS NULL OR TRIM(couleur) = ''")
+    result = export(stack, "products")
+    assert result["status"] == "succeeded", result.get("errors")
+    record = stack.run_record(result["run_id"])
+    assert result["counters"]["warnings"] == sum(record["warnings"].values()) > 0
+    assert any(reason.startswith("SKU sent without a valid EAN13") for reason in record["warnings"])
+    assert record.get("errors", {}) == {}
+    warned = [e for e in task_logs(stack).read(result["run_id"]) if e.outcome == Outcome.WARNED]
+    assert len(warned) == result["counters"]["warnings"]
+    assert all(e.event in {"record.incomplete", "product.sizing_merged"} and e.reason for e in warned)

@@ -46,7 +46,7 @@ FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, 
 
 
 class Counters(BaseModel):
-    """A run's tallies. What each counts differs by flow (Fastmag rows read, LNB records sent): UNITS says."""
+    """A run's tallies; what each counts differs by flow (Fastmag rows read, LNB records sent): COUNTER_UNITS."""
 
     read: int = 0
     unchanged: int = 0
