@@ -330,6 +330,9 @@ def test_bucket_is_private_encrypted_versioned_and_expires_previews(template: di
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     assert rules["ExpirePreviews"]["Prefix"] == "previews/"
     assert rules["ExpirePreviews"]["ExpirationInDays"] == 30
+    # Task log files are kept exactly as long as previews.
+    assert rules["ExpireTaskLogs"]["Prefix"] == "runs/"
+    assert rules["ExpireTaskLogs"]["ExpirationInDays"] == rules["ExpirePreviews"]["ExpirationInDays"]
     assert any("NoncurrentVersionExpiration" in rule and "Prefix" not in rule for rule in rules.values())
 
 

@@ -162,10 +162,13 @@ def test_missing_ean_lines_can_be_skipped_by_setting(stack: LocalStack, task_log
     stack.configure({"orders": {"missing_ean": "skip_line"}})
     items = lnb_orders(stack.seed, count=1)[0]["items"]
     reference = _add_order(stack, 9101, items=[*items, {**items[0], "ean13": ""}])
-    pull(stack)
+    result = pull(stack)
     (stored,) = [o for o in stack.fastmag.orders() if str(o["RefExterne"]) == reference]
     assert len(stored["lines"]) == len(items)
     assert any(line["key"] == reference for line in task_log.events("order.line_skipped"))
+    # The order was written: its missing line is a warning, not an error.
+    assert result["status"] == "succeeded"
+    assert result["counters"]["warnings"] == 1
 
 
 def test_fastmag_refusal_keeps_the_order_pending_and_raises_an_alarm_after_n_runs(

@@ -55,6 +55,9 @@ class Environment(BaseModel):
             raise ValueError(f"BRAND_TIMEZONE {value!r} is not an IANA timezone (e.g. Europe/Paris)") from error
         return value
 
+    # The functions' log group, where a key's history is queried (keys.py); empty (sandbox): the task log files.
+    LOG_GROUP: str = ""
+
 
 @cache
 def environment() -> Environment:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
@@ -42,6 +43,7 @@ RECORD_FIELDS = (
     "path",
     "old",
     "new",
+    "what",  # what the key is: product or fabric name, retailer name (task_log.py, keys.py)
 )
 
 
@@ -126,6 +128,30 @@ def log_record(event: str, key: str, *, reason: str | None = None, level: str = 
     extra.update({name: masked(value) for name, value in fields.items() if value is not None})
     message = f"{event} {extra['key']}" + (f": {extra['reason']}" if reason else "")
     log_at(level, message, extra)
+    listener = _record_listener.get() or _process_record_listener[0]
+    if listener is not None:
+        listener(level, extra)
+
+
+# Who else receives every record line (the run's task log, task_log.py), as logged: masked and shortened.
+RecordListener = Callable[[str, Mapping[str, Any]], None]
+_record_listener: ContextVar[RecordListener | None] = ContextVar("record_listener", default=None)
+# Worker threads do not inherit context variables: they fall back to the process's latest listener (a Lambda
+# container runs one run at a time, so it is that run's).
+_process_record_listener: list[RecordListener | None] = [None]
+
+
+@contextmanager
+def records_to(listener: RecordListener) -> Iterator[None]:
+    """Within the block, every `log_record` line is also handed to `listener(level, fields)`."""
+    token = _record_listener.set(listener)
+    previous = _process_record_listener[0]
+    _process_record_listener[0] = listener
+    try:
+        yield
+    finally:
+        _record_listener.reset(token)
+        _process_record_listener[0] = previous
 
 
 def log_at(level: str, message: str, extra: dict[str, Any]) -> None:

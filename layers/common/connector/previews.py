@@ -3,6 +3,10 @@
 A preview run stores its exact would-be writes (`PreviewStore`). Applying it sends exactly those, so it is
 refused when the API can already tell it is stale (`apply_refusal`: not a preview, unfinished, or a run sent
 data since), and again inside the flow when the snapshot or the digests moved (`check_preview_still_holds`).
+
+A preview can be reviewed before it is applied: each changed item carries its old value beside the new
+(`field_changes`), from what LNB last accepted (`SentValues`, kept beside the snapshot: the snapshot keeps only
+digests); `read_preview` gives the counts per resource and `PreviewContent.page` the items, filtered and paged.
 """
 
 from __future__ import annotations
@@ -10,11 +14,16 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
+from connector.state import is_missing
+from connector.task_log import Page, page_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -116,3 +125,163 @@ def check_preview_still_holds(
     now = {(mask_email(item.key), item.digest) for item in changed}
     if (base or "empty") != approved_base or approved != now:
         raise PreviewOutdated(f"the data changed since preview {preview_run_id}: run a new preview")
+
+
+# --- Old → new: what LNB last accepted, per key ------------------------------------------------------------------
+
+SENT_VALUES_FORMAT = 1
+
+
+class SentValues:
+    """The payload LNB last accepted per key (masked), beside the snapshot: `snapshots/<name>.sent.json.gz`.
+
+    Only for showing old → new in a preview: the snapshot's digests stay the truth of what changed. Each value
+    keeps the digest it was accepted under, so a value the snapshot has moved past (another run, a rebase) is
+    never shown as the old one. Snapshots written before this file existed simply show no old value: an upgrade
+    changes no digest, so it makes nothing look changed. Not kept where the snapshot's entry is itself readable
+    (stock's quantity).
+    """
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    @staticmethod
+    def key(name: str) -> str:
+        return f"snapshots/{name}.sent.json.gz"
+
+    def load(self, name: str) -> dict[str, tuple[str, Any]]:
+        """key → (digest, payload as accepted); empty where none was kept yet."""
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(name))
+        except ClientError as error:
+            if is_missing(error):
+                return {}
+            raise
+        document = json.loads(gzip.decompress(answer["Body"].read()))
+        if document.get("format") != SENT_VALUES_FORMAT:
+            return {}  # a newer layout: old values are a convenience, never worth failing a run for
+        return {key: (str(value["digest"]), value["payload"]) for key, value in document["values"].items()}
+
+    def update(self, name: str, accepted: Mapping[str, tuple[str, Any]], kept: Mapping[str, str]) -> None:
+        """Record what LNB just accepted; drop values of keys the snapshot (`kept`: key → digest) no longer has."""
+        if not accepted:
+            return
+        values = {key: value for key, value in self.load(name).items() if key in kept}
+        values.update({key: (digest, masked(payload)) for key, (digest, payload) in accepted.items()})
+        document = {
+            "format": SENT_VALUES_FORMAT,
+            "values": {key: {"digest": digest, "payload": payload} for key, (digest, payload) in values.items()},
+        }
+        body = gzip.compress(json.dumps(document, ensure_ascii=False, default=str).encode(), compresslevel=1, mtime=0)
+        self._s3.put_object(Bucket=self._bucket, Key=self.key(name), Body=body, ContentType="application/json")
+
+
+MAX_FIELD_CHANGES = 50
+
+
+class FieldChange(BaseModel):
+    """One field of a changed record: its path in the payload (`variants[0].skus[1].ean13`), old and new."""
+
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _leaves(item, f"{path}.{name}" if path else str(name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    elif value is not None:
+        yield path, value
+
+
+def field_changes(old: Any, new: Any, limit: int = MAX_FIELD_CHANGES) -> list[FieldChange]:
+    """The leaf fields that differ between two payloads, in the new payload's order, at most `limit`."""
+    before, after = dict(_leaves(old)), dict(_leaves(new))
+    paths = [*after, *(path for path in before if path not in after)]
+    changed = [path for path in paths if before.get(path) != after.get(path)][:limit]
+    return [FieldChange(field=path, old=before.get(path), new=after.get(path)) for path in changed]
+
+
+# --- Reading a stored preview -------------------------------------------------------------------------------------
+
+Change = Literal["new", "changed", "skipped"]
+
+
+class ResourceCounts(BaseModel):
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    @property
+    def would_send(self) -> int:
+        return self.new + self.changed
+
+
+class PreviewItem(BaseModel):
+    """One line of a preview: a would-be write (new or changed, with its old → new) or a skipped record."""
+
+    resource: str | None = None
+    key: str
+    change: Change
+    what: str | None = Field(default=None, description="product name, retailer name, EAN + variant")
+    reason: str | None = None
+    changes: list[FieldChange] | None = Field(
+        default=None, description="changed fields, old → new; None where the old value is not known"
+    )
+    old: Any = Field(default=None, description="the flow's own old value, where it logs one (stock quantity)")
+    new: Any = None
+    payload: dict[str, Any] | None = None
+
+
+class PreviewSummary(BaseModel):
+    resources: dict[str, ResourceCounts]
+    skipped: int = 0
+    warnings: int = 0
+
+    @property
+    def would_send(self) -> int:
+        return sum(counts.would_send for counts in self.resources.values())
+
+
+class PreviewContent(BaseModel):
+    summary: PreviewSummary
+    items: list[PreviewItem]
+
+    def page(
+        self, *, change: str | None = None, q: str | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[PreviewItem]:
+        """Items of `change` (new, changed, skipped) whose key contains `q` (any case), one page of them."""
+        needle = (q or "").strip().casefold()
+
+        def match(item: PreviewItem) -> bool:
+            return (change is None or item.change == change) and needle in item.key.casefold()
+
+        return page_of(self.items, match, offset=offset, limit=limit)
+
+
+def read_preview(previews: PreviewStore, run_id: str) -> PreviewContent:
+    """A stored preview as counts per resource and its items (previews of earlier releases included: their
+    counts come from their lines, their items have no old value)."""
+    lines = list(previews.read(run_id))
+    head = lines[0] if lines and "summary" in lines[0] else {}
+    items = [PreviewItem.model_validate(line) for line in lines[1 if head else 0 :] if "key" in line]
+    stored = head.get("resources")
+    if isinstance(stored, dict):
+        resources = {name: ResourceCounts.model_validate(counts) for name, counts in stored.items()}
+    else:
+        resources = {}
+        for item in items:
+            if item.resource is not None and item.change != "skipped":
+                counts = resources.setdefault(item.resource, ResourceCounts())
+                setattr(counts, item.change, getattr(counts, item.change) + 1)
+    summary = head.get("summary", {})
+    skipped = int(summary.get("skipped", sum(1 for item in items if item.change == "skipped")))
+    return PreviewContent(
+        summary=PreviewSummary(resources=resources, skipped=skipped, warnings=int(summary.get("warnings", 0))),
+        items=items,
+    )

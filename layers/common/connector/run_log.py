@@ -1,17 +1,24 @@
 """The running flow's task log: counts every item outcome, logs one line per record, flushes progress to its
-run record while it goes (only while the run still holds its lease)."""
+run record while it goes (only while the run still holds its lease).
+
+Problems and warnings are kept apart: a problem is a reason items were rejected or could not be sent (the run
+ends `partial`); a warning is a caveat on an item that was still sent or kept (a SKU sent without a valid
+EAN13, a negative stock pushed as 0), counted and listed apart, and the run still ends `succeeded`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from connector.events import FlowRequest
 from connector.lease import Lease
-from connector.observability import log_record, mask_email, shorten
+from connector.observability import log_record, mask_email, records_to, shorten
 from connector.runs import Counters, RunStatus, RunStore
+from connector.task_log import TaskLog
 
 MAX_REASONS = 50
 PROGRESS_EVERY_SECONDS = 5.0
@@ -36,7 +43,10 @@ class Run:
         self.run_id = run_id
         self.flow = request.flow
         self.counters = Counters()
-        self.reasons: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()  # why items failed: makes the run partial
+        self.warning_reasons: Counter[str] = Counter()  # caveats on items still sent: listed apart
+        self.task_log = TaskLog()
+        self.unchanged_by_resource: Counter[str] = Counter()  # for a preview's counts per resource
         self.status: RunStatus | None = None
         self.message: str | None = None
         self.preview_key: str | None = None
@@ -60,14 +70,28 @@ class Run:
         setattr(self.counters, counter, getattr(self.counters, counter) + n)
         self._maybe_flush()
 
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Within the block, every record line the flow logs also goes to this run's task log."""
+        with records_to(self.task_log.add):
+            yield
+
     def problem(self, reason: str, n: int = 1) -> None:
         """A reason that made items fail, for the run's error summary (capped to the first reasons seen)."""
-        # LNB's messages may quote a buyer's email; the run record is read on the status page like a log.
-        reason = shorten(mask_email(reason))
-        if reason in self.reasons or len(self.reasons) < MAX_REASONS:
-            self.reasons[reason] += n
-        else:
-            self.reasons["(other reasons)"] += n
+        _tally(self.reasons, reason, n)
+
+    def warning(self, reason: str, n: int = 1) -> None:
+        """A caveat on `n` items that were still sent or kept: counted in `warnings`, summarised apart."""
+        self.count("warnings", n)
+        _tally(self.warning_reasons, reason, n)
+
+    def warned(
+        self, key: str, reason: str, *, event: str = "record.warning", summary: str | None = None, **fields: Any
+    ) -> None:
+        """One item sent or kept with a caveat: its log line (and task-log entry) and the run's warning count.
+        `summary` is the reason the run record groups it under (default: `reason`)."""
+        self.warning(summary or reason)
+        log_record(event, key, reason=reason, level="WARNING", **fields)
 
     def skipped(self, key: str, reason: str, **fields: Any) -> None:
         self.count("skipped")
@@ -103,8 +127,21 @@ class Run:
             self._on_progress(self)
 
     def final_status(self) -> RunStatus:
+        """Held if the flow held it; partial if any item was rejected or could not be sent; succeeded otherwise
+        (warnings included)."""
         if self.status is not None:
             return self.status
         if self.counters.rejected or self.reasons:
             return RunStatus.PARTIAL
         return RunStatus.SUCCEEDED
+
+
+def _tally(reasons: Counter[str], reason: str, n: int) -> None:
+    """Count `reason` (masked and cut: the run record is read on the status page like a log) under the first
+    MAX_REASONS reasons seen; later ones under "(other reasons)"."""
+    # LNB's messages may quote a buyer's email.
+    reason = shorten(mask_email(reason))
+    if reason in reasons or len(reasons) < MAX_REASONS:
+        reasons[reason] += n
+    else:
+        reasons["(other reasons)"] += n

@@ -84,7 +84,7 @@ def execute(
         return None
 
     try:
-        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings):
+        with Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings), run.recording():
             flow_function(context)
         status = run.final_status()
         message = run.message
@@ -106,19 +106,27 @@ def execute(
         preview_key = services.previews.write(
             run_id,
             [
-                {"summary": _preview_summary(context), "base": run.preview_bases},
+                {
+                    "summary": _preview_summary(context),
+                    "resources": _preview_resources(context),
+                    "base": run.preview_bases,
+                },
                 *context.preview_lines,
                 *run.skipped_items,
             ],
         )
+    # What each record became, for the run page and a key's history; an idle tick has nothing to write.
+    task_log_key = services.task_logs.write(run_id, run.task_log.entries, flow=request.flow)
     record = record.finished(
         status,
         message,
         counters=run.counters,
         errors=dict(run.reasons),
         checks=run.checks or None,
+        warnings=dict(run.warning_reasons),
         preview_key=preview_key,
         preview_base=run.preview_base,
+        task_log_key=task_log_key,
     )
     return _finish(store, record)
 
@@ -143,7 +151,20 @@ def _preview_summary(context: FlowContext) -> dict[str, int]:
         change = str(line.get("change", "changed"))
         summary[change] = summary.get(change, 0) + 1
     summary["skipped"] = context.run.counters.skipped
+    summary["warnings"] = context.run.counters.warnings
     return summary
+
+
+def _preview_resources(context: FlowContext) -> dict[str, dict[str, int]]:
+    """new / changed / unchanged per resource (a products run previews fabrics and products)."""
+    unchanged = context.run.unchanged_by_resource
+    resources = {name: {"new": 0, "changed": 0, "unchanged": count} for name, count in unchanged.items()}
+    for line in context.preview_lines:
+        resource, change = line.get("resource"), str(line.get("change", "changed"))
+        if isinstance(resource, str) and change in {"new", "changed"}:
+            counts = resources.setdefault(resource, {"new": 0, "changed": 0, "unchanged": 0})
+            counts[change] += 1
+    return resources
 
 
 def _log_finished(record: RunRecord) -> None:

@@ -12,6 +12,7 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, 
 
 
 class Counters(BaseModel):
+    """A run's tallies; what each counts differs by flow (Fastmag rows read, LNB records sent): COUNTER_UNITS."""
+
     read: int = 0
     unchanged: int = 0
     sent: int = 0
@@ -52,6 +55,59 @@ class Counters(BaseModel):
     rejected: int = 0
     skipped: int = 0
     ignored: int = 0  # orders placed before the go-live cut-off
+    warnings: int = 0  # items sent or kept with a caveat (not failures: the run still succeeds)
+
+
+@dataclass(frozen=True)
+class CounterUnits:
+    """What a flow's counters count: `read` counts rows of the source, the others the records of the target
+    (so products read 1937 / sent 247 compares variant rows with models, not like with like)."""
+
+    read: str
+    records: str
+    labels: Mapping[str, str] = field(default_factory=dict)  # a counter this flow names otherwise
+
+    def label(self, counter: str) -> str:
+        return self.labels.get(counter, counter)
+
+    def unit(self, counter: str) -> str:
+        return self.read if counter == "read" else self.records
+
+    def legend(self) -> str:
+        """The one-line legend a page shows under the flow's counters."""
+        others = ", ".join(self.label(name) for name in Counters.model_fields if name not in {"read", "ignored"})
+        return f"read = {self.read}; {others} = {self.records}"
+
+
+# One place for every flow's units: the pages, the command line and the README read them from here.
+COUNTER_UNITS: dict[str, CounterUnits] = {
+    "customers": CounterUnits(read="Fastmag customers", records="LNB retailers (one per customer)"),
+    "products": CounterUnits(
+        read="Fastmag variant rows (one per SKU)", records="LNB fabrics and products (one product per model)"
+    ),
+    "prices": CounterUnits(
+        read="Fastmag price rows", records="LNB prices (one per model colour and price list, or per size)"
+    ),
+    "images": CounterUnits(
+        read="Fastmag photos",
+        records="image files (one per model, colour and index), staged in S3, then uploaded to LNB",
+        # The export stages files in S3; the upload function then uploads each to LNB and records it.
+        labels={"sent": "to stage", "accepted": "staged"},
+    ),
+    "stock": CounterUnits(
+        read="Fastmag stock rows (one per variant)", records="LNB inventory lines (one per EAN13 or SKU)"
+    ),
+    "orders": CounterUnits(
+        read="LNB orders waiting",
+        records="orders (sent/accepted: written to Fastmag; ignored: before the go-live cut-off)",
+    ),
+}
+
+
+def counter_legend(flow: str) -> str:
+    """The legend of `flow`'s counters; plain counter names for a flow without units."""
+    units = COUNTER_UNITS.get(flow)
+    return units.legend() if units else "read = source rows; sent, accepted… = records sent"
 
 
 class RunRecord(BaseModel):
@@ -67,6 +123,10 @@ class RunRecord(BaseModel):
     counters: Counters = Counters()
     errors: dict[str, int] = Field(default_factory=dict, description="reason → how many items it hit")
     checks: dict[str, int] | None = Field(default=None, description="readiness: problems found per check")
+    warnings: dict[str, int] = Field(
+        default_factory=dict, description="caveat → how many items sent or kept with it (not errors)"
+    )
+    task_log_key: str | None = Field(default=None, description="where its record outcomes are (task_log.py)")
     message: str | None = None
     preview_key: str | None = None
     preview_base: str | None = None

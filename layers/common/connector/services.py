@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from connector.config import environment
 from connector.ledger import OrderLedger
-from connector.previews import PreviewStore
+from connector.previews import PreviewStore, SentValues
 from connector.runs import RunStore
 from connector.settings import Secret, Settings
 from connector.staging import StagingStore
 from connector.state import LockStore, SnapshotStore, digest
+from connector.task_log import TaskLogStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -50,6 +51,10 @@ class Stores:
     def ledger(self) -> OrderLedger:
         return OrderLedger(self.table)
 
+    @property
+    def task_logs(self) -> TaskLogStore:
+        return TaskLogStore(self.s3, self.bucket)
+
 
 @dataclass
 class Services(Stores):
@@ -63,6 +68,10 @@ class Services(Stores):
     @property
     def snapshots(self) -> SnapshotStore:
         return SnapshotStore(self.s3, self.bucket)
+
+    @property
+    def sent_values(self) -> SentValues:
+        return SentValues(self.s3, self.bucket)
 
     @property
     def locks(self) -> LockStore:

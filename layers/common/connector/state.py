@@ -131,6 +131,9 @@ class Snapshot:
     def __init__(self, flow: str, entries: Mapping[str, str] | None = None, version: str | None = None) -> None:
         self.flow = flow
         self.version = version
+        # The version this run read: what an apply compares with its preview's base, even after the run saved
+        # one resource of a snapshot several resources share (prices and prices_by_size).
+        self.loaded_version = version
         self._entries = dict(entries or {})
         self._changes: dict[str, tuple[str | None, str | None]] = {}  # key → (as read, as this run left it)
         self._unsaved = False

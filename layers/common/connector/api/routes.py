@@ -30,6 +30,7 @@ from connector.check_report import CheckStore
 from connector.config import environment
 from connector.errors import ConnectorError, describe, field_problems
 from connector.events import FlowRequest
+from connector.keys import HistoryAnswer, InvalidKey, bounded_since, history_source
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.observability import bind_run, logger
 from connector.previews import apply_refusal
@@ -37,6 +38,17 @@ from connector.runs import FINISHED, InvalidCursor, RunRecord, RunStatus, RunSto
 from connector.schedules import ScheduleRef, ScheduleStatus, read_schedule, schedule_refs
 from connector.services import ApiServices, api_services_for
 from connector.state import is_missing
+from connector.task_log import (
+    MAX_PAGE,
+    Outcome,
+    Page,
+    TaskLogEntry,
+    TaskLogMissing,
+    entry_filter,
+    page_of,
+    to_csv,
+    to_jsonl,
+)
 
 RECENT_RUNS = 5
 # Runs of a flow searched for its last success (the status page's health header).
@@ -446,3 +458,86 @@ def get_readiness_report(
         "next_offset": page.next_offset,
     }
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, body)
+
+
+# --- Task logs and key history (what each record became; one key across runs) --------------------------------
+
+# Lambda answers at most 6 MB: a larger download is the stored file itself, through a presigned link.
+MAX_DOWNLOAD_BYTES = 5_000_000
+
+
+def _task_log(run_id: str) -> list[TaskLogEntry] | Response[dict[str, Any]]:
+    """The run's task log entries (none if the run logged no record outcome), or a 404 if there is no run."""
+    services = api_services_for()
+    if services.runs.get(run_id) is None:
+        return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
+    try:
+        return services.task_logs.read(run_id)
+    except TaskLogMissing:
+        return []
+
+
+@app.get(
+    "/runs/<run_id>/items",
+    summary="A run's record outcomes (task log), filtered by outcome, searched by key, paged",
+    responses={200: {"description": "one page", "content": {"application/json": {"model": Page[TaskLogEntry]}}}},
+)
+def run_items(
+    run_id: str,
+    outcome: Annotated[Outcome | None, Query(description="only this outcome (sent, rejected, skipped…)")] = None,
+    q: Annotated[str | None, Query(description="only keys containing this text", max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> Response[Any]:
+    entries = _task_log(run_id)
+    if isinstance(entries, Response):
+        return entries
+    page = page_of(entries, entry_filter(outcome, q), offset=offset, limit=limit)
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
+
+
+def _download(run_id: str, body: str, content_type: str, extension: str) -> Response[Any]:
+    if len(body.encode()) > MAX_DOWNLOAD_BYTES:
+        url = api_services_for().task_logs.presigned_url(run_id)
+        return Response(HTTPStatus.SEE_OTHER, content_types.APPLICATION_JSON, {"url": url}, headers={"Location": url})
+    disposition = f'attachment; filename="run-{run_id}.{extension}"'
+    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(HTTPStatus.OK, content_type, body, headers=headers)
+
+
+@app.get("/runs/<run_id>/log.jsonl", summary="A run's task log as JSON Lines")
+def run_log_jsonl(run_id: str) -> Response[Any]:
+    entries = _task_log(run_id)
+    if isinstance(entries, Response):
+        return entries
+    return _download(run_id, to_jsonl(entries), "application/x-ndjson; charset=utf-8", "jsonl")
+
+
+@app.get("/runs/<run_id>/log.csv", summary="A run's task log as CSV (cells a spreadsheet would compute are inert)")
+def run_log_csv(run_id: str) -> Response[Any]:
+    entries = _task_log(run_id)
+    if isinstance(entries, Response):
+        return entries
+    return _download(run_id, to_csv(entries), "text/csv; charset=utf-8", "csv")
+
+
+@app.get(
+    "/keys/<key>/history",
+    summary="One key's history across runs: starts a search (answer `running` + `query_id`), poll with `query_id`",
+    responses={200: {"description": "the search", "content": {"application/json": {"model": HistoryAnswer}}}},
+)
+def key_history(
+    key: str,
+    since: Annotated[datetime | None, Query(description="from (ISO); at most keys.MAX_DAYS days back")] = None,
+    query_id: Annotated[str | None, Query(description="the `query_id` a running answer gave", max_length=100)] = None,
+) -> Response[Any]:
+    source = history_source(api_services_for().task_logs, environment().LOG_GROUP)
+    try:
+        answer = source.poll(key, query_id) if query_id else source.start(key, bounded_since(since, _utc_now()))
+    except InvalidKey as error:
+        return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, answer.model_dump(mode="json"))
+
+
+def _utc_now() -> datetime:
+    return datetime.fromtimestamp(run_records.timing.clock(), UTC)

@@ -346,12 +346,13 @@ def run(ctx: FlowContext) -> None:
     ctx.run.count("read", retailers.read)
     record_skips(ctx, retailers.skipped)
     for key, reason in retailers.warnings.items():
-        log_record("record.warning", key, reason=reason, level="WARNING")
+        ctx.run.warned(key, reason)
 
     snapshot = ctx.snapshots.load(SNAPSHOT)
     refused = RefusedBuyers(ctx, snapshot)
     items = [
-        Outgoing(reference, refused.payload(reference, retailer)) for reference, retailer in retailers.items.items()
+        Outgoing(reference, refused.payload(reference, retailer), {"what": retailer.name})
+        for reference, retailer in retailers.items.items()
     ]
     refused.forget_stale()
     synchronise(ctx, RESOURCE, items, snapshot, resend=refused.resend)

@@ -35,7 +35,7 @@ from connector.flows.order_book import Found, OrderBook
 from connector.flows.order_check import Checked, Variant, check_order
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.lenewblack.models import Order
-from connector.observability import log_record, mask_email
+from connector.observability import mask_email
 
 
 def _variants(ctx: FlowContext, orders: Iterable[Order]) -> dict[str, Variant]:
@@ -170,7 +170,8 @@ def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
     for order in waiting:
         result = checked[order.reference] = check_order(order, variants, customers, ctx.settings, today)
         for note in result.skipped_lines:
-            log_record("order.line_skipped", result.reference, reason=note, level="WARNING")
+            # A line left out of an order still written: a warning on the order, not an error.
+            ctx.run.warned(result.reference, note, event="order.line_skipped")
     return checked
 
 

@@ -30,7 +30,7 @@ from connector.flows.context import FlowContext
 from connector.flows.source import Skip, sku_of, text, variant_label
 from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.lenewblack.models import Fabric, Product
-from connector.observability import log_record, logger
+from connector.observability import logger
 from connector.settings import Settings
 
 NO_WAY_BACK = "orders for it cannot come back"
@@ -43,7 +43,7 @@ class Notice:
     event: str
     key: str
     reason: str
-    summary: str | None = None  # the line it adds to the run's error summary (the run then ends partial)
+    summary: str | None = None  # the line it adds to the run's warnings (its reason if None); not an error
 
 
 @dataclass
@@ -204,16 +204,15 @@ def run(ctx: FlowContext) -> None:
         )
     record_skips(ctx, export.skipped)
     for notice in export.notices:
-        log_record(notice.event, notice.key, reason=notice.reason, level="WARNING")
-        if notice.summary:
-            ctx.run.problem(notice.summary)
+        ctx.run.warned(notice.key, notice.reason, event=notice.event, summary=notice.summary)
 
     # Fabrics first: a product's variants point to them by code.
     fabrics = ctx.snapshots.load("products-fabrics")
-    synchronise(ctx, "fabrics", [Outgoing(code, payload) for code, payload in export.fabrics.items()], fabrics)
+    fabric_items = [Outgoing(code, payload, {"what": payload.get("name")}) for code, payload in export.fabrics.items()]
+    synchronise(ctx, "fabrics", fabric_items, fabrics)
     products = ctx.snapshots.load("products")
     items = [
-        Outgoing(model, payload, log_fields={"variants": len(payload["variants"])})
+        Outgoing(model, payload, log_fields={"variants": len(payload["variants"]), "what": payload.get("name")})
         for model, payload in export.products.items()
     ]
     synchronise(ctx, "products", items, products)

@@ -214,8 +214,7 @@ def run(ctx: FlowContext) -> None:
     reasons: dict[str, str] = {}
     for warning in levels.warnings:
         reasons[warning.key] = warning.reason
-        ctx.run.problem(NEGATIVE)
-        log_record("stock.zeroed", warning.key, reason=warning.reason, level="WARNING", **warning.detail)
+        ctx.run.warned(warning.key, warning.reason, event="stock.zeroed", summary=NEGATIVE, **warning.detail)
     for key, (entry, reason) in zeroed.items():
         reasons[key] = reason
         log_record("stock.zeroed", key, reason=reason, level="WARNING", old=entry.quantity)

@@ -17,6 +17,7 @@ from connector import previews
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
+from connector.observability import masked
 from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
@@ -42,6 +43,8 @@ class Outgoing:
 class SyncResult:
     changed: list[Outgoing]
     accepted: int = 0
+    # key → (digest, payload) LNB accepted, kept to show old → new in later previews (previews.SentValues).
+    accepted_values: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
 
 def record_skips(ctx: FlowContext, skips: Iterable[Skip]) -> None:
@@ -70,24 +73,33 @@ def check_preview_still_holds(
     ctx: FlowContext, preview_run_id: str, resource: str, changed: list[Outgoing], snapshot: Snapshot
 ) -> None:
     """Raise PreviewOutdated unless `changed` is what the preview approved, on the same snapshot (previews.py)."""
-    previews.check_preview_still_holds(ctx.services.previews, preview_run_id, resource, changed, snapshot.version)
+    previews.check_preview_still_holds(
+        ctx.services.previews, preview_run_id, resource, changed, snapshot.loaded_version
+    )
 
 
 def preview_items(ctx: FlowContext, resource: str, items: Iterable[Outgoing], snapshot: Snapshot) -> None:
-    """Record would-be sends with their diff class; the digest lets an apply prove nothing changed since."""
+    """Record would-be sends with their diff class; the digest lets an apply prove nothing changed since. A
+    changed item also carries its changed fields, old → new, where the old payload is known (SentValues)."""
     # A flow may send several resources (fabrics, then products), each diffed against its own snapshot.
     ctx.run.preview_bases.setdefault(resource, snapshot.version or "empty")
+    sent: dict[str, tuple[str, Any]] | None = None  # read once, and only if an item changed
     for item in items:
-        ctx.preview(
-            {
-                "resource": resource,
-                "key": item.key,
-                "change": "changed" if item.key in snapshot.entries else "new",
-                "digest": item.digest,
-                "payload": item.payload,
-                **item.log_fields,
-            }
-        )
+        line: dict[str, Any] = {
+            "resource": resource,
+            "key": item.key,
+            "change": "changed" if item.key in snapshot.entries else "new",
+            "digest": item.digest,
+            "payload": item.payload,
+            **item.log_fields,
+        }
+        if line["change"] == "changed" and item.fingerprint is None:
+            sent = ctx.services.sent_values.load(snapshot.flow) if sent is None else sent
+            digest, old = sent.get(item.key, (None, None))
+            if digest is not None and digest == snapshot.entries[item.key]:  # the value the snapshot stands for
+                changes = previews.field_changes(old, masked(item.payload))
+                line["changes"] = [change.model_dump(mode="json") for change in changes]
+        ctx.preview(line)
 
 
 def synchronise(
@@ -106,7 +118,9 @@ def synchronise(
     chance in the same run: the part LNB can take (e.g. a retailer without the buyers it refused), or None; the
     snapshot then holds the digest of what LNB accepted.
     """
+    unchanged_before = ctx.run.counters.unchanged
     changed = changed_items(ctx, items, snapshot)
+    ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
     result = SyncResult(changed)
     if ctx.run.request.apply_run_id is not None:
         check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
@@ -120,6 +134,7 @@ def synchronise(
         _send(ctx, resource, retries, snapshot, result, explain=explain, resend=None)
     ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
     ctx.snapshots.save(snapshot)
+    ctx.services.sent_values.update(snapshot.flow, result.accepted_values, snapshot.entries)
     return result
 
 
@@ -141,6 +156,8 @@ def _send(
         if outcome.accepted:
             snapshot.accept(item.key, item.digest)
             result.accepted += 1
+            if item.fingerprint is None:  # a fingerprint is itself readable (stock's quantity): nothing to keep
+                result.accepted_values[item.key] = (item.digest, item.payload)
             ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
         elif resend is not None and (reduced := resend(item, outcome)) is not None:
             retries.append(reduced)
