@@ -101,6 +101,10 @@ COUNTER_UNITS: dict[str, CounterUnits] = {
         read="LNB orders waiting",
         records="orders (sent/accepted: written to Fastmag; ignored: before the go-live cut-off)",
     ),
+    # Read-only: it sends nothing; its findings are the run's `checks` (problems per check).
+    "readiness": CounterUnits(
+        read="Fastmag rows, LNB records and ledger entries read", records="none (it writes to neither side)"
+    ),
 }
 
 
