@@ -145,9 +145,16 @@ FLOW_FUNCTIONS = {
     "stock": "PushStockFunction",
     "orders": "ImportOrdersFunction",
 }
-# The S3 prefixes each flow function may write: its snapshots and previews (images also stages its files).
-FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
-EXTRA_PREFIXES = {"images": {"${StagingBucket.Arn}/images/*"}}
+# The S3 objects each flow function may write: its own snapshots (state.SnapshotStore) and the previews (images
+# also stages its files). tests/infra/test_infra_access.py evaluates them for sample keys.
+FLOW_OBJECTS = {
+    "customers": {"snapshots/customers.json.gz"},
+    "products": {"snapshots/products.json.gz", "snapshots/products-fabrics.json.gz"},
+    "prices": {"snapshots/prices.json.gz"},
+    "images": {"snapshots/images.json.gz", "snapshots/images-colours.json.gz", "images/*"},
+    "stock": {"snapshots/stock-*"},
+    "orders": set(),
+}
 
 # Who may read the credentials: each flow function (Fastmag and Le New Black logins) and the upload half of the
 # images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
@@ -178,6 +185,8 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
     assert grants["ssm:GetParameter"] == {"SettingsParameterName"}
     assert grants["secretsmanager:GetSecretValue"] == {"CredentialsSecretName"}
     assert grants["dynamodb:PutItem"] == {"StateTable"}
+    assert "dynamodb:Scan" not in grants
+    assert "dynamodb:BatchWriteItem" not in grants
     assert grants["s3:PutObject"] == {"StagingBucket"}
     assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
     assert not any(action.startswith(("s3:Delete", "iam:", "kms:", "lambda:")) for action in grants)
@@ -190,7 +199,7 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
         if "s3:PutObject" in _as_list(statement["Action"])
     ]
     prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
-    assert prefixes == FLOW_PREFIXES | EXTRA_PREFIXES.get(flow, set())
+    assert prefixes == {f"${{StagingBucket.Arn}}/{key}" for key in FLOW_OBJECTS[flow] | {"previews/*"}}
 
 
 def test_every_flow_of_the_registry_has_a_function_listed_here() -> None:
