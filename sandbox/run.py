@@ -50,10 +50,10 @@ def run_flows(task_log: TextIO) -> list[dict[str, Any]]:
             result["seconds"] = round(time.perf_counter() - started, 2)
             results.append(result)
             if flow == "images":
-                # In AWS each staged file's S3 event starts UploadImagesFunction; moto sends none.
+                # In AWS each staged file's S3 event is queued for UploadImagesFunction; moto sends none.
                 with redirect_stdout(task_log):
                     outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events())
-                print(f"  S3 events → functions/upload_images/app.py: {dict(outcomes) or 'none'}", flush=True)
+                print(f"  S3 events → ImageUploadQueue → upload code: {dict(outcomes) or 'none'}", flush=True)
     return results
 
 

@@ -204,6 +204,11 @@ def index_query(partition_key: str, index: str = "by_flow") -> Request:
     return Request("dynamodb:Query", f"{TABLE_ARN}/index/{index}", {"dynamodb:LeadingKeys": [partition_key]})
 
 
+def table_query(partition_key: str) -> Request:
+    """A Query on the table itself, for one partition key."""
+    return Request("dynamodb:Query", TABLE_ARN, {"dynamodb:LeadingKeys": [partition_key]})
+
+
 def scan() -> Request:
     """A Scan names no partition key: the request carries no dynamodb:LeadingKeys."""
     return Request("dynamodb:Scan", TABLE_ARN)

@@ -19,6 +19,7 @@ from tests.infra.iam_eval import (
     role_statements,
     s3_object,
     scan,
+    table_query,
 )
 
 FLOW_FUNCTIONS = {
@@ -80,6 +81,9 @@ def _flow_expectations(flow: str) -> list[tuple[Request, bool]]:
         # No request without a leading key, no batch.
         (scan(), False),
         (Request("dynamodb:Query", TABLE_ARN), False),
+        # Reading an images run sums its files' uploads, in the run's own partition.
+        (table_query("RUN#x"), flow == "images"),
+        (table_query("ORDER#x"), False),
         (batch_write("RUN#x"), False),
         (Request("dynamodb:DeleteTable", TABLE_ARN), False),
         # The index: its own runs; the ledger by status for orders only.
@@ -137,7 +141,8 @@ API_CASES = [
     (index_query("FLOW#stock"), True),
     (index_query("LEDGER#blocked"), True),
     (Request("dynamodb:Query", f"{TABLE_ARN}/index/by_flow"), False),
-    (Request("dynamodb:Query", TABLE_ARN, {"dynamodb:LeadingKeys": ["ORDER#x"]}), False),
+    (table_query("ORDER#x"), False),
+    (table_query("RUN#x"), True),
     (s3_object("GetObject", "previews/run-1.jsonl.gz"), True),
     (s3_object("GetObject", "snapshots/stock-all.json.gz"), False),
     (read_secret(CREDENTIALS), False),
@@ -147,6 +152,38 @@ API_CASES = [
 @pytest.mark.parametrize(("request_", "allowed"), [pytest.param(r, a, id=f"{r.action}-{_id(r)}") for r, a in API_CASES])
 def test_the_api_reads_the_ledger_and_writes_runs_only(statements_of: Any, request_: Request, allowed: bool) -> None:
     assert decide(statements_of("ApiFunction"), request_) is allowed
+
+
+UPLOAD_CASES = [
+    # Its outcome on the export run that staged the file, by UpdateItem only.
+    (item("UpdateItem", "RUN#x"), True),
+    (item("GetItem", "RUN#x"), False),
+    (item("PutItem", "RUN#x"), False),
+    (item("DeleteItem", "RUN#x"), False),
+    (item("UpdateItem", "ORDER#x"), False),
+    (item("DeleteItem", "ORDER#x"), False),
+    (item("UpdateItem", "LOCK#images"), False),
+    (scan(), False),
+    (table_query("RUN#x"), False),
+    (index_query("FLOW#images"), False),
+    # The file (GetObject is also the permission of a HEAD), the exported colours, its upload markers.
+    (s3_object("GetObject", "images/M/F/1.jpg"), True),
+    (s3_object("PutObject", "images/M/F/1.jpg"), False),
+    (s3_object("GetObject", "snapshots/images-colours.json.gz"), True),
+    (s3_object("GetObject", "snapshots/images.json.gz"), False),
+    (s3_object("PutObject", "uploaded/M/F/1/abc"), True),
+    (read_secret(CREDENTIALS), True),
+    (read_secret(API_ACCESS), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"), [pytest.param(r, a, id=f"{r.action}-{_id(r)}") for r, a in UPLOAD_CASES]
+)
+def test_the_upload_function_records_outcomes_on_runs_only(
+    statements_of: Any, request_: Request, allowed: bool
+) -> None:
+    assert decide(statements_of("UploadImagesFunction"), request_) is allowed
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ class Environment(BaseModel):
     FLOW_INVOKER: Literal["lambda", "local"] = "lambda"
     # The schedules the status page reads: [{"flow": …, "name": …, "group": …}] (connector.schedules.ScheduleRef).
     SCHEDULES: str = "[]"
+    # UploadImagesFunction: ImageUploadQueue's maxReceiveCount, so the last delivery of a file records its failure.
+    UPLOAD_MAX_RECEIVES: int = 3
 
 
 @cache

@@ -152,7 +152,12 @@ class _Reader:
             # S3 metadata travels in HTTP headers: ASCII only, hence the quoted reference and colour.
             source = f"fastmag-{self.ctx.settings.fastmag.photos.source}:{quote(colour.model)}/{quote(colour.colour)}"
             staged = self.ctx.services.staging.stage(
-                key.s3_key, content, sha256, media_type=media, source=f"{source}/{key.index}"
+                key.s3_key,
+                content,
+                sha256,
+                media_type=media,
+                source=f"{source}/{key.index}",
+                run_id=self.ctx.run.run_id,
             )
         return Photo(key, sha256, len(content), changed, staged)
 
