@@ -53,8 +53,8 @@ def run_flows(task_log: TextIO, seed: str = "default") -> list[dict[str, Any]]:
             result["seconds"] = round(time.perf_counter() - started, 2)
             results.append(result)
             if flow == "images":
-                # In AWS each staged file's S3 event starts UploadImagesFunction; moto sends none.
-                print("uploading the staged images through functions/upload_images/app.py …", flush=True)
+                # In AWS each staged file's S3 event is queued for UploadImagesFunction; moto sends none.
+                print("uploading the staged images: S3 events → ImageUploadQueue → upload code …", flush=True)
                 with UploadProgress(sys.stdout) as progress, redirect_stdout(task_log):
                     outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events(progress=progress))
                 print(f"  image uploads: {upload_line(outcomes)}", flush=True)

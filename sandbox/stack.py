@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -17,14 +18,19 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from connector import configure, settings
+from connector.config import load_settings
+from connector.flows.image_upload import UploadBatch, upload_batch
+from connector.observability import metrics
 from connector.previews import PreviewStore
+from connector.services import services_for
 from sandbox.credentials import SANDBOX_API_ACCESS, SANDBOX_CREDENTIALS
 from sandbox.fastmag_sim import FastmagSimulator
 from sandbox.handlers import REGION, ROOT, FakeLambdaContext, forget_cached_clients, handler_module
 from sandbox.lnb_sim import LeNewBlackSimulator
 from sandbox.s3_events import S3Changes
 from sandbox.seed import Seed, build_seed, lnb_orders
-from sandbox.template import dynamodb_table_spec, load_template, schedules
+from sandbox.template import dynamodb_table_spec, load_template, schedules, upload_pacing
+from sandbox.upload_queue import UploadQueue, sqs_event
 
 STACK_NAME = "connector"
 
@@ -40,6 +46,7 @@ class LocalStack:
         fastmag_options: dict[str, Any] | None = None,
         lnb_options: dict[str, Any] | None = None,
         orders: int = 6,
+        upload_concurrency: int | None = None,
     ) -> None:
         self.seed = seed if seed is not None else build_seed()
         self._extra_settings = settings_document or {}
@@ -56,6 +63,10 @@ class LocalStack:
             "API_ACCESS_SECRET_ID": "connector/api-access",
         }
         self._s3_changes = S3Changes()
+        pacing = upload_pacing(load_template())
+        if upload_concurrency is not None:
+            pacing = replace(pacing, max_concurrency=upload_concurrency)
+        self.upload_queue = UploadQueue(pacing, self.upload_batch)
         # The template's schedules as a first deploy makes them (parameter defaults: disabled).
         self.schedules = schedules(load_template(), STACK_NAME)
 
@@ -84,6 +95,7 @@ class LocalStack:
                 "POWERTOOLS_METRICS_NAMESPACE": "FastmagLeNewBlack",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "PARAMETERS_MAX_AGE": "0",
+                "UPLOAD_MAX_RECEIVES": str(self.upload_queue.pacing.max_receives),
                 **self.names,
                 "SCHEDULES": json.dumps([{"flow": s["flow"], "name": s["Name"]} for s in self.schedules]),
             }
@@ -205,39 +217,32 @@ class LocalStack:
         return module.lambda_handler(event, FakeLambdaContext(function_dir))
 
     def deliver_s3_events(
-        self,
-        prefix: str = "images/",
-        function_dir: str = "upload_images",
-        *,
-        retries: int | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        self, prefix: str = "images/", *, progress: Callable[[int, int], None] | None = None
     ) -> list[Any]:
-        """What S3 notifications do in AWS (moto sends none): hand the function one event per object created,
-        replaced or removed under `prefix` since the previous delivery; returns the handler's answers.
-
-        Without `retries`, a handler that raises raises here. With it, each event is tried as Lambda's
-        asynchronous invoke does (the first try and `retries` more); one that still raises ends in the on-failure
-        queue, answered as `{"event": "record.failed", "reason": …}`. `progress(done, total)` is called after each.
-        """
+        """What S3 events do in AWS (moto sends none): each object created, replaced or removed under `prefix`
+        since the previous delivery goes through ImageUploadQueue to the upload code, paced as the template's
+        event source mapping paces it (`upload_queue`); returns each file's answer, a file whose deliveries all
+        failed as `{"event": "record.failed", "reason": …}` (it is then in `upload_queue.dead_letters`).
+        `progress(done, total)` is called as files are settled: make run's progress bar."""
         events = self._s3_changes.events(self.s3, self.names["STAGING_BUCKET"], prefix)
-        answers = []
-        for done, event in enumerate(events, start=1):
-            if retries is None:
-                answers.append(self.invoke(function_dir, event))
-            else:
-                answers.append(self._invoke_retried(function_dir, event, retries))
-            if progress is not None:  # `progress(done, total)`: make run's progress bar
-                progress(done, len(events))
-        return answers
+        return self.upload_queue.deliver(events, progress=progress)
 
-    def _invoke_retried(self, function_dir: str, event: dict[str, Any], retries: int) -> Any:
-        failure = ""
-        for _attempt in range(retries + 1):
-            try:
-                return self.invoke(function_dir, event)
-            except Exception as error:  # what Lambda would retry
-                failure = f"upload raised: {error}"
-        return {"event": "record.failed", "reason": failure}
+    def upload_batch(self, sqs_event: dict[str, Any]) -> UploadBatch:
+        """One batch of ImageUploadQueue through the code UploadImagesFunction runs; its metrics flushed at the end,
+        as the handler's `log_metrics` does."""
+        try:
+            return upload_batch(sqs_event, services_for(*load_settings()), FakeLambdaContext("upload_images"))
+        finally:
+            metrics.flush_metrics()
+
+    def upload(self, event: dict[str, Any], *, receives: int = 1) -> dict[str, Any]:
+        """One S3 event, alone in its batch, delivered for the `receives`-th time: its answer, or the error that
+        sends it back to the queue."""
+        batch = self.upload_batch(sqs_event(event, receives=receives))
+        for error in batch.errors.values():
+            raise error
+        (answer,) = batch.answers.values()
+        return answer
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")

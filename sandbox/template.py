@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,26 @@ def schedules(template: Template, stack_name: str, parameters: dict[str, str] | 
 
 # Properties that name local code or documents, which `sam package` would upload to S3.
 _ARTIFACT_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
+
+
+@dataclass(frozen=True)
+class UploadPacing:
+    """How the image uploads are paced in AWS: the event source's batch size and maximum concurrency (the
+    UploadConcurrency parameter's default), and the deliveries of a message before its dead letter queue."""
+
+    batch_size: int
+    max_concurrency: int
+    max_receives: int
+
+
+def upload_pacing(template: Template) -> UploadPacing:
+    resources = template["Resources"]
+    mapping = resources["UploadImagesFunctionImageUploads"]["Properties"]
+    concurrency = mapping["ScalingConfig"]["MaximumConcurrency"]
+    if isinstance(concurrency, dict):
+        concurrency = template["Parameters"][concurrency["Ref"]]["Default"]
+    redrive = resources["ImageUploadQueue"]["Properties"]["RedrivePolicy"]
+    return UploadPacing(int(mapping["BatchSize"]), int(concurrency), int(redrive["maxReceiveCount"]))
 
 
 def _with_artifacts_in_s3(template: Template) -> Template:

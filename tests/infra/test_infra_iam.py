@@ -150,12 +150,19 @@ FLOW_FUNCTIONS = {
     "orders": "ImportOrdersFunction",
     "readiness": "ReadinessFunction",
 }
-# The S3 prefixes each flow function may write: its snapshots, previews and task logs (images also stages its
-# files).
-FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*", "${StagingBucket.Arn}/runs/*"}
-EXTRA_PREFIXES = {"images": {"${StagingBucket.Arn}/images/*"}}
-# A flow that keeps no snapshot writes only its own prefix (and the runner's preview, should one be asked).
-OWN_PREFIXES = {"readiness": {"${StagingBucket.Arn}/previews/*", "${StagingBucket.Arn}/readiness/*"}}
+# The S3 objects each flow function may write: its own snapshots (state.SnapshotStore) with the values LNB accepted
+# beside them (previews.SentValues), the previews and its task logs (images also stages its files; readiness keeps
+# no snapshot and writes its reports). tests/infra/test_infra_access.py evaluates them for sample keys.
+FLOW_OBJECTS = {
+    "customers": {"snapshots/customers.*"},
+    "products": {"snapshots/products.*", "snapshots/products-fabrics.*"},
+    "prices": {"snapshots/prices.*"},
+    "images": {"snapshots/images.*", "snapshots/images-colours.*", "images/*"},
+    "stock": {"snapshots/stock-*"},
+    "orders": set(),
+}
+COMMON_OBJECTS = {"previews/*", "runs/*"}
+OWN_OBJECTS = {"readiness": {"previews/*", "runs/*", "readiness/*"}}
 
 # Who may read the credentials: each flow function (Fastmag and Le New Black logins) and the upload half of the
 # images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
@@ -186,6 +193,8 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
     assert grants["ssm:GetParameter"] == {"SettingsParameterName"}
     assert grants["secretsmanager:GetSecretValue"] == {"CredentialsSecretName"}
     assert grants["dynamodb:PutItem"] == {"StateTable"}
+    assert "dynamodb:Scan" not in grants
+    assert "dynamodb:BatchWriteItem" not in grants
     assert grants["s3:PutObject"] == {"StagingBucket"}
     assert grants["sqs:SendMessage"] == {"FlowFailureQueue"}
     assert not any(action.startswith(("s3:Delete", "iam:", "kms:", "lambda:")) for action in grants)
@@ -198,7 +207,8 @@ def test_flow_roles_reach_only_their_data(resources: dict[str, dict[str, Any]], 
         if "s3:PutObject" in _as_list(statement["Action"])
     ]
     prefixes = {sub["Fn::Sub"] for statement in object_grants for sub in _as_list(statement["Resource"])}
-    assert prefixes == OWN_PREFIXES.get(flow, FLOW_PREFIXES) | EXTRA_PREFIXES.get(flow, set())
+    expected = OWN_OBJECTS.get(flow, FLOW_OBJECTS.get(flow, set()) | COMMON_OBJECTS)
+    assert prefixes == {f"${{StagingBucket.Arn}}/{key}" for key in expected}
 
 
 def test_every_flow_of_the_registry_has_a_function_listed_here() -> None:

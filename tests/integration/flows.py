@@ -37,9 +37,9 @@ def run_flow(stack: LocalStack, flow: str, **fields: Any) -> dict[str, Any]:
 
 
 def deliver_uploads(stack: LocalStack) -> list[dict[str, Any]]:
-    """Each staged file's S3 event to UploadImagesFunction, retried as Lambda's asynchronous invoke does (the
-    first try and two retries); an event that still raises ends in the on-failure queue: answered as failed."""
-    return stack.deliver_s3_events(retries=2)
+    """Each staged file's S3 event through ImageUploadQueue to the upload code, delivered again as the queue does
+    (up to its maxReceiveCount); one whose deliveries all failed ends in the dead letter queue: answered as failed."""
+    return stack.deliver_s3_events()
 
 
 def outcome(result: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ each object created or removed since the previous delivery.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,12 @@ import pytest
 
 from connector.errors import LeNewBlackError
 from connector.flows.catalogue import fabric_code
+from connector.runs import RunStore
 from sandbox.fastmag_sim import photo_bytes
 from sandbox.s3_events import object_event
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
+from sandbox.upload_queue import sqs_event
 from tests.conftest import TaskLog
 from tests.integration.conftest import NO_WAIT
 from tests.integration.test_products import catalogue, export
@@ -178,16 +181,24 @@ def test_the_s3_event_handler_with_the_sample_events(small: LocalStack) -> None:
         == "images/CH2301/BLANC_CACHEMIRE/1.jpg"
     )
 
-    answer = small.invoke("upload_images", created)
+    answer = small.upload(created)
     assert answer["event"] == "record.sent"
     assert small.lnb.images[slot].content == photo_bytes("ch2301", "blanc", 1)
 
-    answer = small.invoke("upload_images", removed)
+    # A removed file's event acts on the bucket as it is now: while the file is there, its slot keeps it.
+    assert small.upload(removed)["event"] == "record.sent"
+    assert small.lnb.images[slot].content == photo_bytes("ch2301", "blanc", 1)
+
+    small.s3.delete_object(Bucket=small.names["STAGING_BUCKET"], Key="images/CH2301/BLANC_CACHEMIRE/1.jpg")
+    answer = small.upload(removed)
     assert answer == {
         "event": "record.deleted",
         "key": "CH2301/BLANC_CACHEMIRE/1",
         "file": "images/CH2301/BLANC_CACHEMIRE/1.jpg",
     }
+    assert slot not in small.lnb.images
+    # The create event delivered after the delete (a standard queue keeps no order) leaves the slot empty.
+    assert small.upload(created)["event"] == "record.skipped"
     assert slot not in small.lnb.images
 
 
@@ -261,7 +272,7 @@ def test_lnb_refusing_an_image_is_recorded_and_an_outage_is_retried_by_lambda(sm
     del small.lnb.products[model]  # the variant is gone from LNB
     bucket = small.names["STAGING_BUCKET"]
 
-    answer = small.invoke("upload_images", object_event("created", bucket, f"images/{model}/{code}/1.jpg"))
+    answer = small.upload(object_event("created", bucket, f"images/{model}/{code}/1.jpg"))
     assert answer["event"] == "record.rejected"
     assert answer["http_status"] == 404
     assert answer["reason"].startswith("Le New Black refused the image:")
@@ -272,22 +283,103 @@ def test_lnb_refusing_an_image_is_recorded_and_an_outage_is_retried_by_lambda(sm
         "created", bucket, f"images/{other}/{small.lnb.products[other]['variants'][0]['fabric_code']}/1.jpg"
     )
     with pytest.raises(LeNewBlackError, match="503"):
-        small.invoke("upload_images", event)
+        small.upload(event)
 
 
-def test_delivery_retries_an_upload_as_lambda_does_then_answers_it_failed(small: LocalStack) -> None:
+def test_the_queue_delivers_a_failed_upload_again_then_keeps_it_dead(small: LocalStack) -> None:
     export(small, "images")
     small.deliver_s3_events()
-    small.configure({"lenewblack": {"max_retries": 0}})  # one LNB call per try: the count below is Lambda's
+    small.configure({"lenewblack": {"max_retries": 0}})  # one LNB call per delivery: the count below is the queue's
     model, _, code = a_colour(small)
     put_file(small, f"images/{model}/{code}/6.png", PNG)
     put_file(small, f"images/{model}/{code}/7.png", PNG)
-    small.lnb.fail_next("/files/products", 503, times=4)  # file 6: its try and two retries; file 7: its first try
+    # One batch, file 6 then file 7: both fail on the 1st and 2nd delivery, file 6 again on its 3rd and last.
+    small.lnb.fail_next("/files/products", 503, times=5)
 
-    failed, sent = small.deliver_s3_events(retries=2)
+    failed, sent = small.deliver_s3_events()
 
     assert failed["event"] == "record.failed"
     assert "503" in failed["reason"]
     assert sent["event"] == "record.sent"
     assert (model, code, 6) not in small.lnb.images
     assert small.lnb.images[(model, code, 7)].content == PNG
+    (dead,) = small.upload_queue.dead_letters
+    assert (dead.receives, json.loads(dead.body)["detail"]["object"]["key"]) == (3, f"images/{model}/{code}/6.png")
+
+
+def _uploads(stack: LocalStack, run_id: str) -> dict[str, int]:
+    record = RunStore(stack.table).get(run_id)
+    assert record is not None
+    assert record.uploads is not None
+    return record.uploads.model_dump()
+
+
+def test_the_export_run_shows_its_uploads_pending_done_and_failed_each_counted_once(small: LocalStack) -> None:
+    result = export(small, "images")
+    run_id, staged = result["run_id"], result["counters"]["sent"]
+    assert _uploads(small, run_id) == {"uploaded": 0, "failed": 0, "pending": staged}
+    model, _, _ = a_colour(small)
+    del small.lnb.products[model]  # its colours' files are refused
+
+    answers = small.deliver_s3_events()
+
+    refused = [answer for answer in answers if answer["event"] == "record.rejected"]
+    assert refused
+    assert len(answers) == staged
+    assert _uploads(small, run_id) == {"uploaded": staged - len(refused), "failed": len(refused), "pending": 0}
+    # A duplicate delivery (at least once) uploads again but counts nothing twice; a file dropped by hand carries
+    # no run and counts on none.
+    sent = next(answer for answer in answers if answer["event"] == "record.sent")
+    bucket = small.names["STAGING_BUCKET"]
+    assert small.upload(object_event("created", bucket, sent["file"]))["event"] == "record.sent"
+    other, _, code = next((m, c, f) for m, c, f in _colours(small) if m != model)
+    put_file(small, f"images/{other}/{code}/7.png", PNG)
+    assert [answer["event"] for answer in small.deliver_s3_events()] == ["record.sent"]
+    assert _uploads(small, run_id) == {"uploaded": staged - len(refused), "failed": len(refused), "pending": 0}
+    # The run's JSON carries them.
+    assert small.run_record(run_id).get("uploads") is None  # never stored in the record itself
+    record = RunStore(small.table).get(run_id)
+    assert record is not None
+    assert record.model_dump(mode="json")["uploads"]["failed"] == len(refused)
+
+
+def _colours(stack: LocalStack) -> list[tuple[str, str, str]]:
+    return [
+        (reference, colour, fabric_code(colour, sheet.matiere))
+        for reference, (sheet, by_colour) in catalogue(stack.seed).items()
+        for colour in by_colour
+    ]
+
+
+def test_a_staged_file_failing_every_delivery_is_dead_and_counted_failed_until_redriven(small: LocalStack) -> None:
+    small.configure({"lenewblack": {"max_retries": 0}})  # one LNB call per delivery
+    result = export(small, "images")
+    run_id, staged = result["run_id"], result["counters"]["sent"]
+    model, _, code = a_colour(small)
+    key = f"images/{model}/{code}/1.jpg"
+    small.lnb.fail_next("/files/products", 503, times=3)
+
+    (failed,) = small.upload_queue.deliver([object_event("created", small.names["STAGING_BUCKET"], key)])
+
+    assert failed["event"] == "record.failed"
+    assert "503" in failed["reason"]
+    (dead,) = small.upload_queue.dead_letters
+    assert dead.receives == 3
+    assert _uploads(small, run_id) == {"uploaded": 0, "failed": 1, "pending": staged - 1}
+    # Redriven (here: every file's event, that one's again), it is uploaded, and counted so, once.
+    assert {answer["event"] for answer in small.deliver_s3_events()} == {"record.sent"}
+    assert _uploads(small, run_id) == {"uploaded": staged, "failed": 0, "pending": 0}
+
+
+def test_the_lambda_handler_answers_the_event_source_with_the_failed_messages_only(small: LocalStack) -> None:
+    export(small, "images")
+    small.configure({"lenewblack": {"max_retries": 0}})
+    bucket = small.names["STAGING_BUCKET"]
+    keys = [f"images/{model}/{code}/1.jpg" for model, _, code in _colours(small)[:3]]
+    batch = sqs_event(*(object_event("created", bucket, key) for key in keys))
+    small.lnb.fail_next("/files/products", 503, times=1)  # the batch's first file
+
+    answer = small.invoke("upload_images", batch)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    assert {(model, code, 1) for model, _, code in _colours(small)[1:3]} <= set(small.lnb.images)

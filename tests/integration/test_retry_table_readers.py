@@ -109,7 +109,7 @@ def test_the_image_upload_leaves_to_lambda_only_what_the_table_says(
     small.lnb.fail_next("/files/products", 429, times=10)
     if by_lambda:
         with pytest.raises(LeNewBlackError, match="429"):
-            small.invoke("upload_images", event)
+            small.upload(event)
     else:
-        answer = small.invoke("upload_images", event)
+        answer = small.upload(event)
         assert (answer["event"], answer["http_status"]) == ("record.rejected", 429)

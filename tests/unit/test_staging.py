@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from connector.staging import Staged, StagedFile, StagingStore, staged_digests
+from connector.staging import Staged, StagedFile, StagedObject, StagingStore, staged_digests
 from tests.unit.s3_bucket import BUCKET
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20)
@@ -24,7 +24,9 @@ def store(s3: Any) -> StagingStore:
 
 def _stage(store: StagingStore, key: str, content: bytes = JPEG) -> Staged:
     sha256 = hashlib.sha256(content).hexdigest()
-    return store.stage(key, content, sha256, media_type="image/jpeg", source="fastmag-photos:M%C3%89/NOIR/1")
+    return store.stage(
+        key, content, sha256, media_type="image/jpeg", source="fastmag-photos:M%C3%89/NOIR/1", run_id="images-run-1"
+    )
 
 
 def _staged(sha: str, etag: str, key: str) -> str:
@@ -77,7 +79,11 @@ def test_a_staged_file_is_listed_with_the_etag_its_stage_answered(s3: Any, store
     assert listing[staged.s3_key] == staged.etag
     assert listing["images/MÉ 1/NOIR/2.jpg"] != staged.etag
     head = s3.head_object(Bucket=BUCKET, Key=staged.s3_key)
-    assert head["Metadata"] == {"sha256": staged.sha256, "source": "fastmag-photos:M%C3%89/NOIR/1"}
+    assert head["Metadata"] == {
+        "sha256": staged.sha256,
+        "source": "fastmag-photos:M%C3%89/NOIR/1",
+        "run-id": "images-run-1",
+    }
     assert head["ContentType"] == "image/jpeg"
 
 
@@ -142,3 +148,12 @@ def test_a_file_over_the_limit_is_not_read(store: StagingStore) -> None:
 def test_read_raises_what_is_not_a_missing_file(s3: Any) -> None:
     with pytest.raises(ClientError, match="NoSuchBucket"):
         StagingStore(s3, "no-such-bucket").read("images/M/F/1.jpg", max_bytes=10)
+
+
+def test_head_names_the_run_that_staged_the_file_and_none_once_it_is_gone(store: StagingStore, s3: Any) -> None:
+    _stage(store, "images/M/F/1.jpg")
+    s3.put_object(Bucket=BUCKET, Key="images/M/F/2.jpg", Body=JPEG)  # dropped by hand: no run
+    assert store.head("images/M/F/1.jpg") == StagedObject(run_id="images-run-1")
+    assert store.head("images/M/F/2.jpg") == StagedObject(run_id=None)
+    s3.delete_object(Bucket=BUCKET, Key="images/M/F/1.jpg")
+    assert store.head("images/M/F/1.jpg") is None

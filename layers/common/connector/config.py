@@ -58,6 +58,9 @@ class Environment(BaseModel):
     # The functions' log group, where a key's history is queried (keys.py); empty (sandbox): the task log files.
     LOG_GROUP: str = ""
 
+    # UploadImagesFunction: ImageUploadQueue's maxReceiveCount, so the last delivery of a file records its failure.
+    UPLOAD_MAX_RECEIVES: int = 3
+
 
 @cache
 def environment() -> Environment:

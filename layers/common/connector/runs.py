@@ -25,6 +25,7 @@ from connector.events import FlowRequest, Trigger
 from connector.lease import LeaseTiming
 from connector.observability import log_at
 from connector.state import fits_key, is_condition_failed, iso, now_iso
+from connector.upload_tally import UPLOADING_FLOW, UploadTally, UploadTallyStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -145,6 +146,9 @@ class RunRecord(BaseModel):
     scheduled_time: str | None = None
     execution_id: str | None = Field(default=None, description="Scheduler's id of the delivery that started it")
     attempt: int | None = Field(default=None, description="Scheduler's attempt number of that delivery")
+    uploads: UploadTally | None = Field(
+        default=None, description="images runs: the staged files' uploads to Le New Black (upload_tally.py)"
+    )
 
     # The transitions: the only places a record's status is set (RunStore's lost-run close aside).
 
@@ -225,7 +229,8 @@ class RunStore:
             "gsi1pk": f"FLOW#{record.flow}",
             "gsi1sk": record.queued_at or record.started_at or now_iso(timing.clock),
             "expires_at": int(time.time()) + RUN_TTL_DAYS * 86400,
-            **record.model_dump(mode="json", exclude_none=True),
+            # The uploads are their own item (upload_tally.py), never written with the record.
+            **record.model_dump(mode="json", exclude_none=True, exclude={"uploads"}),
         }
 
     def put(self, record: RunRecord) -> None:
@@ -294,7 +299,13 @@ class RunStore:
         if not fits_key(run_id):  # DynamoDB would refuse the key; no run can have it
             return None
         item = self._table.get_item(Key=self._key(run_id), ConsistentRead=True).get("Item")
-        return _item_to_record(item) if item else None
+        if not item:
+            return None
+        record = _item_to_record(item)
+        if record.flow == UPLOADING_FLOW and not record.preview:
+            tally = UploadTallyStore(self._table).get(run_id).of_staged(record.counters.sent)
+            record = record.model_copy(update={"uploads": tally})
+        return record
 
     def list(self, flow: str, *, limit: int = 20, after: str | None = None) -> tuple[list[RunRecord], str | None]:
         """Runs of one flow, newest first; `after` is the cursor the previous page returned (InvalidCursor if it

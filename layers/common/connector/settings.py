@@ -51,7 +51,9 @@ class FastmagWire(_Model):
 
     user_parameter: Literal["Compte", "Utilisateur"] = "Compte"
     parameter_case: Literal["capitalized", "lower"] = "capitalized"
-    query_method: Literal["POST", "GET"] = "POST"
+    query_method: Literal["POST", "GET"] = Field(
+        "POST", description="GET puts the Fastmag password in the URL, where proxies and server logs record it."
+    )
     query_path: str = "/ediquery.ips"
     write_path: str = "/ediwebsrv.ips"
     charset: str = "cp1252"

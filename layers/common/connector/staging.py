@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 UPLOADED = "uploaded/"  # markers: uploaded/<slot>/<sha256>, one per photo LNB accepted
+RUN_ID_METADATA = "run-id"  # x-amz-meta-run-id: the export run that staged the file
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class Staged:
     def decode(cls, value: str) -> Staged:
         sha256, etag, s3_key = value.split(" ", 2)
         return cls(sha256, etag, s3_key)
+
+
+@dataclass(frozen=True)
+class StagedObject:
+    """A file present in the bucket; `run_id` names the export run that staged it (None: dropped by hand)."""
+
+    run_id: str | None
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,27 @@ class StagingStore:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
         return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
-    def stage(self, key: str, content: bytes, sha256: str, *, media_type: str, source: str) -> Staged:
-        """Put a photo at `key`, its sha256 and its source in the object's metadata (ASCII only: HTTP headers)."""
+    def stage(self, key: str, content: bytes, sha256: str, *, media_type: str, source: str, run_id: str) -> Staged:
+        """Put a photo at `key`, its sha256, its source and the export run that staged it in the object's metadata
+        (ASCII only: HTTP headers). The upload records its outcome on that run."""
         answer = self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=content,
             ContentType=media_type,
-            Metadata={"sha256": sha256, "source": source},
+            Metadata={"sha256": sha256, "source": source, RUN_ID_METADATA: run_id},
         )
         return Staged(sha256, answer["ETag"], key)
+
+    def head(self, key: str) -> StagedObject | None:
+        """The file at `key` as it is now (None when it is gone), without reading it."""
+        try:
+            answer = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+        return StagedObject(run_id=answer.get("Metadata", {}).get(RUN_ID_METADATA))
 
     def read(self, key: str, *, max_bytes: int) -> StagedFile | None:
         """The file at `key`, None when it is gone; one over `max_bytes` is refused before it is read into memory."""

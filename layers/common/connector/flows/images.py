@@ -36,7 +36,14 @@ from connector.flows.image_files import (
     parse_key,
 )
 from connector.flows.products import map_products
-from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
+from connector.flows.source import Skip
+from connector.flows.sync import (
+    SNAPSHOT_SAVE_SECONDS,
+    Outgoing,
+    check_preview_still_holds,
+    preview_items,
+    record_skips,
+)
 from connector.observability import log_record
 from connector.settings import Settings
 from connector.staging import Staged, staged_digests
@@ -99,11 +106,11 @@ class Photo:
 class ColourPhotos:
     colour: Colour
     photos: list[Photo] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (slot, reason)
+    problems: list[Skip] = field(default_factory=list)  # keyed by slot
     complete: bool = True  # every index was answered (a missing photo counts as an answer)
 
     def slots(self) -> set[str]:
-        return {photo.key.slot for photo in self.photos} | {slot for slot, _ in self.problems}
+        return {photo.key.slot for photo in self.photos} | {problem.key for problem in self.problems}
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ class _Reader:
             try:
                 content = self.ctx.fastmag.photo(colour.model, colour.colour, index)
             except FastmagError as error:
-                result.problems.append((slot, f"photo {index} of {colour.model} {colour.colour}: {error}"))
+                result.problems.append(Skip(slot, f"photo {index} of {colour.model} {colour.colour}: {error}"))
                 result.complete = False
                 break
             if content is None:
@@ -131,7 +138,7 @@ class _Reader:
             try:
                 media = check_content(slot, content, settings.images.max_bytes)
             except ValidationProblem as problem:
-                result.problems.append((slot, f"Fastmag photo {problem.reason}"))
+                result.problems.append(Skip(slot, f"Fastmag photo {problem.reason}"))
                 continue
             key = ImageKey(colour.model, colour.fabric_code, index, MEDIA_EXTENSIONS[media])
             result.photos.append(self._photo(colour, key, content, media))
@@ -145,7 +152,12 @@ class _Reader:
             # S3 metadata travels in HTTP headers: ASCII only, hence the quoted reference and colour.
             source = f"fastmag-{self.ctx.settings.fastmag.photos.source}:{quote(colour.model)}/{quote(colour.colour)}"
             staged = self.ctx.services.staging.stage(
-                key.s3_key, content, sha256, media_type=media, source=f"{source}/{key.index}"
+                key.s3_key,
+                content,
+                sha256,
+                media_type=media,
+                source=f"{source}/{key.index}",
+                run_id=self.ctx.run.run_id,
             )
         return Photo(key, sha256, len(content), changed, staged)
 
@@ -239,8 +251,7 @@ def _report_stale(
 
 
 def _record_colour(ctx: FlowContext, result: ColourPhotos, manifest: Snapshot, would_stage: list[Outgoing]) -> None:
-    for slot, reason in result.problems:
-        ctx.run.skipped(slot, reason)
+    record_skips(ctx, result.problems)
     for photo in result.photos:
         ctx.run.count("read")
         if not photo.changed:
