@@ -1,4 +1,4 @@
-"""An operator in a browser: status page → stock button → confirm → the run's page shows it finished.
+"""An operator in a browser: the Fastmag stock link → confirm → the run's page shows it finished → status page.
 
 Headless Chromium and chromedriver come from the Debian packages (make browser-deps); selenium is told where
 chromedriver is, so it downloads nothing. The screenshot lands in tests/artifacts/ (git-ignored).
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.credentials import SANDBOX_LINK_CODES
 from sandbox.serve import local_api
 from sandbox.stack import ROOT, LocalStack
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-TOKEN = "sandbox-button-token"
+STOCK_LINK_CODE = SANDBOX_LINK_CODES["stock"]
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ def browser() -> Iterator[object]:
 
 
 def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack, browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support import expected_conditions
@@ -60,16 +62,14 @@ def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack
 
     assert isinstance(browser, WebDriver)
     with local_api(stack) as url:
-        browser.get(f"{url}/?token={TOKEN}")
-        assert browser.title == "Connector status"
-        browser.find_element(By.ID, "export-stock").click()
+        browser.get(f"{url}/exports/stock?code={STOCK_LINK_CODE}")  # the Fastmag button's link
         WebDriverWait(browser, 10).until(expected_conditions.element_to_be_clickable((By.ID, "confirm")))
         assert browser.find_element(By.ID, "preview").is_selected() is False
         browser.find_element(By.ID, "confirm").click()
 
         WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
-        # The page refreshes itself every 2 s until the run has ended.
-        WebDriverWait(browser, 60).until(
+        # The page refreshes itself every 2 s until the run has ended (an element read mid-reload goes stale).
+        WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda driver: driver.find_element(By.ID, "status").text in {"succeeded", "partial"}
         )
         run_id = browser.current_url.split("/runs/")[1].split("?")[0]
@@ -83,5 +83,6 @@ def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack
         assert int(browser.find_element(By.ID, "counter-read").text) == int(record["counters"]["read"])
         assert (ARTIFACTS / "stock-run.png").stat().st_size > 0
 
-        browser.get(f"{url}/?token={TOKEN}")
+        browser.get(f"{url}/")  # the session cookie opened at Confirm
+        assert browser.title == "Connector status"
         assert run_id in browser.find_element(By.ID, "flow-stock").text

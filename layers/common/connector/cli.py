@@ -60,8 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         "--write", type=Path, metavar="FILE", help="validate FILE, then store it (SETTINGS_PARAMETER)"
     )
     secret = commands.add_parser("secret", help="validate a secret document from a file, then store it unechoed")
-    secret.add_argument(
-        "--write", nargs=2, metavar=("KIND", "FILE"), required=True, help="credentials|api-access FILE (- = stdin)"
+    secret_action = secret.add_mutually_exclusive_group(required=True)
+    secret_action.add_argument(
+        "--write", nargs=2, metavar=("KIND", "FILE"), help="credentials|api-access FILE (- = stdin)"
+    )
+    secret_action.add_argument(
+        "--generate",
+        nargs=2,
+        metavar=("KIND", "FILE"),
+        help="api-access FILE: write a fresh document (a token, a link code per flow, a signing key) to a new FILE",
     )
     order = commands.add_parser("order", help="show an order's ledger entry, or resolve an order in doubt")
     order.add_argument("reference", help="the Le New Black order reference")
@@ -96,7 +103,15 @@ def configure_command(args: argparse.Namespace) -> int:
 
     env = environment()
     try:
-        if args.command == "secret":
+        if args.command == "secret" and args.generate:
+            kind, target = args.generate
+            configure.generate_secret(kind, Path(target), tuple(FLOWS))
+            print(
+                f"{kind} document written to {target} (readable by you only); store it with "
+                f"`secret --write {kind} {target}`, then set each Fastmag button to "
+                "<ApiUrl>/exports/<flow>?code=<that flow's link code>"
+            )
+        elif args.command == "secret":
             kind, source = args.write
             text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
             name = configure.secret_name(env, kind)

@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from connector.access import ApiAccess
 from connector.errors import SettingsError
 from connector.settings import (
     LAST_GOOD,
-    ApiAccess,
     Credentials,
     Settings,
     parse_api_access,

@@ -1,4 +1,5 @@
-"""The operator's pages: links keep the caller's token and base path, every value is escaped."""
+"""The operator's pages: links keep the base path and never carry a credential, POSTs carry the page's CSRF
+token, every value is escaped."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def record(status: RunStatus = RunStatus.SUCCEEDED, **fields: object) -> RunReco
     )
 
 
-def test_links_carry_the_base_path_and_the_token() -> None:
-    assert Links("/dev", "t o&k").url("/runs", flow="stock") == "/dev/runs?flow=stock&token=t+o%26k"
+def test_links_carry_the_base_path_and_never_the_csrf_token() -> None:
+    assert Links("/dev", "t o&k").url("/runs", flow="a&b") == "/dev/runs?flow=a%26b"
     assert Links().url("/") == "/"
 
 
@@ -30,16 +31,18 @@ def test_status_page_has_a_button_per_flow_and_the_runs() -> None:
         {"stock": [record(counters=Counters(read=9, accepted=7), errors={"bad EAN": 2})], "orders": []},
         Links("/dev", "tok"),
     )
-    assert 'id="export-stock" href="/dev/exports/stock?token=tok"' in page
+    assert 'id="export-stock" href="/dev/exports/stock"' in page
+    assert "tok" not in page
     assert 'id="export-orders"' in page
     assert "<td>9</td>" in page
     assert "2 × bad EAN" in page
     assert "No run yet." in page
 
 
-def test_confirm_page_posts_to_the_flow_with_the_token() -> None:
-    page = confirm_page("stock", Links("", "tok"))
-    assert '"/exports/stock?token=tok"' in page
+def test_confirm_page_posts_to_the_flow_with_its_csrf_token() -> None:
+    page = confirm_page("stock", Links("", 'to"k'))
+    assert 'data-target="/exports/stock" data-csrf="to&quot;k"' in page
+    assert '"X-CSRF-Token": exportForm.dataset.csrf' in page
     assert 'id="preview"' in page
 
 

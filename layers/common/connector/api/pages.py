@@ -1,12 +1,13 @@
 """HTML of the operator's pages: plain server-rendered HTML, a few lines of script for the two POST buttons.
 
-Every value is escaped. Links carry the caller's `token` query parameter when it came that way, because the
-Fastmag buttons are plain links and a browser cannot add an Authorization header to the next click.
+Every value is escaped. No link carries a credential: a browser holds a session cookie (connector.api.auth),
+and a page that POSTs carries its CSRF token in a data attribute that its script sends as `X-CSRF-Token`. The
+scripts are constant text (their values come from data attributes) so the Content-Security-Policy can allow
+them by hash (connector.api.security).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,11 +35,10 @@ class Links:
     """Absolute paths under the API's base path (the stage, or nothing behind a custom domain)."""
 
     prefix: str = ""
-    token: str | None = None
+    csrf: str | None = None  # what the page's POSTs send as X-CSRF-Token (the caller's session or confirm ticket)
 
     def url(self, path: str, **query: str) -> str:
-        parameters = {**query, **({"token": self.token} if self.token else {})}
-        return f"{self.prefix}{path}" + (f"?{urlencode(parameters)}" if parameters else "")
+        return f"{self.prefix}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 def _page(title: str, body: str, *, refresh: bool = False) -> str:
@@ -151,12 +151,33 @@ def status_page(
     return _page("Connector status", "<h1>Fastmag → Le New Black</h1>" + "".join(sections))
 
 
+# Posts the choice with the page's CSRF token; drops the link code from the address bar and history first.
+_CONFIRM_SCRIPT = """
+history.replaceState(null, "", location.pathname);
+const exportForm = document.getElementById("export-form");
+exportForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const answer = await fetch(exportForm.dataset.target, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": exportForm.dataset.csrf,
+    },
+    body: JSON.stringify({preview: exportForm.preview.checked, full: exportForm.full.checked}),
+  });
+  const data = await answer.json();
+  if (answer.status === 202) { window.location.href = data.page_url; }
+  else { document.getElementById("problem").textContent = data.message || JSON.stringify(data); }
+});
+"""
+
+
 def confirm_page(flow: str, links: Links) -> str:
     """The button's landing page: nothing runs until Confirm posts the choice."""
     target = links.url(f"/exports/{flow}")
     body = f"""
 <h1>Export {escape(flow)}</h1>
-<form id="export-form">
+<form id="export-form" data-target="{escape(target)}" data-csrf="{escape(links.csrf or "")}">
 <p><label><input type="checkbox" name="preview" id="preview"> Preview only: compute and store what would be
 sent, send nothing</label></p>
 <p><label><input type="checkbox" name="full" id="full"> Full: send every record, not only what changed</label></p>
@@ -164,21 +185,22 @@ sent, send nothing</label></p>
 <a href="{escape(links.url("/"))}">Cancel</a></p>
 <p class="error" id="problem"></p>
 </form>
-<script>
-document.getElementById("export-form").addEventListener("submit", async (event) => {{
-  event.preventDefault();
-  const form = event.target;
-  const answer = await fetch({_js(target)}, {{
-    method: "POST",
-    headers: {{"Content-Type": "application/json", "Accept": "application/json"}},
-    body: JSON.stringify({{preview: form.preview.checked, full: form.full.checked}}),
-  }});
-  const data = await answer.json();
-  if (answer.status === 202) {{ window.location.href = data.page_url; }}
-  else {{ document.getElementById("problem").textContent = data.message || JSON.stringify(data); }}
-}});
-</script>"""
+<script>{_CONFIRM_SCRIPT}</script>"""
     return _page(f"Export {flow}", body)
+
+
+_APPLY_SCRIPT = """
+const applyButton = document.getElementById("apply");
+applyButton.addEventListener("click", async () => {
+  const answer = await fetch(applyButton.dataset.target, {
+    method: "POST", credentials: "same-origin",
+    headers: {"Accept": "application/json", "X-CSRF-Token": applyButton.dataset.csrf},
+  });
+  const data = await answer.json();
+  if (answer.status === 202) { window.location.href = data.page_url; }
+  else { document.getElementById("problem").textContent = data.message; }
+});
+"""
 
 
 def run_page(record: RunRecord, preview_url: str | None, links: Links) -> str:
@@ -210,20 +232,11 @@ def run_page(record: RunRecord, preview_url: str | None, links: Links) -> str:
     if finished and record.preview and record.preview_base:
         apply_url = links.url(f"/runs/{record.run_id}/apply")
         details.append(
-            '<p><button class="button" id="apply">Send exactly this preview</button></p><p class="error" id="problem">'
-            f"</p><script>document.getElementById('apply').addEventListener('click', async () => {{"
-            f"const answer = await fetch({_js(apply_url)}, "
-            "{method: 'POST', headers: {'Accept': 'application/json'}});"
-            "const data = await answer.json();"
-            "if (answer.status === 202) { window.location.href = data.page_url; }"
-            "else { document.getElementById('problem').textContent = data.message; }});</script>"
+            f'<p><button class="button" id="apply" data-target="{escape(apply_url)}" '
+            f'data-csrf="{escape(links.csrf or "")}">Send exactly this preview</button></p>'
+            f'<p class="error" id="problem"></p><script>{_APPLY_SCRIPT}</script>'
         )
     details.append(f'<p><a href="{escape(links.url("/"))}">Back to the status page</a></p>')
     return _page(
         f"Run {record.run_id}", f"<h1>Run {escape(record.run_id)}</h1>{''.join(details)}", refresh=not finished
     )
-
-
-def _js(value: str) -> str:
-    """A string literal safe inside a script element."""
-    return json.dumps(value).replace("<", "\\u003c")
