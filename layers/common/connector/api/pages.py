@@ -203,6 +203,10 @@ applyButton.addEventListener("click", async () => {
 """
 
 
+# Every script a page may run: the Content-Security-Policy allows these texts and no other (connector.api.security).
+SCRIPTS = (_CONFIRM_SCRIPT, _APPLY_SCRIPT)
+
+
 def run_page(record: RunRecord, preview_url: str | None, links: Links) -> str:
     """One run: refreshes itself until the run has ended."""
     finished = record.status in FINISHED

@@ -164,7 +164,7 @@ def _wants_html() -> bool:
 
 
 def _html(body: str, status: int = HTTPStatus.OK) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=page_headers(body))
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=page_headers())
 
 
 def _problem(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""What every HTML answer carries: the security headers (a Content-Security-Policy allowing exactly the page's
-own inline scripts), and the short page that tells a refused caller what to do, in French or English.
+"""What every HTML answer carries: the security headers (a Content-Security-Policy allowing exactly the pages'
+own scripts, `pages.SCRIPTS`, by hash), and the short page that tells a refused caller what to do, in French or
+English.
 """
 
 from __future__ import annotations
@@ -10,29 +11,29 @@ import re
 from html import escape
 
 from connector.api.auth import Refusal
+from connector.api.pages import SCRIPTS
 
 # No credential is ever in a page's URL any more, yet a Referer could still name a run or an order: none leaves.
 # No shared cache keeps a page (they show live data, for one session).
 BASE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-_SCRIPT = re.compile(r"<script(?:\s[^>]*)?>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
-def content_security_policy(html: str) -> str:
-    """Nothing but this page's own inline scripts (by hash), its inline styles, same-origin fetches and forms;
-    never framed (clickjacking of the Confirm button). Styles stay 'unsafe-inline': the pages use style
-    attributes, which a hash cannot allow, and a style cannot run code."""
-    hashes = sorted(
-        {f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in _SCRIPT.findall(html)}
-    )
-    scripts = " ".join(hashes) or "'none'"
-    return (
-        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
+def script_source(script: str) -> str:
+    """A CSP source allowing exactly this inline script's text."""
+    return f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
 
 
-def page_headers(html: str) -> dict[str, str]:
-    return {**BASE_HEADERS, "Content-Security-Policy": content_security_policy(html)}
+# Nothing but the pages' own scripts (by hash: a script injected into a page, were escaping ever to fail, does
+# not run), inline styles, same-origin fetches and forms; never framed (clickjacking of the Confirm button).
+# Styles stay 'unsafe-inline': the pages use style attributes, which a hash cannot allow, and a style runs no code.
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; script-src {' '.join(sorted(map(script_source, SCRIPTS)))}; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def page_headers() -> dict[str, str]:
+    return {**BASE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 
 
 def prefers_french(accept_language: str) -> bool:
@@ -41,7 +42,7 @@ def prefers_french(accept_language: str) -> bool:
     for part in accept_language.split(","):
         tag, _, parameters = part.strip().partition(";")
         quality = 1.0
-        match = re.search(r"q=([0-9.]+)", parameters)
+        match = re.search(r"q=([^;\s]*)", parameters)  # an unreadable q-value ranks the language last
         if match:
             try:
                 quality = float(match.group(1))
