@@ -1,8 +1,9 @@
 """`make serve`: the export API on http://127.0.0.1, against the sandbox, through the real handlers.
 
 A thin WSGI adapter turns each HTTP request into the API Gateway REST proxy event API Gateway would send: the
-route must be one of ApiFunction's events in template.yaml, the token is checked by the real
-AuthorizerFunction handler (401 without a token, 403 with a wrong one), then ApiFunction's handler answers.
+route must be one of ApiFunction's events in template.yaml, the caller is checked by the real
+AuthorizerFunction handler on the routes the template puts behind it (401 without a credential, 403 with a
+wrong one, answered with the template's GatewayResponses), then ApiFunction's handler answers.
 Runs the buttons start go to the flow handlers in a background thread (FLOW_INVOKER=local), and the
 schedules tick stock and orders as EventBridge Scheduler would.
 """
@@ -38,12 +39,14 @@ from sandbox.template import Template, load_template
 ACCOUNT = "123456789012"
 API_ID = "localapi"
 STAGE = "local"
-# What API Gateway answers on its own, before any function runs.
+# What API Gateway answers on its own, before any function runs, where the template sets no GatewayResponse.
 GATEWAY_ANSWERS = {
     401: {"message": "Unauthorized"},
     403: {"message": "User is not authorized to access this resource with an explicit deny"},
     404: {"message": "Missing Authentication Token"},  # API Gateway's answer to a route it does not have
 }
+# GatewayResponses type → the status it answers.
+_GATEWAY_RESPONSE_TYPES = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 404}
 SCHEDULES = {"stock": 300.0, "orders": 900.0}
 SERVE_LOG = Path(".local/serve-log.jsonl")
 
@@ -107,6 +110,7 @@ class Route:
     method: str
     resource: str  # e.g. /runs/{run_id}
     pattern: re.Pattern[str]
+    authorized: bool = True  # behind the authorizer (the template's `Auth: {Authorizer: NONE}` says not)
 
 
 def api_routes(template: Template) -> list[Route]:
@@ -118,8 +122,22 @@ def api_routes(template: Template) -> list[Route]:
             continue
         resource = event["Properties"]["Path"]
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
-        routes.append(Route(event["Properties"]["Method"].upper(), resource, re.compile(f"^{regex}$")))
+        authorized = (event["Properties"].get("Auth") or {}).get("Authorizer") != "NONE"
+        routes.append(Route(event["Properties"]["Method"].upper(), resource, re.compile(f"^{regex}$"), authorized))
     return routes
+
+
+def gateway_answers(template: Template) -> dict[int, dict[str, Any]]:
+    """The bodies API Gateway answers with on its own: the template's GatewayResponses (their JSON template,
+    with `$context.requestId` filled in per request by `Gateway`), API Gateway's defaults otherwise."""
+    answers: dict[int, dict[str, Any]] = dict(GATEWAY_ANSWERS)
+    responses = template["Resources"]["ConnectorApi"]["Properties"].get("GatewayResponses") or {}
+    for kind, response in responses.items():
+        status = _GATEWAY_RESPONSE_TYPES.get(kind)
+        body = (response.get("ResponseTemplates") or {}).get("application/json")
+        if status is not None and body:
+            answers[status] = json.loads(body)
+    return answers
 
 
 def rest_event(
@@ -191,8 +209,20 @@ def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
 class Gateway:
     """WSGI application standing in for API Gateway: route, authorize, call ApiFunction, answer."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        answers: dict[int, dict[str, Any]] | None = None,
+        requested: list[str] | None = None,
+    ) -> None:
         self.routes = routes
+        self.answers = answers if answers is not None else dict(GATEWAY_ANSWERS)
+        # Every URL requested (path and query), as a stage trace would record it.
+        self.requested = requested if requested is not None else []
+
+    def _answer(self, status: int, request_id: str) -> tuple[int, dict[str, str], str]:
+        body = json.dumps(self.answers.get(status, {})).replace("$context.requestId", request_id)
+        return status, {"Content-Type": "application/json"}, body
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -202,9 +232,10 @@ class Gateway:
         return None
 
     def handle(self, request: Request) -> tuple[int, dict[str, str], str]:
+        self.requested.append(request.full_path.rstrip("?"))
         found = self._route(request.method, request.path)
         if found is None:
-            return 404, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS[404])
+            return self._answer(404, str(uuid.uuid4()))
         route, parameters = found
         event = rest_event(
             request.method,
@@ -215,16 +246,19 @@ class Gateway:
             headers={**dict(request.headers.items()), "X-Forwarded-Proto": "http"},
             body=request.get_data(as_text=True),
         )
-        try:
-            policy = handler_module("authorizer").lambda_handler(
-                authorizer_event(event), FakeLambdaContext("authorizer")
-            )
-        except Exception as error:
-            status = 401 if str(error) == "Unauthorized" else 500
-            return status, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS.get(status, {}))
-        if any(s["Effect"] == "Deny" for s in policy["policyDocument"]["Statement"]):
-            return 403, {"Content-Type": "application/json"}, json.dumps(GATEWAY_ANSWERS[403])
-        event["requestContext"]["authorizer"] = {"principalId": policy["principalId"]}
+        request_id = event["requestContext"]["requestId"]
+        if route.authorized:
+            try:
+                policy = handler_module("authorizer").lambda_handler(
+                    authorizer_event(event), FakeLambdaContext("authorizer")
+                )
+            except Exception as error:
+                return self._answer(401 if str(error) == "Unauthorized" else 500, request_id)
+            if any(s["Effect"] == "Deny" for s in policy["policyDocument"]["Statement"]):
+                return self._answer(403, request_id)
+            # What API Gateway hands ApiFunction: the principal and the authorizer's context.
+            context = policy.get("context") or {}
+            event["requestContext"]["authorizer"] = {**context, "principalId": policy["principalId"]}
         answer = handler_module("api").lambda_handler(event, FakeLambdaContext("api"))
         headers = dict(answer.get("headers") or {})
         for name, values in (answer.get("multiValueHeaders") or {}).items():
@@ -241,13 +275,16 @@ _REASONS = {200: "OK", 202: "Accepted", 401: "Unauthorized", 403: "Forbidden", 4
 
 
 @contextmanager
-def local_api(stack: LocalStack, port: int = 0) -> Iterator[str]:
-    """Serve the API for `stack` on 127.0.0.1; yields its base URL. Flow runs go to LocalInvoker."""
+def local_api(stack: LocalStack, port: int = 0, requested: list[str] | None = None) -> Iterator[str]:
+    """Serve the API for `stack` on 127.0.0.1; yields its base URL. Flow runs go to LocalInvoker. Every URL
+    requested is appended to `requested` when given."""
     previous = {name: os.environ.get(name) for name in ("FLOW_INVOKER", "FLOW_FUNCTIONS")}
     os.environ["FLOW_INVOKER"] = "local"
     os.environ["FLOW_FUNCTIONS"] = json.dumps(available_functions())
     config.environment.cache_clear()
-    server: BaseWSGIServer = make_server("127.0.0.1", port, Gateway(api_routes(load_template())), threaded=True)
+    template = load_template()
+    gateway = Gateway(api_routes(template), gateway_answers(template), requested)
+    server: BaseWSGIServer = make_server("127.0.0.1", port, gateway, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
     thread.start()
     try:
@@ -299,15 +336,17 @@ def _serve(options: argparse.Namespace, out: TextIO) -> int:
     LocalInvoker.announce = out
     stop = threading.Event()
     with LocalStack() as stack, local_api(stack, options.port) as url:
-        token = stack.api_access_document()["api_tokens"][0]
+        access = stack.api_access_document()
+        token = access["api_tokens"][0]
+        code = next(link["code"] for link in access["link_codes"] if link["flow"] == "stock")
         if not options.no_schedules:
             # The rate schedules tick here: enabled, so the status page says what happens.
             ticking = {s["flow"]: s["Name"] for s in stack.schedules if s["ScheduleExpression"].startswith("rate(")}
             for name in ticking.values():
                 stack.set_schedule_state(name, "ENABLED")
             threading.Thread(target=_schedules, args=(stop, ticking), name="schedules", daemon=True).start()
-        print(f"\nstatus page:  {url}/?token={token}", file=out)
-        print(f"stock button: {url}/exports/stock?token={token}", file=out)
+        print(f"\nstock button: {url}/exports/stock?code={code}", file=out)
+        print("status page:  after Confirm, the run page links to it (the session lasts its minutes)", file=out)
         print(f"API:          curl -H 'Authorization: Bearer {token}' {url}/runs", file=out)
         print(f"record log:   {options.log_file} (one JSON line per record)", file=out)
         print("Ctrl-C stops. Runs, one line as each starts and ends:", file=out, flush=True)

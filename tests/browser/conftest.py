@@ -1,24 +1,30 @@
 """The browser tests' fixtures: per module, one sandbox, its API server and one headless Chromium.
 
 Chromium and chromedriver come from the Debian packages (make browser-deps); selenium is told where chromedriver
-is, so it downloads nothing. How a browser is let in is `page_url`, in one place.
+is, so it downloads nothing. How a browser is let in is `page_url`, in one place: with the session cookie that
+Confirm opens after a Fastmag link, so no URL a test opens carries a credential.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connector.access import ApiAccess
+from connector.api.auth import SESSION_COOKIE, link_caller, new_session, session_cookie
+from sandbox.credentials import SANDBOX_API_ACCESS, SANDBOX_LINK_CODES
 from sandbox.serve import local_api
 from sandbox.stack import LocalStack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-TOKEN = "sandbox-button-token"
+# The flow of the session the tests browse with: every page POST they make (Confirm, Send anyway) is a stock run.
+SIGNED_IN_FLOW = "stock"
 # Retries wait no real time.
 NO_WAIT = {"lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0}}
 
@@ -36,12 +42,29 @@ def server(stack: LocalStack) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page_url(server: str) -> Callable[[str], str]:
-    """How a browser is let in: the button token as a query parameter, as the Fastmag buttons do (the one place
-    to change when the sign-in changes)."""
+def page_url(server: str, browser: Any) -> Callable[[str], str]:
+    """How a browser is let in (the one place to change when the sign-in changes): the session a user holds after
+    a Fastmag stock link and its Confirm, minted by the API's own code with the cookie's own attributes rather
+    than by a Confirm that would start a stock run the tests do not count. The URLs carry no credential; the
+    link → Confirm → session path itself is test_stock_button's and test_browser_links'."""
+    access = ApiAccess.model_validate(SANDBOX_API_ACCESS)
+    caller = link_caller(access, SANDBOX_LINK_CODES[SIGNED_IN_FLOW], SIGNED_IN_FLOW)
+    cookie = session_cookie(new_session(access, caller, time.time()), path="/", max_age=access.session_minutes * 60)
+    assert cookie.same_site is not None
+    browser.get(f"{server}/openapi.json")  # a page of the origin, so that the cookie can be set on it
+    browser.add_cookie(
+        {
+            "name": SESSION_COOKIE,
+            "value": cookie.value,
+            "path": cookie.path,
+            "secure": cookie.secure,
+            "httpOnly": cookie.http_only,
+            "sameSite": cookie.same_site.value,
+        }
+    )
 
     def url(path: str) -> str:
-        return f"{server}{path}{'&' if '?' in path else '?'}token={TOKEN}"
+        return f"{server}{path}"
 
     return url
 

@@ -1,41 +1,40 @@
-"""An operator in a browser: status page → stock button → confirm → the run's page shows it finished.
+"""An operator in a browser: the Fastmag stock link → confirm → the run's page shows it finished → the status
+page on the session Confirm opened → its stock button opens the confirm page again.
 
 Its own sandbox (conftest.py, one per module): the counts compare with a fresh simulator. The screenshot lands
-in tests/artifacts/ (git-ignored).
+in tests/artifacts/ (git-ignored). It signs in as a user does, from the link: no `page_url`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from sandbox.credentials import SANDBOX_LINK_CODES
 from sandbox.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
+STOCK_LINK_CODE = SANDBOX_LINK_CODES["stock"]
 
 
-def test_stock_button_runs_and_the_page_shows_the_finished_run(
-    stack: LocalStack, browser: Any, page_url: Callable[[str], str]
-) -> None:
+def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack, browser: Any, server: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(page_url("/"))
-    assert browser.title == "Connector status"
-    browser.find_element(By.ID, "export-stock").click()
+    browser.get(f"{server}/exports/stock?code={STOCK_LINK_CODE}")  # the Fastmag button's link
     WebDriverWait(browser, 10).until(expected_conditions.element_to_be_clickable((By.ID, "confirm")))
     assert browser.find_element(By.ID, "preview").is_selected() is False
     assert browser.find_element(By.ID, "force").is_selected() is False
     browser.find_element(By.ID, "confirm").click()
 
     WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
-    # The page refreshes itself every 2 s until the run has ended.
-    WebDriverWait(browser, 60).until(
+    # The page refreshes itself every 2 s until the run has ended (an element read mid-reload goes stale).
+    WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in {"succeeded", "partial"}
     )
     run_id = browser.current_url.split("/runs/")[1].split("?")[0]
@@ -50,5 +49,9 @@ def test_stock_button_runs_and_the_page_shows_the_finished_run(
     assert int(browser.find_element(By.ID, "counter-read").text) == int(record["counters"]["read"])
     assert (ARTIFACTS / "stock-run.png").stat().st_size > 0
 
-    browser.get(page_url("/"))
+    browser.get(f"{server}/")  # the session cookie opened at Confirm
+    assert browser.title == "Connector status"
     assert run_id in browser.find_element(By.ID, "flow-stock").text
+    browser.find_element(By.ID, "export-stock").click()
+    WebDriverWait(browser, 10).until(expected_conditions.element_to_be_clickable((By.ID, "confirm")))
+    assert browser.current_url == f"{server}/exports/stock"

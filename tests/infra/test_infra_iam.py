@@ -168,7 +168,8 @@ OWN_OBJECTS = {"readiness": {"previews/*", "runs/*", "readiness/*"}}
 # images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
 SECRET_READERS = {
     "CredentialsSecretName": {*FLOW_FUNCTIONS.values(), "UploadImagesFunction"},
-    "ApiAccessSecretName": {"AuthorizerFunction"},
+    # The pages check their caller themselves and Confirm opens sessions: ApiFunction reads it too.
+    "ApiAccessSecretName": {"AuthorizerFunction", "ApiFunction"},
 }
 
 
@@ -231,7 +232,7 @@ def test_only_the_functions_that_need_it_can_read_each_secret(
 ) -> None:
     functions = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
     assert _readers(resources, "secretsmanager:GetSecretValue", secret) == SECRET_READERS[secret] & functions
-    assert "ApiFunction" not in _readers(resources, "secretsmanager:GetSecretValue", secret)
+    assert "ApiFunction" not in _readers(resources, "secretsmanager:GetSecretValue", "CredentialsSecretName")
 
 
 def test_the_authorizer_reads_the_api_tokens_and_nothing_else(resources: dict[str, dict[str, Any]]) -> None:

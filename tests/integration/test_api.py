@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from connector.runs import RunRecord, RunStatus, RunStore
+from sandbox.credentials import SANDBOX_API_TOKEN, SANDBOX_LINK_CODES
 from sandbox.run import available_functions
 from sandbox.seed import lnb_orders
 from sandbox.serve import LocalInvoker
@@ -22,7 +23,7 @@ from sandbox.stack import LocalStack
 from sandbox.template import load_template
 from tests.conftest import TaskLog
 
-TOKEN = "sandbox-button-token"
+TOKEN = SANDBOX_API_TOKEN
 
 
 def event(
@@ -93,8 +94,9 @@ def test_status_page_shows_recent_runs_and_a_button_per_flow(api: LocalStack) ->
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
     for flow in available_functions():
-        assert f'id="export-{flow}" href="/dev/exports/{flow}?token={TOKEN}"' in body
-    assert f'href="/dev/runs/{finished["run_id"]}?token={TOKEN}"' in body
+        assert f'id="export-{flow}" href="/dev/exports/{flow}"' in body
+    assert f'href="/dev/runs/{finished["run_id"]}"' in body
+    assert TOKEN not in body
     assert f'<span class="{finished["status"]}" data-status="{finished["status"]}">' in body
     assert f'<td class="n">{finished["counters"]["accepted"]}</td>' in body
 
@@ -116,7 +118,8 @@ def test_confirm_page_offers_preview_and_full_and_starts_nothing(api: LocalStack
     assert status == 200
     assert 'id="preview"' in body
     assert 'id="full"' in body
-    assert json.dumps(f"/dev/exports/stock?token={TOKEN}") in body  # where Confirm posts
+    assert 'data-target="/dev/exports/stock"' in body  # where Confirm posts, with a confirm ticket (no code)
+    assert SANDBOX_LINK_CODES["stock"] not in body
     assert RunStore(api.table).list("stock")[0] == []
     assert api.lnb.data_calls() == []
 
@@ -317,7 +320,9 @@ def test_order_ledger_entry_says_why_an_order_is_blocked(api: LocalStack, task_l
     [("api_export_confirm", "/exports/{flow}"), ("api_export_start", "/exports/{flow}")],
 )
 def test_unknown_flow_is_404_with_the_list_of_flows(api: LocalStack, name: str, path_template: str) -> None:
-    status, body, _ = call(api, event(api, name, path="/exports/socks", params={"flow": "socks"}))
+    bearer = {"Authorization": f"Bearer {TOKEN}"}  # a link code names its flow: a script's token asks for any
+    socks = event(api, name, path="/exports/socks", params={"flow": "socks"}, query={}, headers=bearer)
+    status, body, _ = call(api, socks)
     assert status == 404
     assert body["flows"] == list(available_functions())
     assert body["message"].startswith("unknown flow 'socks'")

@@ -12,12 +12,13 @@ from werkzeug.test import Client
 
 from connector import config
 from connector.runs import RunStore
+from sandbox.credentials import SANDBOX_API_TOKEN
 from sandbox.run import available_functions
 from sandbox.serve import Gateway, LocalInvoker, api_routes
 from sandbox.stack import LocalStack
 from sandbox.template import load_template
 
-TOKEN = "sandbox-button-token"
+TOKEN = SANDBOX_API_TOKEN
 ARN = "arn:aws:execute-api:eu-west-3:123456789012:k3x9q2m7a1/dev/*/*"
 
 
@@ -37,17 +38,19 @@ def test_bearer_token_is_allowed_on_every_method_of_the_stage(stack: LocalStack)
     assert policy["principalId"] == "button-token-0"
 
 
-def test_token_query_parameter_is_allowed(stack: LocalStack) -> None:
-    assert effect(authorize(stack, "authorizer_query"))[0] == "Allow"
+def test_a_token_in_the_query_string_is_no_credential(stack: LocalStack) -> None:
+    """It would be recorded (traces, history, the Fastmag button's configuration): only the header counts."""
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(stack, "authorizer_query")
 
 
 def test_wrong_token_is_denied_without_naming_the_token(stack: LocalStack, task_log: Any) -> None:
-    wrong = stack.event("authorizer_query")
-    wrong["queryStringParameters"] = {"token": "sandbox-button-tokeN"}
+    wrong = stack.event("authorizer_bearer")
+    wrong["headers"] = {**wrong["headers"], "Authorization": f"Bearer {TOKEN[:-1]}N"}
     policy = stack.invoke("authorizer", wrong)
     assert effect(policy) == ("Deny", [ARN])
-    assert policy["principalId"] == "unknown-token"
-    assert "sandbox-button-tokeN" not in task_log.text()
+    assert policy["principalId"] == "unknown-caller"
+    assert f"{TOKEN[:-1]}N" not in task_log.text()
     assert task_log.events("api.denied")
 
 
@@ -60,7 +63,8 @@ def test_a_token_removed_from_the_secret_no_longer_opens(stack: LocalStack) -> N
     import boto3
 
     boto3.client("secretsmanager").put_secret_value(
-        SecretId=stack.names["API_ACCESS_SECRET_ID"], SecretString=json.dumps({"api_tokens": ["new"]})
+        SecretId=stack.names["API_ACCESS_SECRET_ID"],
+        SecretString=json.dumps({"api_tokens": ["another-token-Hq2Wn8Zr5Kd1Xp7Lm3Vb9"]}),
     )
     assert effect(authorize(stack, "authorizer_bearer"))[0] == "Deny"
 
@@ -84,7 +88,8 @@ def client(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clien
         ({}, "", 401),
         ({"Authorization": "Bearer "}, "", 401),
         ({"Authorization": "Bearer wrong"}, "", 403),
-        ({}, "?token=wrong", 403),
+        ({}, "?token=wrong", 401),
+        ({}, f"?token={TOKEN}", 401),  # the token as a link: no credential any more
     ],
 )
 def test_post_without_a_valid_token_is_refused_and_nothing_runs(

@@ -65,10 +65,9 @@ def test_no_secret_and_no_unmasked_email_is_logged_stored_or_answered(
     stack.lnb.add_order(blocked)
     answers.append(run_flow(stack, "orders"))
 
-    # The status page came from a button link (?token=…): its own links carry that token back to the same caller,
-    # by design, so it is checked for that, and that it tells the browser to send no Referer and cache nothing.
+    # The status page read with a token: no link carries it, and the browser sends no Referer and caches nothing.
     status, page, headers = call(stack, event(stack, "api_status"))
-    assert status == 200 and "token=sandbox-button-token" in page
+    assert status == 200 and SANDBOX_SECRET["api_tokens"][0] not in page
     assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
     assert not [email for email in seed_emails(stack.seed) if email in page]
     for name in ("api_runs", "api_openapi"):
@@ -81,20 +80,22 @@ def test_no_secret_and_no_unmasked_email_is_logged_stored_or_answered(
         call(stack, event(stack, "api_export_start", path="/exports/stock", params={"flow": "stock"}, body={}))
     )
     LocalInvoker.wait()
-    for name in ("authorizer_bearer", "authorizer_query"):
-        answers.append(stack.invoke("authorizer", stack.event(name)))
+    answers.append(stack.invoke("authorizer", stack.event("authorizer_bearer")))
     wrong = stack.event("authorizer_bearer")
-    wrong["headers"] = {**wrong["headers"], "Authorization": "Bearer sandbox-button-token-but-wrong"}
+    wrong["headers"] = {**wrong["headers"], "Authorization": "Bearer sandbox-api-token-7Qm2Xv9LpR4sKd8WzN3b-but-wrong"}
     denied = stack.invoke("authorizer", wrong)
     assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     answers.append(denied)
-    with pytest.raises(Unauthorized):  # no token: API Gateway turns it into a 401
-        stack.invoke("authorizer", stack.event("authorizer_missing"))
+    for name in ("authorizer_missing", "authorizer_query"):
+        with pytest.raises(Unauthorized):  # no token (a query string is none): API Gateway turns it into a 401
+            stack.invoke("authorizer", stack.event(name))
 
     secrets = {
         SANDBOX_SECRET["fastmag_password"],
         SANDBOX_SECRET["lnb_client_secret"],
         *SANDBOX_SECRET["api_tokens"],
+        *(link["code"] for link in SANDBOX_SECRET["link_codes"]),
+        SANDBOX_SECRET["session_signing_key"],
         *stack.lnb.tokens,  # every Le New Black access token the simulator issued
     }
     assert len(stack.lnb.tokens) >= 1

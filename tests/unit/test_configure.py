@@ -14,6 +14,7 @@ from moto import mock_aws
 from connector import config, configure
 from connector.cli import main
 from connector.errors import SettingsError
+from connector.flows import FLOWS
 
 NAMES = {
     "SETTINGS_PARAMETER": "/brand/settings",
@@ -90,26 +91,26 @@ def test_secrets_are_validated_written_and_shown_masked(
 ) -> None:
     credentials, tokens, wrong = tmp_path / "c.json", tmp_path / "t.json", tmp_path / "w.json"
     credentials.write_text(json.dumps(CREDENTIALS))
-    tokens.write_text(json.dumps({"api_tokens": ["tok-Vb7"]}))
+    tokens.write_text(json.dumps({"api_tokens": ["tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"]}))
     # The API tokens in the credentials secret: refused, naming the field, not echoing any value.
-    wrong.write_text(json.dumps({**CREDENTIALS, "api_tokens": ["tok-Vb7"]}))
+    wrong.write_text(json.dumps({**CREDENTIALS, "api_tokens": ["tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"]}))
     code, out, err = cli(capsys, "secret", "--write", "credentials", str(wrong))
     assert code == 2 and "api_tokens" in err
-    assert not any(value in out + err for value in ("pw-Zq9", "cs-Xk2", "tok-Vb7"))
+    assert not any(value in out + err for value in ("pw-Zq9", "cs-Xk2", "tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"))
     assert cli(capsys, "secret", "--write", "credentials", str(credentials))[0] == 0
     code, out, _ = cli(capsys, "secret", "--write", "api-access", str(tokens))
     assert code == 0 and NAMES["API_ACCESS_SECRET_ID"] in out
     assert cli(capsys, "secret", "--write", "credentials", str(credentials))[0] == 0  # an update: a new version
     code, out, err = cli(capsys, "settings", "--show")
     assert code == 0
-    assert not any(value in out + err for value in ("pw-Zq9", "cs-Xk2", "tok-Vb7"))
+    assert not any(value in out + err for value in ("pw-Zq9", "cs-Xk2", "tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"))
     shown = json.loads(out)
     assert shown["credentials"]["document"]["fastmag_user"] == "u"
     assert shown["credentials"]["document"]["fastmag_password"] == "**********"
     assert shown["api-access"]["document"]["api_tokens"] == ["**********"]
     assert shown["settings"]["written"] is False
     stored = boto3.client("secretsmanager").get_secret_value(SecretId=NAMES["API_ACCESS_SECRET_ID"])
-    assert json.loads(stored["SecretString"]) == {"api_tokens": ["tok-Vb7"]}
+    assert json.loads(stored["SecretString"]) == {"api_tokens": ["tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"]}
 
 
 def test_an_unknown_secret_kind_writes_nothing(aws: None) -> None:
@@ -124,10 +125,44 @@ def test_the_authorizer_reads_only_the_api_access_secret(aws: None, monkeypatch:
     from sandbox.handlers import FakeLambdaContext, handler_module
 
     monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")
-    configure.write_secret(
-        boto3.client("secretsmanager"), NAMES["API_ACCESS_SECRET_ID"], "api-access", '{"api_tokens": ["tok-Vb7"]}'
-    )
+    document = json.dumps({"api_tokens": ["tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"]})
+    configure.write_secret(boto3.client("secretsmanager"), NAMES["API_ACCESS_SECRET_ID"], "api-access", document)
     event = json.loads((Path(__file__).parents[2] / "events" / "authorizer_bearer.json").read_text())
-    event["headers"]["Authorization"] = "Bearer tok-Vb7"
+    event["headers"]["Authorization"] = "Bearer tok-Vb7-Qm2Xv9LpR4sKd8WzN3bHj5Tg1Ry6"
     answer = handler_module("authorizer").lambda_handler(event, FakeLambdaContext("authorizer"))
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_a_generated_api_access_document_is_strong_private_and_written_once(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "api-access.json"
+    code, out, _ = cli(capsys, "secret", "--generate", "api-access", str(target))
+    assert code == 0 and "<ApiUrl>/exports/<flow>?code=" in out
+    assert target.stat().st_mode & 0o777 == 0o600
+    document = json.loads(target.read_text())
+    assert {link["flow"] for link in document["link_codes"]} == set(FLOWS)
+    values = [*document["api_tokens"], document["session_signing_key"], *(c["code"] for c in document["link_codes"])]
+    assert len(set(values)) == len(values) and all(len(value) >= 32 for value in values)
+    assert not any(value in out for value in values)
+    # Never over an existing file; never the credentials (they come from Fastmag and LNB).
+    assert cli(capsys, "secret", "--generate", "api-access", str(target))[0] == 2
+    assert json.loads(target.read_text()) == document
+    assert cli(capsys, "secret", "--generate", "credentials", str(tmp_path / "c.json"))[0] == 2
+    assert cli(capsys, "secret", "--write", "api-access", str(target))[0] == 0
+
+
+def test_a_weak_api_token_is_refused_when_written_and_when_read(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")
+    weak = tmp_path / "weak.json"
+    weak.write_text(json.dumps({"api_tokens": ["sandbox-button-token"]}))
+    code, out, err = cli(capsys, "secret", "--write", "api-access", str(weak))
+    assert code == 2
+    assert "api_tokens.0: Value error, too weak: use at least 32 random characters" in err
+    assert "sandbox-button-token" not in out + err
+    # Written around the command (console, aws cli): the authorizer refuses to read it, with the same words.
+    boto3.client("secretsmanager").create_secret(Name=NAMES["API_ACCESS_SECRET_ID"], SecretString=weak.read_text())
+    with pytest.raises(SettingsError, match=r"api_tokens\.0: Value error, too weak"):
+        config.load_api_access()

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from connector.access import ApiAccess
 from connector.errors import SettingsError
 from connector.settings import (
     LAST_GOOD,
-    ApiAccess,
     Credentials,
     Settings,
     parse_api_access,

@@ -14,10 +14,13 @@ The names come from the environment (SETTINGS_PARAMETER, CREDENTIALS_SECRET_ID, 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from connector.access import new_api_access
 from connector.config import Environment
 from connector.errors import SettingsError
 from connector.settings import LAST_GOOD, parse_secret_of_kind, parse_settings
@@ -25,7 +28,7 @@ from connector.settings import LAST_GOOD, parse_secret_of_kind, parse_settings
 SETTINGS_DESCRIPTION = "Connector settings document (JSON), written by `connector settings --write` after validation"
 SECRET_DESCRIPTIONS = {
     "credentials": "Connector credentials (Fastmag, Le New Black), written by `connector secret --write credentials`",
-    "api-access": "Connector export API tokens, written by `connector secret --write api-access`",
+    "api-access": "Connector export API tokens, link codes and session key: `connector secret --write api-access`",
 }
 
 
@@ -62,6 +65,21 @@ def write_settings(ssm: Any, name: str, text: str) -> int:
     # A label names one version of a parameter: labelling this one moves it from the previous one.
     ssm.label_parameter_version(Name=name, ParameterVersion=version, Labels=[LAST_GOOD])
     return version
+
+
+def generate_secret(kind: str, path: Path, flows: tuple[str, ...]) -> None:
+    """A fresh api-access document in a new file only the user can read (the values are never printed): one
+    script token, one link code per flow, a session signing key, all from `secrets`."""
+    if kind != "api-access":
+        raise SettingsError("only the api-access secret is generated (the credentials come from Fastmag and LNB)")
+    document = json.dumps(new_api_access(flows), indent=2)
+    parse_secret_of_kind(kind, document)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SettingsError(f"{path} exists: give a new file (nothing overwritten)") from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(document + "\n")
 
 
 def write_secret(secrets: Any, name: str, kind: str, text: str) -> str:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from connector.errors import ConnectorError
-from connector.observability import shorten
+from connector.observability import mask_email, masked, shorten
 from connector.state import fits_key, is_condition_failed
 
 if TYPE_CHECKING:
@@ -93,6 +93,12 @@ class LedgerEntry(BaseModel):
                 "that wrote it"
             )
         return value
+
+    # Fastmag's refusals may quote a buyer's email: masked as in the logs, also in entries written before.
+    @field_validator("reason", "fastmag_number", "lnb_status", "last_run_id", "history", mode="after")
+    @classmethod
+    def _emails_masked(cls, value: Any) -> Any:
+        return masked(value)
 
     def sent_time(self) -> datetime | None:
         return datetime.fromisoformat(self.sent_at) if self.sent_at else None
@@ -173,7 +179,7 @@ class OrderLedger:
         another run changed the order first (it is then that run's to finish).
         """
         stamp = _stamp(now())
-        history = [*entry.history, f"{stamp} {shorten(note)}"][-HISTORY_LENGTH:]
+        history = [*entry.history, f"{stamp} {shorten(mask_email(note))}"][-HISTORY_LENGTH:]
         names = {"#status": "status", "#history": "history", "#attempt": "attempt", "#revision": "revision"}
         values: dict[str, Any] = {
             ":status": status.value,
@@ -200,7 +206,8 @@ class OrderLedger:
                 removes.append(f"#f{index}")
             else:
                 # Reasons may quote a broken order's values: cut, so the entry stays under DynamoDB's 400 KB.
-                values[f":f{index}"] = shorten(value) if isinstance(value, str) else value
+                # Emails masked before they are stored (Fastmag's refusal texts may quote one).
+                values[f":f{index}"] = shorten(mask_email(value)) if isinstance(value, str) else masked(value)
                 sets.append(f"#f{index} = :f{index}")
         # Entries written before attempt and revision existed have neither: absent counts as 0.
         attempt, revision = (

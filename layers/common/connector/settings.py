@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector.access import ApiAccess
 from connector.countries import iso_country
 from connector.errors import SettingsError, describe
 from connector.fastmag import queries as contracts
@@ -352,12 +353,6 @@ class Credentials(_Model):
     lnb_client_secret: SecretStr
 
 
-class ApiAccess(_Model):
-    """The `api-access` secret: the export buttons' bearer tokens, read by the authorizer only."""
-
-    api_tokens: tuple[SecretStr, ...] = ()
-
-
 # The flows' name for their credentials (Services.secret).
 Secret = Credentials
 
@@ -387,8 +382,10 @@ def _parse_secret_document[M: BaseModel](model: type[M], kind: str, document: Ma
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        # pydantic echoes input values in its messages; name the fields only so no secret leaks.
-        raise SettingsError(f"invalid {kind} secret: check field(s) {describe(error, with_messages=False)}") from None
+        # Validators may quote input values in their messages; name the fields only so no secret leaks. The
+        # api-access validators (connector.access) never quote the value: their messages say what to do.
+        problems = describe(error, with_messages=kind == "api-access")
+        raise SettingsError(f"invalid {kind} secret: check field(s) {problems}") from None
 
 
 def parse_secret(document: Mapping[str, Any] | str) -> Credentials:

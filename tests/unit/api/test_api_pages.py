@@ -1,5 +1,6 @@
-"""The operator's pages: links keep the caller's token and base path, every value is escaped, the language
-follows the browser, times are local with UTC on hover, and the actions appear only where they apply."""
+"""The operator's pages: links keep the base path and never carry a credential, POSTs carry the page's CSRF
+token from data attributes (the scripts are constant), every value is escaped, the language follows the browser,
+times are local with UTC on hover, and the actions appear only where they apply."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from connector.api.html import Links, View, span, when
 from connector.api.i18n import preferred_language
-from connector.api.pages import confirm_page
+from connector.api.pages import SCRIPTS, confirm_page
 from connector.api.run_html import PreviewView, ledger_page, run_page, runs_of
 from connector.api.status_html import FlowHealth, history_page, status_page
 from connector.check_report import CheckLine, CheckReport, CheckState
@@ -33,8 +34,8 @@ def record(status: RunStatus = RunStatus.SUCCEEDED, **fields: object) -> RunReco
     )
 
 
-def view(token: str | None = None, language: str = "en", prefix: str = "") -> View:
-    return View(Links(prefix, token), language)  # type: ignore[arg-type]
+def view(csrf: str | None = None, language: str = "en", prefix: str = "") -> View:
+    return View(Links(prefix, csrf), language)  # type: ignore[arg-type]
 
 
 def health(flow: str = "stock", *runs: RunRecord, **fields: object) -> FlowHealth:
@@ -98,8 +99,8 @@ def test_every_page_is_in_the_chosen_language_with_a_viewport() -> None:
 # --- status page ------------------------------------------------------------------------------------------------
 
 
-def test_links_carry_the_base_path_and_the_token() -> None:
-    assert Links("/dev", "t o&k").url("/runs", flow="stock") == "/dev/runs?flow=stock&token=t+o%26k"
+def test_links_carry_the_base_path_and_never_the_csrf_token() -> None:
+    assert Links("/dev", "t o&k").url("/runs", flow="a&b") == "/dev/runs?flow=a%26b"
     assert Links().url("/") == "/"
 
 
@@ -119,8 +120,9 @@ def test_status_page_has_health_a_button_and_runs_with_reasons_in_a_detail_row()
         view("tok", prefix="/dev"),
         now=NOW,
     )
-    assert 'id="export-stock" href="/dev/exports/stock?token=tok"' in page
-    assert 'id="history-stock" href="/dev/runs?flow=stock&amp;token=tok"' in page
+    assert 'id="export-stock" href="/dev/exports/stock"' in page
+    assert 'id="history-stock" href="/dev/runs?flow=stock"' in page
+    assert "tok" not in page
     assert 'id="export-orders"' in page
     assert '<td class="n">9</td>' in page
     assert '<tr class="detail"><td colspan="11">Fastmag did not answer<br>2 × bad EAN</td></tr>' in page
@@ -129,17 +131,25 @@ def test_status_page_has_health_a_button_and_runs_with_reasons_in_a_detail_row()
     health_box = re.search(r'<div class="health" id="health-stock">(.*?)</div></div>', page)
     assert health_box is not None
     assert 'title="2026-11-30 05:00:42 UTC">Mon 30/11/2026 06:00 CET</time> (3 h 59 ago)' in health_box[1]
-    assert '<span class="failed" data-status="failed">failed</span> · <a href="/dev/runs/stock-2?token=tok">' in page
+    assert '<span class="failed" data-status="failed">failed</span> · <a href="/dev/runs/stock-2">' in page
     assert '<span class="failed">1</span>' in health_box[1]
     assert "No run yet." in page
     assert "never" in page  # the orders flow never succeeded
 
 
-def test_the_search_form_opens_the_key_page_with_the_token() -> None:
+def test_the_search_form_opens_the_key_page_from_its_data_attribute() -> None:
     page = status_page([], view("tok", prefix="/dev"), now=NOW)
-    assert '<form id="key-search"' in page
-    assert '"/dev/keys/" + encodeURIComponent(key) + "?token=tok"' in page
-    assert '"/keys/" + encodeURIComponent(key) + ""' in status_page([], view(), now=NOW)
+    assert '<form id="key-search" class="inline" role="search" data-base="/dev/keys/">' in page
+    assert "keySearch.dataset.base + encodeURIComponent(key)" in page
+    assert 'data-base="/keys/"' in status_page([], view(), now=NOW)
+    assert "tok" not in page
+
+
+def test_confirm_page_posts_to_the_flow_with_its_csrf_token() -> None:
+    page = confirm_page("stock", view('to"k'))
+    assert 'data-target="/exports/stock" data-csrf="to&quot;k"' in page
+    assert '"X-CSRF-Token": exportForm.dataset.csrf' in page
+    assert 'id="preview"' in page
 
 
 def test_durations_read_naturally() -> None:
@@ -224,12 +234,12 @@ def test_the_last_check_shows_its_time_counts_and_failed_lines() -> None:
     assert "never run" in status_page([], view(), now=NOW)
 
 
-def test_the_history_page_pages_and_filters_keeping_the_token() -> None:
+def test_the_history_page_pages_and_filters_without_any_credential() -> None:
     page = history_page("stock", [record()], view("tok"), status="failed", cursor="c1", after="c2")
-    assert '<input type="hidden" name="token" value="tok">' in page
+    assert "tok" not in page and 'name="token"' not in page
     assert '<option value="failed" selected>failed</option>' in page
-    assert 'id="older" href="/runs?flow=stock&amp;status=failed&amp;cursor=c2&amp;token=tok"' in page
-    assert 'href="/runs?flow=stock&amp;status=failed&amp;token=tok">Newest runs</a>' in page
+    assert 'id="older" href="/runs?flow=stock&amp;status=failed&amp;cursor=c2"' in page
+    assert 'href="/runs?flow=stock&amp;status=failed">Newest runs</a>' in page
     last = history_page("stock", [], view(), status=None, cursor=None, after=None)
     assert 'id="older"' not in last and "No run yet." in last
 
@@ -239,7 +249,7 @@ def test_the_history_page_pages_and_filters_keeping_the_token() -> None:
 
 def test_confirm_page_posts_to_the_flow_and_offers_force_only_where_a_guard_holds() -> None:
     page = confirm_page("stock", view("tok"))
-    assert '"/exports/stock?token=tok"' in page
+    assert 'data-target="/exports/stock" data-csrf="tok"' in page
     assert 'id="preview"' in page and 'id="force"' in page
     assert "would set too many SKUs with stock to zero" in page
     assert 'id="force"' not in confirm_page("orders", view())
@@ -253,8 +263,8 @@ def test_run_page_refreshes_until_the_run_ends() -> None:
 def test_a_held_run_offers_a_forced_run_of_the_same_flow() -> None:
     page = run_page(record(RunStatus.HELD, full=True, message="stock push held: …"), view("tok"))
     assert 'id="send-anyway"' in page
-    assert 'fetch("/exports/stock?token=tok"' in page
-    assert '"{\\"force\\": true, \\"full\\": true}"' in page
+    assert 'data-target="/exports/stock" data-body="{&quot;force&quot;: true, &quot;full&quot;: true}" ' in page
+    assert 'data-csrf="tok"' in page and page.count("<script>") == 1
     assert 'id="send-anyway"' not in run_page(record(RunStatus.FAILED), view())
 
 
@@ -263,7 +273,7 @@ def test_send_exactly_this_preview_only_when_it_would_send_and_can_be_applied() 
     ready = run_page(preview, view("tok"), preview=PreviewView("https://s3/x?sig=1&b=2", 5, 7, None))
     assert ">Send exactly this preview (12 records)</button>" in ready
     assert "would send 12 records (5 new, 7 changed)" in ready
-    assert 'fetch("/runs/stock-1/apply?token=tok"' in ready
+    assert 'data-target="/runs/stock-1/apply" data-body="{}" data-csrf="tok"' in ready
     assert 'id="preview-link" href="https://s3/x?sig=1&amp;b=2"' in ready
     assert 'id="new-preview"' not in ready
 
@@ -273,24 +283,24 @@ def test_send_exactly_this_preview_only_when_it_would_send_and_can_be_applied() 
     stale = run_page(preview, view(), preview=PreviewView(None, 5, 7, "the data changed since preview stock-1"))
     assert 'id="apply"' not in stale
     assert '<p id="refusal">the data changed since preview stock-1</p>' in stale
-    assert 'id="new-preview"' in stale and '"{\\"preview\\": true, \\"full\\": false}"' in stale
+    assert 'id="new-preview"' in stale and 'data-body="{&quot;preview&quot;: true, &quot;full&quot;: false}"' in stale
 
     running = run_page(
         preview.model_copy(update={"status": RunStatus.RUNNING}), view(), preview=PreviewView(None, 1, 2, None)
     )
-    assert 'id="apply"' not in running and 'id="new-preview"' not in running
+    assert 'id="apply"' not in running and 'id="new-preview"' not in running and "<script>" not in running
 
 
 def test_every_run_id_and_applied_preview_is_a_link() -> None:
     page = run_page(record(applied_from="stock-0", run_id="stock-2"), view("tok"))
-    assert 'applies preview <a href="/runs/stock-0?token=tok">stock-0</a>' in page
+    assert 'applies preview <a href="/runs/stock-0">stock-0</a>' in page
 
 
 def test_an_orders_run_links_each_order_to_its_ledger_page() -> None:
     orders = [entry(reference="A/1 B", fastmag_number="77"), entry(reference="C", status="blocked", reason="no EAN")]
     page = run_page(record(flow="orders", run_id="orders-1"), view("tok"), orders=orders)
-    assert '<a class="order" href="/orders/A/1 B?token=tok">A/1 B</a></td><td>exported</td><td>77</td>' in page
-    assert '<a class="order" href="/orders/C?token=tok">C</a></td><td>blocked</td><td></td><td>no EAN</td>' in page
+    assert '<a class="order" href="/orders/A/1 B">A/1 B</a></td><td>exported</td><td>77</td>' in page
+    assert '<a class="order" href="/orders/C">C</a></td><td>blocked</td><td></td><td>no EAN</td>' in page
 
 
 # --- ledger page ------------------------------------------------------------------------------------------------
@@ -310,7 +320,7 @@ def test_the_ledger_page_shows_the_order_its_runs_and_how_to_resolve_it_when_stu
     )
     page = ledger_page(blocked, view("tok"))
     assert runs_of(blocked) == ["orders-3", "orders-2", "orders-1"]
-    assert '<a href="/runs/orders-1?token=tok">orders-1</a>' in page
+    assert '<a href="/runs/orders-1">orders-1</a>' in page
     assert ">Mon 30/11/2026 08:30 CET</time></td><td>blocked: outcome unknown</td>" in page
     assert '<dd id="lnb-status">invoicing</dd>' in page
     assert "--resolve exported --fastmag-number NUMBER" in page and "--resolve resend" in page
@@ -358,7 +368,9 @@ def test_every_value_is_escaped(hostile: str) -> None:
         confirm_page(hostile, view(hostile)),
     ]
     for page in pages:
-        # The page's own scripts aside, no script element and no raw value: it only ever appears escaped.
+        # The page's own scripts aside, no script element and no raw value: it only ever appears escaped. Those
+        # scripts are the constant texts the CSP allows, whatever the values (they live in data attributes).
+        assert all(script.split("</script>")[0] in SCRIPTS for script in page.split("<script>")[1:])
         assert "<script>alert(" not in page
         assert hostile not in page
 

@@ -1,13 +1,14 @@
 """The pages' frame: links, escaping, local times, tables that scroll in their own box, the stylesheet.
 
-Plain server-rendered HTML: every value goes through `esc` (text and attributes) or `js` (script literals).
+Plain server-rendered HTML: every value goes through `esc` (text and attributes). No link carries a credential (a
+browser holds a session cookie, connector.api.auth); a value a script needs lives in a data attribute, since the
+scripts are constant text the Content-Security-Policy allows by hash (`pages.SCRIPTS`, connector.api.security).
 The stylesheet is inlined (no CDN) and classless but for a few states: it styles the elements, so a page reads
 on a 390 px phone and at 1280 px, and a wide table scrolls inside its own `.scroll` box, never the page.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,11 +56,10 @@ class Links:
     """Absolute paths under the API's base path (the stage, or nothing behind a custom domain)."""
 
     prefix: str = ""
-    token: str | None = None
+    csrf: str | None = None  # what the page's POSTs send as X-CSRF-Token (the caller's session or confirm ticket)
 
     def url(self, path: str, **query: str) -> str:
-        parameters = {**query, **({"token": self.token} if self.token else {})}
-        return f"{self.prefix}{path}" + (f"?{urlencode(parameters)}" if parameters else "")
+        return f"{self.prefix}{path}" + (f"?{urlencode(query)}" if query else "")
 
     def link(self, label: str, path: str, **query: str) -> str:
         return f'<a href="{esc(self.url(path, **query))}">{esc(label)}</a>'
@@ -68,11 +68,6 @@ class Links:
 def esc(value: object) -> str:
     """Any value as HTML text or attribute content (quotes included)."""
     return escape(str(value), quote=True)
-
-
-def js(value: str) -> str:
-    """A string literal safe inside a script element."""
-    return json.dumps(value).replace("<", "\\u003c")
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,29 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "confirm.confirm": ("Confirm", "Confirmer"),
     "confirm.cancel": ("Cancel", "Annuler"),
+    # Refusals (connector.api.auth.Refusal values): what a refused browser reads, and the same words as JSON.
+    "refusal.title": ("Access refused", "Accès refusé"),
+    "refusal.missing": (
+        "This page opens from its button in Fastmag: open it from there, or ask your administrator for a link.",
+        "Cette page s'ouvre depuis son bouton dans Fastmag : ouvrez-la depuis Fastmag, "
+        "ou demandez un lien à votre administrateur.",
+    ),
+    "refusal.invalid": (
+        "This link is not valid any more: ask your administrator for a new one.",
+        "Ce lien n'est plus valable : demandez-en un nouveau à votre administrateur.",
+    ),
+    "refusal.expired": (
+        "Your session has ended: open the export again from its button in Fastmag.",
+        "Votre session a expiré : rouvrez l'export depuis son bouton dans Fastmag.",
+    ),
+    "refusal.wrong_flow": (
+        "This link opens another export: use this export's own button in Fastmag.",
+        "Ce lien ouvre un autre export : utilisez le bouton de cet export dans Fastmag.",
+    ),
+    "refusal.no_csrf": (
+        "This action must be sent from its page: reload the page and try again.",
+        "Cette action doit partir de sa page : rechargez la page et recommencez.",
+    ),
     "order.title": ("Order {0}", "Commande {0}"),
     "order.status": ("Status", "État"),
     "order.fastmag_number": ("Fastmag number", "Numéro Fastmag"),

@@ -1,4 +1,10 @@
-"""The export API's routes (ARCHITECTURE §8), resolved by ApiFunction behind the token authorizer.
+"""The export API's routes (ARCHITECTURE §8), resolved by ApiFunction.
+
+Every POST and the OpenAPI document are behind the authorizer (connector.api.auth); the routes a browser opens
+(status, confirm, run, run history, order ledger, readiness report: each answers JSON to a script and HTML to a
+browser) are not, and check their caller here with the same code, so that a refused browser reads what to do
+rather than API Gateway's JSON. Error bodies carry a stable message and the request id (also the log lines' correlation
+id), never an exception's text.
 
 Nothing long runs here: `POST /exports/{flow}` and `POST /runs/{run_id}/apply` write a queued run record and
 hand the run to its flow function asynchronously, answering 202 with the run's address.
@@ -11,23 +17,38 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connector import runs as run_records
 from connector.api import pages
+from connector.api.auth import (
+    LINK_CODE_PARAMETER,
+    Caller,
+    Refusal,
+    Refused,
+    Request,
+    caller_of_context,
+    confirm_ticket,
+    identify,
+    link_caller,
+    new_session,
+    session_cookie,
+)
 from connector.api.html import Links, View
-from connector.api.i18n import preferred_language
+from connector.api.i18n import Language, preferred_language
 from connector.api.run_html import PreviewView, ledger_page, run_page
+from connector.api.security import page_headers, refusal_message, refusal_page
 from connector.api.status_html import FlowHealth, history_page
 from connector.api.status_html import status_page as render_status_page
 from connector.check_report import CheckStore
-from connector.config import environment
+from connector.config import environment, load_api_access
 from connector.errors import ConnectorError, describe, field_problems
 from connector.events import FlowRequest
 from connector.keys import HistoryAnswer, InvalidKey, bounded_since, history_source
@@ -62,20 +83,21 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 
 class ExportRequest(BaseModel):
-    """What the confirm page posts; an empty body starts an incremental run."""
+    """What the confirm page posts; `{}` starts an incremental run, no body at all is refused. Booleans are
+    strict: `"yes"`, `"false"` or `1` are refused, not read as true."""
 
     model_config = ConfigDict(extra="forbid")
 
-    preview: bool = Field(default=False, description="store the would-be writes, send nothing")
-    full: bool = Field(default=False, description="send every record, not only what changed")
-    force: bool = Field(default=False, description="let a stock push through the zero-stock guard")
+    preview: StrictBool = Field(default=False, description="store the would-be writes, send nothing")
+    full: StrictBool = Field(default=False, description="send every record, not only what changed")
+    force: StrictBool = Field(default=False, description="let a stock push through the zero-stock guard")
 
 
 class RunStarted(BaseModel):
     run_id: str
     status: RunStatus
     status_url: str = Field(description="the run record (JSON with Authorization, HTML in a browser)")
-    page_url: str = Field(description="the run's page, for a browser that came with a token link")
+    page_url: str = Field(description="the run's page (a browser opens it with its session cookie)")
 
 
 class RunPage(BaseModel):
@@ -89,6 +111,7 @@ class RunDetail(RunRecord):
 
 class Problem(BaseModel):
     message: str
+    request_id: str | None = Field(default=None, description="quote it to support: the log lines carry it")
     flows: list[str] | None = None
 
 
@@ -101,49 +124,84 @@ def _alive(records: list[RunRecord]) -> list[RunRecord]:
 # --- Request context ----------------------------------------------------------------------------------------
 
 
-def _links() -> Links:
-    """Links under the API's base path; the token is carried only when the caller itself sent it as a link."""
+def _prefix() -> str:
+    """The API's base path: `/<stage>` on the execute-api domain, a custom domain's base path, or nothing."""
     event = app.current_event
     path = event.path
     full_path = str(event.request_context.path or path)
-    prefix = full_path[: -len(path)] if path != "/" and full_path.endswith(path) else full_path.rstrip("/")
     if path == "/" and full_path == "/":
-        prefix = ""
-    token = (event.query_string_parameters or {}).get("token")
-    return Links(prefix=prefix, token=token or None)
+        return ""
+    return full_path[: -len(path)] if path != "/" and full_path.endswith(path) else full_path.rstrip("/")
 
 
-def _view() -> View:
+def _links(caller: Caller | None = None) -> Links:
+    """Links under the API's base path (never with a credential), and the caller's CSRF token for its POSTs."""
+    return Links(prefix=_prefix(), csrf=caller.csrf if caller else None)
+
+
+def _language() -> Language:
+    return preferred_language(app.current_event.headers.get("Accept-Language"))
+
+
+def _view(caller: Caller | None = None) -> View:
     """The caller's links, language (Accept-Language) and the brand's timezone."""
-    language = preferred_language(app.current_event.headers.get("Accept-Language"))
-    return View(links=_links(), language=language, zone=environment().BRAND_TIMEZONE)
+    return View(links=_links(caller), language=_language(), zone=environment().BRAND_TIMEZONE)
 
 
 def _absolute(path: str) -> str:
-    headers = app.current_event.headers
-    scheme = headers.get("X-Forwarded-Proto", "https")
-    host = headers.get("Host", "")
-    return f"{scheme}://{host}{_links().prefix}{path}"
+    """From the request context's domain, never the Host header (a client writes that one). API Gateway always
+    sets X-Forwarded-Proto (https); only the local sandbox serves http."""
+    event = app.current_event
+    scheme = event.headers.get("X-Forwarded-Proto", "https")
+    return f"{scheme}://{event.request_context.domain_name}{_prefix()}{path}"
+
+
+def _request_id() -> str | None:
+    return app.current_event.request_context.request_id
+
+
+def _refusal(reason: Refusal) -> Response[Any]:
+    """A refused caller: a page that says what to do in a browser, the same words as JSON otherwise."""
+    status = HTTPStatus.UNAUTHORIZED if reason is Refusal.MISSING else HTTPStatus.FORBIDDEN
+    logger.info("page request refused", extra={"event": "api.page_refused", "reason": reason.value})
+    if _wants_html():
+        return _html(refusal_page(reason, _language()), status)
+    return _problem(status, refusal_message(reason, _language()))
+
+
+def _page_caller(flow: str | None = None) -> Caller | Response[Any]:
+    """The caller of a route the authorizer does not guard (the pages), checked with the authorizer's code."""
+    try:
+        return identify(Request.of(app.current_event.raw_event), load_api_access(), now=_now(), flow=flow)
+    except Refused as refused:
+        return _refusal(refused.reason)
+
+
+def _authorized_caller() -> Caller:
+    """The caller the authorizer let through (routes behind it)."""
+    authorizer = app.current_event.request_context.authorizer
+    context = dict(authorizer.raw_event) if authorizer else {}
+    return caller_of_context(str(context.get("principalId") or ""), context)
+
+
+def _now() -> float:
+    return run_records.timing.clock()
 
 
 def _wants_html() -> bool:
     return "text/html" in app.current_event.headers.get("Accept", "")
 
 
-# A page's links may carry the caller's token (button links): no Referer may take it to another site, and no
-# shared cache may keep the page.
-_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
 def _html(body: str, status: int = HTTPStatus.OK) -> Response[str]:
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=_PAGE_HEADERS)
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=page_headers())
 
 
 def _problem(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:
+    """A refusal or failure: `message` is ours (stable, says what to do), never an exception's text."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=Problem(message=message, **extra).model_dump(exclude_none=True),
+        body=Problem(message=message, request_id=_request_id(), **extra).model_dump(exclude_none=True),
     )
 
 
@@ -158,7 +216,7 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     return Response(
         status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
         content_type=content_types.APPLICATION_JSON,
-        body={"message": f"invalid request: {describe(error)}", "fields": fields},
+        body={"message": f"invalid request: {describe(error)}", "fields": fields, "request_id": _request_id()},
     )
 
 
@@ -169,20 +227,32 @@ def _unsupported_body(error: RequestUnsupportedContentType) -> Response[dict[str
 
 def _unreadable_body(error: ValueError) -> Response[dict[str, Any]]:
     """400: a body the request parser cannot read at all (e.g. multipart without its boundary). Anything else
-    raising ValueError is a bug: it is logged with its traceback and still answered as a refusal, not a 502."""
+    raising ValueError is a bug: it is logged with its traceback and still answered as a refusal, not a 502. The
+    error's text goes to the log only."""
     logger.warning(f"unreadable request: {error}", extra={"event": "api.bad_request"}, exc_info=error)
-    return _problem(HTTPStatus.BAD_REQUEST, f"the request could not be read: {error}")
+    return _problem(HTTPStatus.BAD_REQUEST, "the request could not be read: send a JSON body")
+
+
+def _service_error(error: ServiceError) -> Response[dict[str, Any]]:
+    """The resolver's own answers (a path no route matches: 404), with the request id like every refusal."""
+    return _problem(error.status_code, str(error.msg) if isinstance(error.msg, str) else "refused")
+
+
+def _failed(error: Exception) -> Response[dict[str, Any]]:
+    """500: a bug or a broken deployment. Its text (an ARN, a SQL fragment…) goes to the log under the request
+    id; the caller gets the request id to quote."""
+    logger.error(f"api request failed: {error!r}", extra={"event": "api.failed"}, exc_info=error)
+    return _problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: quote the request id to support")
 
 
 def _refused(error: ConnectorError) -> Response[dict[str, Any]]:
     """The connector's own errors, answered in one place: a page cursor it did not return is a 422 naming the
-    `cursor` parameter like any invalid parameter; any other is a bug or a broken deployment, raised (Lambda
-    logs it, API Gateway answers 502)."""
+    `cursor` parameter like any invalid parameter; any other is a bug or a broken deployment (500)."""
     if isinstance(error, InvalidCursor):
         return _invalid_request(
             RequestValidationError([{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}])
         )
-    raise error
+    return _failed(error)
 
 
 # Registered by a call, not a decorator: Powertools' decorator is untyped.
@@ -190,6 +260,8 @@ app.exception_handler(RequestValidationError)(_invalid_request)
 app.exception_handler(RequestUnsupportedContentType)(_unsupported_body)
 app.exception_handler(ValueError)(_unreadable_body)
 app.exception_handler(ConnectorError)(_refused)
+app.exception_handler(ServiceError)(_service_error)
+app.exception_handler(Exception)(_failed)
 
 
 # --- Pages ------------------------------------------------------------------------------------------------------
@@ -219,7 +291,10 @@ def _open_problems(services: ApiServices, flow: str, runs: list[RunRecord]) -> i
 
 
 @app.get("/", summary="Status page: each flow's health and recent runs, schedules, last configuration check")
-def status_page() -> Response[str]:
+def status_page() -> Response[Any]:
+    caller = _page_caller()
+    if isinstance(caller, Response):
+        return caller
     services = api_services_for()
     schedules = _schedules(services)
     flows = []
@@ -235,7 +310,7 @@ def status_page() -> Response[str]:
             )
         )
     check = CheckStore(services.table).last()
-    return _html(render_status_page(flows, _view(), schedules=schedules, check=check))
+    return _html(render_status_page(flows, _view(caller), schedules=schedules, check=check))
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -248,16 +323,33 @@ def openapi_document() -> Response[str]:
 
 @app.get("/exports/<flow>", summary="Confirm page of an export button (nothing runs)")
 def confirm_export(flow: str) -> Response[Any]:
+    """Opened by a Fastmag link (`?code=<link code>`: its Confirm sends a ticket that opens a session) or by a
+    browser with a session of this flow. Nothing runs here."""
+    code = (app.current_event.query_string_parameters or {}).get(LINK_CODE_PARAMETER)
+    if code:
+        access = load_api_access()
+        try:
+            link = link_caller(access, code, flow)
+        except Refused as refused:
+            return _refusal(refused.reason)
+        caller: Caller | Response[Any] = Caller(
+            principal=link.principal, flow=link.flow, link=link.link, csrf=confirm_ticket(access, link, _now())
+        )
+    else:
+        caller = _page_caller(flow)
+    if isinstance(caller, Response):
+        return caller
     if flow not in api_services_for().invoker.flows:
         return _unknown_flow(flow)
-    return _html(pages.confirm_page(flow, _view()))
+    return _html(pages.confirm_page(flow, _view(caller)))
 
 
 # --- Runs ---------------------------------------------------------------------------------------------------------
 
 
-def _start(request: FlowRequest) -> Response[Any]:
-    """Queue the run (one conditional write) and hand it to its flow function; 202 with its address."""
+def _start(request: FlowRequest, caller: Caller) -> Response[Any]:
+    """Queue the run (one conditional write) and hand it to its flow function; 202 with its address. A caller
+    confirming from a link's page gets its session cookie with the answer."""
     services = api_services_for()
     record = RunRecord.queued(request)
     request = request.model_copy(update={"run_id": record.run_id})
@@ -267,23 +359,29 @@ def _start(request: FlowRequest) -> Response[Any]:
     try:
         services.invoker.invoke(record.flow, request.model_dump(mode="json", exclude_none=True))
     except Exception as error:  # the run never started: say so on its record and to the caller
-        logger.exception(f"could not start the {record.flow} run", extra={"event": "run.not_started"})
-        message = f"could not start the {record.flow} flow: {error}"
-        services.runs.fail_queued(record, message)
+        logger.exception(f"could not start the {record.flow} run: {error}", extra={"event": "run.not_started"})
+        message = f"could not start the {record.flow} flow: quote the request id to support"
+        services.runs.fail_queued(record, f"{message} ({_request_id()})")
         return _problem(HTTPStatus.BAD_GATEWAY, message)
     logger.info(f"run {record.run_id} queued", extra={"event": "run.queued", "key": record.run_id})
-    links = _links()
+    links = _links(caller)
     started = RunStarted(
         run_id=record.run_id,
         status=RunStatus.QUEUED,
         status_url=_absolute(f"/runs/{record.run_id}"),
         page_url=links.url(f"/runs/{record.run_id}"),
     )
+    cookies = []
+    if caller.confirming:
+        access = load_api_access()
+        session = new_session(access, caller, _now())
+        cookies.append(session_cookie(session, path=links.prefix, max_age=access.session_minutes * 60))
     return Response(
         status_code=HTTPStatus.ACCEPTED,
         content_type=content_types.APPLICATION_JSON,
         body=started.model_dump(mode="json"),
         headers={"Location": started.status_url},
+        cookies=cookies,
     )
 
 
@@ -292,11 +390,13 @@ def _start(request: FlowRequest) -> Response[Any]:
     summary="Start a run of a flow (queued, then run asynchronously)",
     responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
 )
-def start_export(flow: str, body: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
+def start_export(flow: str, body: Annotated[ExportRequest, Body()]) -> Response[Any]:
+    caller = _authorized_caller()
+    if not caller.may_run(flow):  # the authorizer refuses it already; a second look costs nothing
+        return _refusal(Refusal.WRONG_FLOW)
     if flow not in api_services_for().invoker.flows:
         return _unknown_flow(flow)
-    choice = body or ExportRequest()
-    return _start(FlowRequest.model_validate({"flow": flow, "trigger": "button", **choice.model_dump()}))
+    return _start(FlowRequest.model_validate({"flow": flow, "trigger": "button", **body.model_dump()}), caller)
 
 
 def _filtered(
@@ -320,6 +420,9 @@ def list_runs(
     cursor: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
     status: Annotated[RunStatus | None, Query(description="only runs that ended (or are) in this status")] = None,
 ) -> Response[Any]:
+    caller = _page_caller()
+    if isinstance(caller, Response):
+        return caller
     services = api_services_for()
     if flow is not None and flow not in services.invoker.flows:
         return _unknown_flow(flow)
@@ -332,7 +435,7 @@ def list_runs(
     else:
         records, after = _filtered(services.runs, flow, limit, cursor, status)
         if _wants_html():
-            return _html(history_page(flow, records, _view(), status=status, cursor=cursor, after=after))
+            return _html(history_page(flow, records, _view(caller), status=status, cursor=cursor, after=after))
         page = RunPage(runs=records, next=after)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
 
@@ -343,6 +446,9 @@ def list_runs(
     responses={200: {"description": "the run", "content": {"application/json": {"model": RunDetail}}}},
 )
 def get_run(run_id: str) -> Response[Any]:
+    caller = _page_caller()
+    if isinstance(caller, Response):
+        return caller
     services = api_services_for()
     found = services.runs.get(run_id)
     if found is None:
@@ -351,12 +457,12 @@ def get_run(run_id: str) -> Response[Any]:
     # Minted on every read: a page reloaded after the link's 15 minutes gets a fresh one.
     preview_url = services.previews.presigned_url(run_id) if record.preview_key else None
     if _wants_html():
-        return _html(_run_page(services, record, preview_url))
+        return _html(_run_page(services, record, preview_url, _view(caller)))
     detail = RunDetail(**record.model_dump(), preview_url=preview_url)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, detail.model_dump(mode="json", exclude_none=True))
 
 
-def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None) -> str:
+def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None, view: View) -> str:
     preview = None
     if record.preview:
         # A stored preview's first line sums its would-be writes by change (runner.py).
@@ -367,7 +473,7 @@ def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None)
                 raise
             # Previews expire before their run records: the page still answers, offering a new preview.
             gone = f"preview {record.run_id} is no longer stored (stored previews expire): run a new preview"
-            return run_page(record, _view(), preview=PreviewView(None, 0, 0, gone))
+            return run_page(record, view, preview=PreviewView(None, 0, 0, gone))
         summary = first.get("summary") or {}
         new, changed = int(summary.get("new", 0)), int(summary.get("changed", 0))
         preview = PreviewView(preview_url, new, changed, apply_refusal(record, services.runs))
@@ -375,7 +481,7 @@ def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None)
     if record.flow == "orders" and not record.preview and record.started_at:
         until = record.finished_at or datetime.fromtimestamp(run_records.timing.clock(), UTC).isoformat()
         orders = services.ledger.moved_by(record.run_id, record.started_at, until)
-    return run_page(record, _view(), preview=preview, orders=orders)
+    return run_page(record, view, preview=preview, orders=orders)
 
 
 @app.post(
@@ -384,17 +490,20 @@ def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None)
     responses={202: {"description": "queued", "content": {"application/json": {"model": RunStarted}}}},
 )
 def apply_preview(run_id: str) -> Response[Any]:
+    caller = _authorized_caller()
     services = api_services_for()
     preview = services.runs.get(run_id)
     if preview is None:
         return _problem(HTTPStatus.NOT_FOUND, f"no run {run_id}")
+    if not caller.may_run(preview.flow):
+        return _refusal(Refusal.WRONG_FLOW)
     if preview.flow not in services.invoker.flows:
         return _unknown_flow(preview.flow)
     refusal = apply_refusal(preview, services.runs)
     if refusal is not None:
         return _problem(HTTPStatus.CONFLICT, refusal)
     fields = {"flow": preview.flow, "full": preview.full, "force": preview.force}
-    return _start(FlowRequest.model_validate({**fields, "trigger": "apply", "apply_run_id": run_id}))
+    return _start(FlowRequest.model_validate({**fields, "trigger": "apply", "apply_run_id": run_id}), caller)
 
 
 # --- Orders ---------------------------------------------------------------------------------------------------
@@ -406,11 +515,14 @@ def apply_preview(run_id: str) -> Response[Any]:
     responses={200: {"description": "the ledger entry", "content": {"application/json": {"model": LedgerEntry}}}},
 )
 def get_order(reference: str) -> Response[Any]:
+    caller = _page_caller()
+    if isinstance(caller, Response):
+        return caller
     entry = api_services_for().ledger.get(reference)
     if entry is None:
         return _problem(HTTPStatus.NOT_FOUND, f"order {reference} was never seen by the connector")
     if _wants_html():
-        return _html(ledger_page(entry, _view()))
+        return _html(ledger_page(entry, _view(caller)))
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, entry.model_dump(mode="json", exclude_none=True))
 
 
@@ -428,6 +540,15 @@ def get_readiness_report(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     format: Annotated[str | None, Query(description="csv: the whole report (or check) as CSV")] = None,
 ) -> Response[Any]:
+    caller = _page_caller()
+    if isinstance(caller, Response):
+        return caller
+    return _readiness_report(run_id, check, offset, limit, links=_links(caller), csv=format == "csv")
+
+
+def _readiness_report(
+    run_id: str, check: str | None, offset: int, limit: int, *, links: Links, csv: bool
+) -> Response[Any]:
     from connector.api.readiness_page import readiness_page
     from connector.flows.readiness_report import BY_NAME, ReportNotFound, ReportStore, to_csv
 
@@ -439,16 +560,16 @@ def get_readiness_report(
         return _problem(HTTPStatus.BAD_REQUEST, f"unknown check {check!r}; checks: {', '.join(BY_NAME)}")
     store = ReportStore(services.s3, services.bucket)
     try:
-        if format == "csv":
+        if csv:
             items = [item for item in store.read(run_id) if check is None or item.check == check]
-            headers = {**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="readiness-{run_id}.csv"'}
+            headers = {**page_headers(), "Content-Disposition": f'attachment; filename="readiness-{run_id}.csv"'}
             return Response(HTTPStatus.OK, "text/csv; charset=utf-8", to_csv(items), headers=headers)
         page = store.page(run_id, check=check, offset=offset, limit=limit)
     except ReportNotFound as error:
         return _problem(HTTPStatus.NOT_FOUND, f"{error} (the run has not finished, or its report expired)")
     checks = record.checks or {}
     if _wants_html():
-        return _html(readiness_page(run_id, checks, page, check, _links()))
+        return _html(readiness_page(run_id, checks, page, check, links))
     body = {
         "run_id": run_id,
         "status": record.status,

@@ -1,8 +1,8 @@
 """A run's page (counters, reasons, its preview and what can be done with it, the orders it moved) and an
 order's ledger page, linked from it.
 
-The buttons post JSON with a few lines of script, as the confirm page does; what they post is what the API's
-`ExportRequest` reads (`preview`, `full`, `force`).
+The buttons post JSON with one constant script, as the confirm page does, sending the page's CSRF token; what
+they post is what the API's `ExportRequest` reads (`preview`, `full`, `force`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.api.html import View, esc, js, page, table
+from connector.api.html import View, esc, page, table
 from connector.api.status_html import COUNTERS, run_link, status_word
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.runs import FINISHED, RunRecord, RunStatus
@@ -34,19 +34,33 @@ class PreviewView:
         return self.new + self.changed
 
 
-def post_button(element_id: str, label: str, url: str, body: dict[str, bool], *, secondary: bool = False) -> str:
-    """A button that posts `body` to `url` and opens the run it starts (its problem shown beside it if refused)."""
+# Every button carrying `data-target` posts its `data-body` there with the page's CSRF token and opens the run it
+# starts (its problem shown in #problem if refused). Constant text: the CSP allows it by hash (pages.SCRIPTS).
+POST_BUTTONS_SCRIPT = """
+for (const button of document.querySelectorAll("button[data-target]")) {
+  button.addEventListener("click", async () => {
+    const answer = await fetch(button.dataset.target, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": button.dataset.csrf},
+      body: button.dataset.body,
+    });
+    const data = await answer.json();
+    if (answer.status === 202) { window.location.href = data.page_url; }
+    else { document.getElementById("problem").textContent = data.message || JSON.stringify(data); }
+  });
+}
+"""
+
+
+def post_button(
+    view: View, element_id: str, label: str, url: str, body: dict[str, bool], *, secondary: bool = False
+) -> str:
+    """A button that posts `body` to `url` (with POST_BUTTONS_SCRIPT, which the page must carry once)."""
     css = ' class="button secondary"' if secondary else ""
-    payload = js(json.dumps(body))
     return (
-        f'<button type="button" id="{element_id}"{css}>{esc(label)}</button>'
-        f"<script>document.getElementById({js(element_id)}).addEventListener('click', async () => {{"
-        f"const answer = await fetch({js(url)}, {{method: 'POST', "
-        f"headers: {{'Content-Type': 'application/json', 'Accept': 'application/json'}}, body: {payload}}});"
-        "const data = await answer.json();"
-        "if (answer.status === 202) { window.location.href = data.page_url; }"
-        "else { document.getElementById('problem').textContent = data.message || JSON.stringify(data); }});"
-        "</script>"
+        f'<button type="button" id="{esc(element_id)}"{css} data-target="{esc(url)}" '
+        f'data-body="{esc(json.dumps(body))}" data-csrf="{esc(view.links.csrf or "")}">{esc(label)}</button>'
     )
 
 
@@ -66,13 +80,13 @@ def _preview_section(view: View, record: RunRecord, preview: PreviewView) -> str
         parts.append(f'<p id="would-send">{esc(view.t("preview.nothing"))}</p>')
     if preview.would_send and preview.refusal is None:
         url = view.links.url(f"/runs/{record.run_id}/apply")
-        parts.append(f"<p>{post_button('apply', view.t('preview.apply', preview.would_send), url, {})}</p>")
+        parts.append(f"<p>{post_button(view, 'apply', view.t('preview.apply', preview.would_send), url, {})}</p>")
     else:
         if preview.refusal:
             parts.append(f'<p id="refusal">{esc(preview.refusal)}</p>')
         url = view.links.url(f"/exports/{record.flow}")
         body = {"preview": True, "full": record.full}
-        parts.append(f"<p>{post_button('new-preview', view.t('preview.new'), url, body, secondary=True)}</p>")
+        parts.append(f"<p>{post_button(view, 'new-preview', view.t('preview.new'), url, body, secondary=True)}</p>")
     return "".join(parts)
 
 
@@ -111,7 +125,7 @@ def run_page(
         details.append(f'<p id="message">{esc(record.message)}</p>')
     if record.status == RunStatus.HELD:
         url = view.links.url(f"/exports/{record.flow}")
-        button = post_button("send-anyway", view.t("run.send_anyway"), url, {"force": True, "full": record.full})
+        button = post_button(view, "send-anyway", view.t("run.send_anyway"), url, {"force": True, "full": record.full})
         details.append(f'<p>{button}<br><span class="help">{esc(view.t("run.send_anyway.help"))}</span></p>')
     details.append(f'<div class="scroll"><table id="counters">{counters}</table></div>')
     if record.errors:
@@ -128,6 +142,9 @@ def run_page(
     if preview is not None:
         details.append(_preview_section(view, record, preview))
     details.append('<p class="error" id="problem"></p>')
+    # A held run offers Send anyway; a finished preview, to apply it or to run a new one.
+    if record.status == RunStatus.HELD or (preview is not None and finished):
+        details.append(f"<script>{POST_BUTTONS_SCRIPT}</script>")
     details.append(f"<p>{view.links.link(view.t('run.back'), '/')}</p>")
     title = view.t("run.title", record.run_id)
     return page(title, f"<h1>{esc(title)}</h1>{''.join(details)}", language=view.language, refresh=not finished)

@@ -116,8 +116,15 @@ def _configuration_commands(
     secret = sub.add_parser(
         "secret", parents=[common], help="validate a secret document from a file, then store it unechoed"
     )
-    secret.add_argument(
-        "--write", nargs=2, metavar=("KIND", "FILE"), required=True, help="credentials|api-access FILE (- = stdin)"
+    secret_action = secret.add_mutually_exclusive_group(required=True)
+    secret_action.add_argument(
+        "--write", nargs=2, metavar=("KIND", "FILE"), help="credentials|api-access FILE (- = stdin)"
+    )
+    secret_action.add_argument(
+        "--generate",
+        nargs=2,
+        metavar=("KIND", "FILE"),
+        help="api-access FILE: write a fresh document (a token, a link code per flow, a signing key) to a new FILE",
     )
 
 

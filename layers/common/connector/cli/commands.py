@@ -54,7 +54,8 @@ def print_settings(*, defaults: bool, schema: bool) -> int:
 
 
 def configure(args: argparse.Namespace) -> int:
-    """`settings --show|--write FILE`, `secret --write KIND FILE`: the brand-owned configuration in AWS."""
+    """`settings --show|--write FILE`, `secret --write KIND FILE`: the brand-owned configuration in AWS;
+    `secret --generate api-access FILE`: a fresh api-access document in a new local file."""
     import boto3
 
     from connector import configure as configuration
@@ -63,7 +64,15 @@ def configure(args: argparse.Namespace) -> int:
 
     env = environment()
     try:
-        if args.command == "secret":
+        if args.command == "secret" and args.generate:
+            kind, target = args.generate
+            configuration.generate_secret(kind, Path(target), tuple(FLOWS))
+            print(
+                f"{kind} document written to {target} (readable by you only); store it with "
+                f"`secret --write {kind} {target}`, then set each Fastmag button to "
+                "<ApiUrl>/exports/<flow>?code=<that flow's link code>"
+            )
+        elif args.command == "secret":
             kind, source = args.write
             text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
             name = configuration.secret_name(env, kind)
