@@ -144,6 +144,7 @@ FLOW_FUNCTIONS = {
     "images": "ExportImagesFunction",
     "stock": "PushStockFunction",
     "orders": "ImportOrdersFunction",
+    "reconcile": "ReconcileFunction",
 }
 # The S3 prefixes each flow function may write: its snapshots and previews (images also stages its files).
 FLOW_PREFIXES = {"${StagingBucket.Arn}/snapshots/*", "${StagingBucket.Arn}/previews/*"}
@@ -259,6 +260,7 @@ def test_the_only_resource_star_grants_are_the_listed_managed_policies(resources
         ("PushStockFunctionStockSchedule", "PushStockFunction"),
         ("PushStockFunctionFullStockSchedule", "PushStockFunction"),
         ("ImportOrdersFunctionOrdersSchedule", "ImportOrdersFunction"),
+        ("ReconcileFunctionReconcileWeeklySchedule", "ReconcileFunction"),
     ],
 )
 def test_schedule_roles_invoke_their_function_and_feed_the_dead_letter_queue(
@@ -288,7 +290,7 @@ def test_the_api_reads_exactly_the_stacks_schedules_and_names_them_to_the_status
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Scheduler::Schedule"
     }
-    assert len(schedules) == 3
+    assert len(schedules) == 4
     statements = [
         statement
         for owner, statement in _statements(resources)

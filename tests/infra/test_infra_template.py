@@ -41,11 +41,13 @@ SCHEDULES = {
     "StockSchedule": ("PushStockFunction", {"flow": "stock", "trigger": "schedule", "full": False}),
     "FullStockSchedule": ("PushStockFunction", {"flow": "stock", "trigger": "schedule", "full": True}),
     "OrdersSchedule": ("ImportOrdersFunction", {"flow": "orders", "trigger": "schedule"}),
+    "ReconcileWeeklySchedule": ("ReconcileFunction", {"flow": "reconcile", "trigger": "schedule", "repair": False}),
 }
 EVENT_FILES = {
     "StockSchedule": "schedule_stock.json",
     "FullStockSchedule": "schedule_stock_full.json",
     "OrdersSchedule": "schedule_orders.json",
+    "ReconcileWeeklySchedule": "schedule_reconcile.json",
 }
 SCHEDULER_CONTEXT = {
     "schedule": "<aws.scheduler.schedule-arn>",
@@ -203,6 +205,7 @@ def test_schedules_deliver_a_flow_request_retry_and_dead_letter(template: dict[s
         "StockSchedule": {"Ref": "PushStockRate"},
         "FullStockSchedule": {"Ref": "FullStockSchedule"},
         "OrdersSchedule": {"Ref": "ImportOrdersRate"},
+        "ReconcileWeeklySchedule": {"Ref": "ReconcileSchedule"},
     }
 
 

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--preview", action="store_true", help="compute and store the would-be writes only")
     run.add_argument("--full", action="store_true", help="send everything, not only what changed")
     run.add_argument("--force", action="store_true", help="override the stock guard")
+    run.add_argument("--repair", action="store_true", help="reconcile: send the differences it finds")
     run.add_argument("--settings", type=Path, help="settings document (JSON)")
     commands.add_parser("flows", help="list the flows")
     check = commands.add_parser("check", help="is this configuration right? one line per check, exit 1 on a failure")
@@ -181,6 +182,8 @@ def format_record(record: RunRecord) -> str:
         f"  read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
         f"rejected {c.rejected}  skipped {c.skipped}" + (f"  ignored {c.ignored}" if c.ignored else ""),
     ]
+    if record.flow == "reconcile":
+        lines.append(f"  drift {c.drift} (report: previews/{record.run_id}.reconcile.jsonl.gz)")
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
     if record.preview_key:
         lines.append(f"  preview: {record.preview_key}")
@@ -221,7 +224,8 @@ def main(argv: list[str] | None = None, *, sandbox: Sandbox | None = None) -> in
             command = _WITH_SERVICES.get(args.command)
             if command is not None:
                 return command(args, services)
-            request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
+            options = {"preview": args.preview, "full": args.full, "force": args.force, "repair": args.repair}
+            request = FlowRequest(flow=args.flow, trigger="cli", **options)
             progress = print_progress(sys.stderr)
             record = execute(load_flow(args.flow), request, services, progress)
             sys.stderr.write("\n")

@@ -52,6 +52,7 @@ class Counters(BaseModel):
     rejected: int = 0
     skipped: int = 0
     ignored: int = 0  # orders placed before the go-live cut-off
+    drift: int = 0  # reconcile: records missing in, different in, or unknown to Le New Black's copy
 
 
 class RunRecord(BaseModel):
@@ -64,6 +65,7 @@ class RunRecord(BaseModel):
     preview: bool = False
     full: bool = False
     force: bool = False
+    repair: bool = False
     counters: Counters = Counters()
     errors: dict[str, int] = Field(default_factory=dict, description="reason → how many items it hit")
     message: str | None = None
@@ -94,6 +96,7 @@ class RunRecord(BaseModel):
             preview=request.preview,
             full=request.full,
             force=request.force,
+            repair=request.repair,
             applied_from=request.apply_run_id,
             **fields,
         )

@@ -32,7 +32,7 @@ from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
-Flow = Literal["customers", "products", "prices", "images", "stock", "orders"]
+Flow = Literal["customers", "products", "prices", "images", "stock", "orders", "reconcile"]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
 
@@ -296,6 +296,17 @@ class OrderSettings(_Model):
         return document
 
 
+class ReconcileSettings(_Model):
+    """Reconciliation (flows/reconcile.py). `price_models`: models whose prices are read back from LNB, a sample
+    per run (LNB reads prices one model and colour per call; 0: prices are not reconciled). `lock_wait_seconds`:
+    how long a repair waits for a flow's lock. `nightly_stock`: the full stock push sends every SKU (`send_all`)
+    or reconciles stock and sends only the differences (`reconcile`)."""
+
+    price_models: Annotated[int, Field(ge=0)] = 0
+    lock_wait_seconds: Annotated[float, Field(ge=0, le=900)] = 300
+    nightly_stock: Literal["send_all", "reconcile"] = "send_all"
+
+
 class Settings(_Model):
     """The whole settings document."""
 
@@ -309,6 +320,7 @@ class Settings(_Model):
     customers: CustomerSettings = CustomerSettings()
     images: ImageSettings = ImageSettings()
     orders: OrderSettings = OrderSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @model_validator(mode="after")
     def _orders_fit_the_wire(self) -> Self:

@@ -46,6 +46,7 @@ class ExportRequest(BaseModel):
     preview: bool = Field(default=False, description="store the would-be writes, send nothing")
     full: bool = Field(default=False, description="send every record, not only what changed")
     force: bool = Field(default=False, description="let a stock push through the zero-stock guard")
+    repair: bool = Field(default=False, description="reconcile: send the differences found (honours preview)")
 
 
 class RunStarted(BaseModel):
@@ -302,7 +303,7 @@ def apply_preview(run_id: str) -> Response[Any]:
     refusal = apply_refusal(preview, services.runs)
     if refusal is not None:
         return _problem(HTTPStatus.CONFLICT, refusal)
-    fields = {"flow": preview.flow, "full": preview.full, "force": preview.force}
+    fields = {"flow": preview.flow, "full": preview.full, "force": preview.force, "repair": preview.repair}
     return _start(FlowRequest.model_validate({**fields, "trigger": "apply", "apply_run_id": run_id}))
 
 
