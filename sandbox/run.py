@@ -12,6 +12,7 @@ from contextlib import redirect_stdout
 from typing import Any, TextIO
 
 from connector.flows import FLOWS
+from connector.flows.reconcile import REPORT_SUFFIX
 from connector.observability import logger
 from sandbox.stack import ROOT, LocalStack
 
@@ -54,6 +55,8 @@ def run_flows(task_log: TextIO) -> list[dict[str, Any]]:
                 with redirect_stdout(task_log):
                     outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events())
                 print(f"  S3 events → functions/upload_images/app.py: {dict(outcomes) or 'none'}", flush=True)
+            if flow == "reconcile":
+                result["drift_by_resource"] = stack.preview_lines(f"{result['run_id']}{REPORT_SUFFIX}")[0]["summary"]
     return results
 
 
@@ -71,6 +74,9 @@ def main() -> int:
     for result in results:
         for reason, count in sorted(result.get("errors", {}).items(), key=lambda item: -item[1])[:5]:
             print(f"  {result['flow']}: {count} × {reason}")
+    for result in results:
+        for resource, counts in result.get("drift_by_resource", {}).items():
+            print(f"  reconcile {resource}: " + "  ".join(f"{name} {count}" for name, count in counts.items()))
     print(f"\ntask log: {TASK_LOG.relative_to(ROOT)} ({len(lines)} lines), e.g.")
     print(f'  grep \'"event":"record.skipped"\' {TASK_LOG.relative_to(ROOT)} | head')
     failed = [r["flow"] for r in results if r["status"] == "failed"]

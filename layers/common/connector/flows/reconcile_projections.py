@@ -6,7 +6,8 @@ that only a difference of meaning counts:
 
 - only the fields the connector sends are compared (a field it leaves out is LNB's to keep), each read at the
   same place in LNB's record; server fields are never named, so never compared;
-- text is trimmed, and blank text counts as absent; `upper` fields ignore case (countries);
+- text is trimmed, and blank text counts as absent; `upper` and `caseless` fields ignore case (countries, upper
+  case; buyer emails, which LNB matches without case);
 - `decimals` compare as numbers (`"12.50"` = 12.5), `integers` as whole numbers (`"5"` = 5);
 - lists of objects are matched by their key field, never by position (`lists`); lists of values compare in order
   (`ordered`: a sizing's sizes, whose order LNB shows);
@@ -89,12 +90,19 @@ class Projection:
 
     text: tuple[str, ...] = ()
     upper: frozenset[str] = frozenset()
+    caseless: frozenset[str] = frozenset()
     decimals: tuple[str, ...] = ()
     integers: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     ordered: tuple[str, ...] = ()
     objects: Mapping[str, Projection] = field(default_factory=dict)
     lists: Mapping[str, ListOf] = field(default_factory=dict)
+
+    @property
+    def scalars(self) -> tuple[str, ...]:
+        """Every compared field that is not a nested object or list."""
+        kinds = (self.text, self.upper, self.caseless, self.decimals, self.integers, self.flags, self.ordered)
+        return tuple(name for kind in kinds for name in kind)
 
     def value(self, name: str, raw: Any) -> Any:
         """`raw` (field `name`) as compared."""
@@ -107,12 +115,14 @@ class Projection:
         if name in self.ordered:
             return [_text(item) for item in raw] if isinstance(raw, list) else raw
         text = _text(raw)
-        return text.upper() if text is not None and name in self.upper else text
+        if text is not None and name in self.upper:
+            return text.upper()
+        return text.casefold() if text is not None and name in self.caseless else text
 
     def project(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The compared fields of `record` that it holds, normalised (what a report shows of an item)."""
         result: dict[str, Any] = {}
-        for name in (*self.text, *self.upper, *self.decimals, *self.integers, *self.flags, *self.ordered):
+        for name in self.scalars:
             value = self.value(name, record.get(name))
             if value is not None:
                 result[name] = value
@@ -128,7 +138,7 @@ class Projection:
     def differences(self, sent: Mapping[str, Any], held: Mapping[str, Any], prefix: str = "") -> dict[str, Change]:
         """Where `held` (LNB's record) differs from `sent` (the connector's payload), path → (old, new)."""
         changes: dict[str, Change] = {}
-        for name in (*self.text, *self.upper, *self.decimals, *self.integers, *self.flags, *self.ordered):
+        for name in self.scalars:
             new = self.value(name, sent.get(name))
             if new is None:
                 continue  # not sent: LNB's to keep
@@ -184,7 +194,7 @@ _ADDRESS = Projection(
     text=("company", "contact_name", "contact_email", "tel", "address_1", "address_2", "zipcode", "city", "vat_number"),
     upper=frozenset({"country"}),
 )
-_BUYER = Projection(text=("email", "first_name", "last_name", "gender"))
+_BUYER = Projection(text=("first_name", "last_name", "gender"), caseless=frozenset({"email"}))
 RETAILERS = Projection(
     text=("name", "company", "price_list_code"),
     decimals=("discount_rate", "discount_special_rate"),
