@@ -159,3 +159,21 @@ def test_a_repair_during_a_stock_run_waits_for_the_stock_lock(exported: LocalSta
     repair.join(timeout=30)
     assert result["record"]["status"] == "succeeded", result
     assert exported.lnb.items_sent() == 4
+
+
+def test_the_nightly_full_stock_push_can_send_only_the_differences(exported: LocalStack) -> None:
+    exported.configure({"reconcile": {"nightly_stock": "reconcile"}})
+    ean, row = next(iter(sorted(exported.lnb.inventory_ean.items())))
+    held = int(row["in_stock"])
+    row["in_stock"] = held + 9
+    run_id = f"stock-{uuid.uuid4().hex[:12]}"
+    event = exported.event("schedule_stock_full", run_id=run_id, execution_id=None, scheduled_time=None)
+    record = exported.invoke("push_stock", event)
+    assert record["status"] == "succeeded", record
+    assert exported.lnb.items_sent() == 1
+    assert int(exported.lnb.inventory_ean[ean]["in_stock"]) == held
+    assert record["counters"]["drift"] == 1
+    assert drifted(exported.preview_lines(f"{run_id}.reconcile"))[("stock", ean)]["changes"]["in_stock"] == {
+        "old": held + 9,
+        "new": held,
+    }

@@ -320,6 +320,14 @@ def run(ctx: FlowContext) -> None:
             repair(ctx, findings)
 
 
+def reconcile_and_repair_stock(ctx: FlowContext) -> None:
+    """The full stock push as "reconcile stock and repair" (`reconcile.nightly_stock`): only the differences are
+    sent. It runs inside the stock run, which already holds the stock lock."""
+    stock = [resource for resource in resources(ctx) if resource.name == "stock"]
+    for findings in _reconcile_and_report(ctx, stock):
+        repair(ctx, findings)
+
+
 def _reconcile_and_report(ctx: FlowContext, chosen: list[Resource]) -> list[Findings]:
     found = reconcile(ctx, chosen)
     for findings in found:

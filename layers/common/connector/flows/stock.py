@@ -189,6 +189,12 @@ def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
 
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
+    if ctx.run.request.full and settings.reconcile.nightly_stock == "reconcile":
+        # Imported here: reconcile builds on this module's mapping.
+        from connector.flows.reconcile import reconcile_and_repair_stock
+
+        reconcile_and_repair_stock(ctx)
+        return
     stock = settings.stock
     rows = ctx.reads.stock_rows(stock.stores, stock.real_stock_only)
     ctx.run.count("read", len(rows))
