@@ -177,3 +177,20 @@ def test_the_nightly_full_stock_push_can_send_only_the_differences(exported: Loc
         "old": held + 9,
         "new": held,
     }
+
+
+def test_incoming_stock_is_reconciled_with_the_quantity(stack: LocalStack) -> None:
+    sql = "SELECT produit AS variant_id, quantite AS quantity, date_prevue AS expected_date FROM receptions_attente"
+    stack.configure({"fastmag": {"queries": {"incoming_stock": sql}}, "stock": {"incoming": {"horizon_days": 3660}}})
+    run_flow(stack, "stock")
+    ean = next(iter(sorted(stack.lnb.inventory_ean)))
+    ((variant_id,),) = stack.fastmag.execute("SELECT produit FROM produits WHERE gencod = ?", (ean,))
+    stack.fastmag.execute("INSERT INTO receptions_attente VALUES (?, 12, '2030-01-01')", (variant_id,))
+    run_flow(stack, "stock")
+    assert stack.lnb.inventory_ean[ean]["incoming_stock"] == 12
+    stack.lnb.normalising = True
+    _, report = reconcile(stack)
+    assert [key for (resource, key) in drifted(report) if resource == "stock"] == []
+    stack.lnb.inventory_ean[ean]["incoming_stock"] = 0
+    _, report = reconcile(stack)
+    assert drifted(report)[("stock", ean)]["changes"] == {"incoming_stock": {"old": 0, "new": 12}}

@@ -113,6 +113,7 @@ class FastmagQueries(_Model):
     customers: str = _query(contracts.CUSTOMERS)
     addresses: str = _query(contracts.ADDRESSES)
     extra_buyers: str | None = _query(contracts.EXTRA_BUYERS)
+    incoming_stock: str | None = _query(contracts.INCOMING_STOCK)
     variants_by_ean: str = _query(contracts.VARIANTS_BY_EAN)
     customers_by_id: str = _query(contracts.CUSTOMERS_BY_ID)
     orders_by_reference: str = _query(contracts.ORDERS_BY_REFERENCE)
@@ -177,12 +178,23 @@ class LeNewBlackSettings(_Model):
 # --- Flows -------------------------------------------------------------------------------------------------------
 
 
+class IncomingStockSettings(_Model):
+    """Incoming stock (`fastmag.queries.incoming_stock`, flows/incoming_stock.py): LNB holds one quantity and one
+    date per key, so the receptions expected within `horizon_days` are summed (less `safety_buffer`, never below
+    0) and dated by the `earliest` or `latest` of them."""
+
+    horizon_days: Annotated[int, Field(ge=0, le=3660)] = 90
+    date: Literal["earliest", "latest"] = "earliest"
+    safety_buffer: Annotated[int, Field(ge=0)] = 0
+
+
 class StockSettings(_Model):
     stores: tuple[str, ...] = ("CENTRAL", "WEB")
     real_stock_only: bool = True
     safety_buffer: Annotated[int, Field(ge=0)] = 0
     key: Literal["ean13", "sku"] = "ean13"
     zero_guard_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    incoming: IncomingStockSettings = IncomingStockSettings()
 
     @field_validator("stores")
     @classmethod

@@ -27,6 +27,7 @@ from connector.fastmag.reads import ProductRow
 from connector.flows.context import FlowContext
 from connector.flows.customers import SNAPSHOT as CUSTOMERS_SNAPSHOT
 from connector.flows.customers import RefusedBuyers, map_retailers
+from connector.flows.incoming_stock import incoming_stock
 from connector.flows.prices import map_prices, tariffs_to_read
 from connector.flows.products import map_products
 from connector.flows.reconcile_projections import PRICES, PRODUCTS, RETAILERS, STOCK, Change, Projection
@@ -117,16 +118,15 @@ def _keyed(rows: Iterable[Row], *fields: str) -> dict[str, Row]:
 def expected_stock(ctx: FlowContext) -> dict[str, Outgoing]:
     stock = ctx.settings.stock
     levels = available_to_sell(ctx.reads.stock_rows(stock.stores, stock.real_stock_only), ctx.settings)
+    incoming = incoming_stock(ctx)
     field_name = "ean13" if stock.key == "ean13" else "sku"
-    return {
-        key: Outgoing(
-            key,
-            {field_name: key, "in_stock": quantity},
-            log_fields={"new": quantity},
-            fingerprint=Entry(quantity, levels.variants[key]).fingerprint,
-        )
-        for key, quantity in levels.quantities.items()
-    }
+    expected: dict[str, Outgoing] = {}
+    for key, quantity in levels.quantities.items():
+        variant_id = levels.variants[key]
+        plain = Entry(quantity, variant_id).fingerprint
+        payload, fingerprint = incoming.add(variant_id, {field_name: key, "in_stock": quantity}, plain)
+        expected[key] = Outgoing(key, payload, log_fields={"new": quantity}, fingerprint=fingerprint)
+    return expected
 
 
 def expected_products(catalogue: list[ProductRow], ctx: FlowContext) -> dict[str, Outgoing]:

@@ -95,6 +95,7 @@ class Projection:
     integers: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     ordered: tuple[str, ...] = ()
+    zero_when_absent: frozenset[str] = frozenset()  # integers LNB leaves out when 0 (incoming stock)
     objects: Mapping[str, Projection] = field(default_factory=dict)
     lists: Mapping[str, ListOf] = field(default_factory=dict)
 
@@ -109,7 +110,7 @@ class Projection:
         if name in self.decimals:
             return _decimal(raw)
         if name in self.integers:
-            return _integer(raw)
+            return _integer(0 if raw is None and name in self.zero_when_absent else raw)
         if name in self.flags:
             return raw if isinstance(raw, bool) or raw is None else str(raw).strip().lower() in {"1", "true"}
         if name in self.ordered:
@@ -162,7 +163,11 @@ class Projection:
 
 # --- the four reconciled resources ------------------------------------------------------------------------------
 
-STOCK = Projection(integers=("in_stock", "incoming_stock"), text=("incoming_stock_date",))
+STOCK = Projection(
+    integers=("in_stock", "incoming_stock"),
+    text=("incoming_stock_date",),
+    zero_when_absent=frozenset({"incoming_stock"}),
+)
 
 _SKU = Projection(text=("ean13", "sku"))
 _VARIANT = Projection(
