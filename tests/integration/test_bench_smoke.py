@@ -37,6 +37,11 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert changed["tracemalloc_peak_mb"] > 0
     assert full["tracemalloc_peak_mb"] is None  # the longest scenarios are not traced
 
+    reconciled = results["reconcile (no drift)"]
+    assert reconciled["counters"]["drift"] == 0
+    assert reconciled["lnb_calls"] == reconciled["lnb_calls_min"]
+    assert reconciled["fastmag_calls"] == reconciled["fastmag_calls_min"]
+
     verdicts = {check["budget"]: check["met"] for check in report["budgets"]}
     assert verdicts["stock 0 %: zero LNB calls"] is True
     assert verdicts["stock 1 %: ⌈changed ÷ batch⌉ LNB calls"] is True
