@@ -3,6 +3,7 @@ lists reordered, server fields, upper-case countries): an echo of what was sent 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ import pytest
 
 from connector.state import LockStore
 from sandbox.stack import LocalStack
+from tests.conftest import TaskLog
 from tests.integration.flows import run_flow
 
 EXPORTS = ("customers", "products", "prices", "stock")
@@ -194,3 +196,15 @@ def test_incoming_stock_is_reconciled_with_the_quantity(stack: LocalStack) -> No
     stack.lnb.inventory_ean[ean]["incoming_stock"] = 0
     _, report = reconcile(stack)
     assert drifted(report)[("stock", ean)]["changes"] == {"incoming_stock": {"old": 0, "new": 12}}
+
+
+def test_the_report_and_the_log_mask_buyer_emails(exported: LocalStack, task_log: TaskLog) -> None:
+    reference, retailer = next((ref, r) for ref, r in sorted(exported.lnb.retailers.items()) if r.get("buyers"))
+    email = retailer["buyers"][0]["email"]
+    retailer["buyers"][0]["email"] = "someone.else@example.org"
+    _, report = reconcile(exported)
+    assert drifted(report)[("retailers", reference)]["drift"] == "different"
+    stored = json.dumps(report, ensure_ascii=False)
+    logged = json.dumps(task_log.lines, ensure_ascii=False)
+    for address in (email, "someone.else@example.org"):
+        assert address not in stored and address not in logged

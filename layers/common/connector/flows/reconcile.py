@@ -35,7 +35,7 @@ from connector.flows.stock import RESOURCES as STOCK_RESOURCES
 from connector.flows.stock import Entry, available_to_sell
 from connector.flows.sync import Outgoing, check_preview_still_holds, preview_items
 from connector.lenewblack.reads import LeNewBlackReads, Row
-from connector.observability import log_record
+from connector.observability import log_record, mask_email
 from connector.settings import Flow
 from connector.state import Snapshot
 
@@ -211,9 +211,21 @@ def reconcile(ctx: FlowContext, chosen: list[Resource]) -> list[Findings]:
     return found
 
 
+def _keys_masked(value: Any) -> Any:
+    """Paths and list keys may name a buyer by email (`buyers[anne@…]`): masked as the store masks values."""
+    if isinstance(value, dict):
+        return {mask_email(str(key)): _keys_masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_keys_masked(item) for item in value]
+    return value
+
+
 def report_lines(findings: Iterable[Findings]) -> Iterator[dict[str, Any]]:
     """The stored report: a summary per resource, then one line per record that drifted."""
-    found = list(findings)
+    return (_keys_masked(line) for line in _report(list(findings)))
+
+
+def _report(found: list[Findings]) -> Iterator[dict[str, Any]]:
     yield {"summary": {item.resource.name: item.counts() for item in found}}
     for item in found:
         name, projection = item.resource.name, item.resource.projection
