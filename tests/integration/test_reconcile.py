@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from connector.runner import RunFailed
 from connector.state import LockStore
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
@@ -208,3 +209,26 @@ def test_the_report_and_the_log_mask_buyer_emails(exported: LocalStack, task_log
     logged = json.dumps(task_log.lines, ensure_ascii=False)
     for address in (email, "someone.else@example.org"):
         assert address not in stored and address not in logged
+
+
+def test_an_applied_repair_preview_sends_what_it_showed_and_a_stale_one_sends_nothing(exported: LocalStack) -> None:
+    hand_edit(exported)
+    preview, _ = reconcile(exported, repair=True, preview=True)
+    applied, _ = reconcile(exported, repair=True, trigger="apply", apply_run_id=preview["run_id"])
+    assert applied["status"] == "succeeded", applied
+    assert exported.lnb.items_sent() == 4
+
+    ean, row = next(iter(sorted(exported.lnb.inventory_ean.items())))
+    row["in_stock"] = int(row["in_stock"]) + 1
+    stale, _ = reconcile(exported, repair=True, preview=True)
+    # Fastmag moved after the preview: the repair would now send something else than it showed.
+    exported.fastmag.execute(
+        "UPDATE stock SET stock = stock + 3 WHERE codemag = 'CENTRAL' AND AR = 1 AND "
+        "(barcode, couleur, taille) IN (SELECT barcode, couleur, taille FROM produits WHERE gencod = ?)",
+        (ean,),
+    )
+    exported.lnb.clear_requests()
+    with pytest.raises(RunFailed):
+        reconcile(exported, repair=True, trigger="apply", apply_run_id=stale["run_id"])
+    assert exported.lnb.items_sent() == 0
+    assert ean in exported.lnb.inventory_ean
