@@ -8,10 +8,13 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from connector import runs
 from connector.runner import RunFailed
 from connector.state import LockStore
 from sandbox.stack import LocalStack
@@ -232,3 +235,24 @@ def test_an_applied_repair_preview_sends_what_it_showed_and_a_stale_one_sends_no
         reconcile(exported, repair=True, trigger="apply", apply_run_id=stale["run_id"])
     assert exported.lnb.items_sent() == 0
     assert ean in exported.lnb.inventory_ean
+
+
+def test_locks_taken_first_are_renewed_while_a_repair_waits_for_the_next(
+    exported: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Customers, prices and products are taken before stock: a long wait for stock must not let them lapse."""
+    monkeypatch.setattr(runs, "timing", replace(runs.timing, lease_seconds=5.0, heartbeat_seconds=0.5))
+    locks = LockStore(exported.table)
+    assert locks.acquire("stock", "scheduled-tick", run_id="stock-tick", now=time.time(), lease_seconds=60)
+
+    def repair() -> None:
+        with suppress(RunFailed):  # a 5 s lease cannot hold the 30 s a snapshot save asks for: not the point here
+            reconcile(exported, repair=True)
+
+    thread = threading.Thread(target=repair)
+    thread.start()
+    time.sleep(8)  # longer than the lease: without renewal, the customers lock would have lapsed
+    assert not locks.acquire("customers", "someone", run_id="customers-x", now=time.time(), lease_seconds=60)
+    locks.release("stock", "scheduled-tick")
+    thread.join(timeout=60)
+    assert not thread.is_alive()

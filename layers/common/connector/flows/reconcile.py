@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +33,8 @@ from connector.flows.products import map_products
 from connector.flows.reconcile_projections import PRICES, PRODUCTS, RETAILERS, STOCK, Change, Projection
 from connector.flows.stock import RESOURCES as STOCK_RESOURCES
 from connector.flows.stock import Entry, available_to_sell
-from connector.flows.sync import Outgoing, check_preview_still_holds, preview_items
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
+from connector.lease import Heartbeat
 from connector.lenewblack.reads import LeNewBlackReads, Row
 from connector.observability import log_record, mask_email
 from connector.settings import Flow
@@ -257,34 +258,37 @@ def _log(findings: Findings) -> None:
 
 
 @contextmanager
-def flow_locks(ctx: FlowContext, flows: Iterable[Flow]) -> Iterator[Callable[[], None]]:
-    """Hold the locks of `flows` (waiting for runs in progress), released on exit; yields a renewal to call
-    between long steps (the run's heartbeat renews its own lock only)."""
+def flow_locks(ctx: FlowContext, flows: Iterable[Flow]) -> Iterator[None]:
+    """Hold the locks of `flows` (waiting for runs in progress), released on exit. A heartbeat of their own renews
+    them (the run's renews its own lock only); a renewal refused marks the run's lease lost, so it writes nothing
+    more."""
     locks, timing = ctx.services.locks, runs.timing
     holder = ctx.run.holder or ctx.run.run_id
     held: list[Flow] = []
 
-    def renew() -> None:
-        for flow in held:
-            if not locks.renew(flow, holder, now=timing.clock(), lease_seconds=timing.lease_seconds):
-                raise LockWaitExpired(f"the {flow} lock expired during the repair: the rest was not repaired")
+    def renew(at: float, seconds: float) -> str | None:
+        for flow in list(held):
+            if not locks.renew(flow, holder, now=at, lease_seconds=seconds):
+                return f"the {flow} lock expired or was taken over during the repair"
+        return None
 
     try:
-        for flow in sorted(set(flows)):
-            deadline = timing.clock() + ctx.settings.reconcile.lock_wait_seconds
-            while not locks.acquire(
-                flow, holder, run_id=ctx.run.run_id, now=timing.clock(), lease_seconds=timing.lease_seconds
-            ):
-                other = locks.holder(flow, now=timing.clock()) or "unknown"
-                if timing.clock() >= deadline:
-                    raise LockWaitExpired(
-                        f"the {flow} lock stayed taken by run {other} for "
-                        f"{ctx.settings.reconcile.lock_wait_seconds:g} s: nothing was repaired"
-                    )
-                log_record("reconcile.lock_wait", flow, reason=f"waiting for the {flow} run {other}")
-                time.sleep(LOCK_POLL_SECONDS)
-            held.append(flow)
-        yield renew
+        with Heartbeat(run_id=ctx.run.run_id, renew=renew, lease=ctx.run.lease, settings=timing):
+            for flow in sorted(set(flows)):
+                deadline = timing.clock() + ctx.settings.reconcile.lock_wait_seconds
+                while not locks.acquire(
+                    flow, holder, run_id=ctx.run.run_id, now=timing.clock(), lease_seconds=timing.lease_seconds
+                ):
+                    other = locks.holder(flow, now=timing.clock()) or "unknown"
+                    if timing.clock() >= deadline:
+                        raise LockWaitExpired(
+                            f"the {flow} lock stayed taken by run {other} for "
+                            f"{ctx.settings.reconcile.lock_wait_seconds:g} s: nothing was repaired"
+                        )
+                    log_record("reconcile.lock_wait", flow, reason=f"waiting for the {flow} run {other}")
+                    time.sleep(LOCK_POLL_SECONDS)
+                held.append(flow)
+            yield
     finally:
         for flow in held:
             locks.release(flow, holder)
@@ -305,6 +309,7 @@ def repair(ctx: FlowContext, findings: Findings) -> None:
         digest = findings.expected[key].digest
         if snapshot.entries.get(key) != digest:
             snapshot.accept(key, digest)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"repair {resource.name}")
     for index, outcome in ctx.lnb.send_batches(resource.send_to, [item.payload for item in items]):
         item = items[index]
         ctx.run.count("sent")
@@ -313,6 +318,7 @@ def repair(ctx: FlowContext, findings: Findings) -> None:
             ctx.run.accepted(item.key, http_status=outcome.http_status, resource=resource.name)
         else:
             ctx.run.rejected(item.key, outcome.reason, http_status=outcome.http_status, resource=resource.name)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource.snapshot} snapshot")
     ctx.snapshots.save(snapshot)
 
 
@@ -320,10 +326,8 @@ def run(ctx: FlowContext) -> None:
     chosen = resources(ctx)
     request = ctx.run.request
     if request.repair and not request.preview:
-        with flow_locks(ctx, (resource.flow for resource in chosen)) as renew:
-            found = _reconcile_and_report(ctx, chosen)
-            for findings in found:
-                renew()
+        with flow_locks(ctx, (resource.flow for resource in chosen)):
+            for findings in _reconcile_and_report(ctx, chosen):
                 repair(ctx, findings)
         return
     found = _reconcile_and_report(ctx, chosen)
