@@ -102,6 +102,11 @@ class StackControl:
             "retailers": len(seed.retailers()),
         }
 
+    def lnb_held(self) -> dict[str, int]:
+        """Records LNB holds per paginated list the reconciliation reads."""
+        lnb = self.stack.lnb
+        return {"products": len(lnb.products), "retailers": len(lnb.retailers)}
+
     def page_size(self) -> int:
         return int(self.stack.lnb.page_size)
 

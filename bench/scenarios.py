@@ -213,6 +213,13 @@ class BenchSettings:
     changed_share: float = 0.01
 
 
+def reconcile_scenarios() -> list[Scenario]:
+    """Imported here: bench/reconcile.py builds on this module's Scenario and Work."""
+    from bench.reconcile import scenarios as reconcile
+
+    return reconcile()
+
+
 def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
     """Every scenario whose handler exists, in the order that builds the state the next one needs."""
     changed = max(round(skus * settings.changed_share), 1)
@@ -291,4 +298,5 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
     from bench.readiness import readiness_scenarios  # its own module; it imports Scenario from here
 
     listed += readiness_scenarios()
+    listed += reconcile_scenarios()
     return [scenario for scenario in listed if (ROOT / "functions" / scenario.function / "app.py").is_file()]

@@ -51,6 +51,7 @@ CREATE TABLE produits (produit INTEGER PRIMARY KEY, barcode TEXT, couleur TEXT, 
 CREATE INDEX produits_variant ON produits (barcode, couleur, taille);
 CREATE INDEX produits_gencod ON produits (gencod);
 CREATE TABLE stock (barcode TEXT, couleur TEXT, taille TEXT, codemag TEXT, stock REAL, AR INTEGER);
+CREATE TABLE receptions_attente (produit INTEGER, quantite REAL, date_prevue TEXT);
 CREATE TABLE tarifs (barcode TEXT, tarif TEXT, couleur TEXT, taille TEXT, prix REAL);
 CREATE TABLE clients (Client INTEGER PRIMARY KEY, email TEXT, Nom TEXT, Prenom TEXT, Sexe TEXT, Societe TEXT,
     Telephone TEXT, Adresse1 TEXT, Adresse2 TEXT, codepostal TEXT, Ville TEXT, Pays TEXT, TarifVente TEXT,

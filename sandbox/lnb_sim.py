@@ -25,6 +25,8 @@ from a test), so the client is exercised against each variant:
     inventory_requires_known_item  stock for an EAN/SKU no product carries is refused (False)
     buyer_emails_taken   buyer emails another retailer holds: a retailer naming one is refused with a
                          `buyers.<n>.email` error on that buyer only (empty)
+    normalising          reads answer as a re-rendering server would (numbers as strings, lists of objects
+                         reordered, server fields added, nulls left out, countries upper case; lnb_normalise.py)
     price_lists, order_statuses, image_slots   the configured sets
 
 and fault injection: `fail_next`, `refuse_next` (the write never left), `drop_connection_next` (the answer is
@@ -57,6 +59,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.background import BackgroundServer
 from sandbox.credentials import SANDBOX_SECRET
+from sandbox.lnb_normalise import normalised
 
 BASE_PATH = "/apis/wholesale/v2"
 DEFAULT_PRICE_LISTS = frozenset({"WHOLESALE-EUR", "RETAIL-EUR"})
@@ -69,6 +72,21 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _EAN13 = re.compile(r"^\d{13}$")
 
 ItemErrors = dict[str, list[str]]
+# The reads a normalising simulator re-renders (the reconciliation's reads).
+_NORMALISED_READS = frozenset(
+    {
+        "list_products",
+        "get_product",
+        "get_variant",
+        "list_retailers",
+        "get_retailer",
+        "list_prices",
+        "list_prices_by_size",
+        "list_inventory",
+        "get_inventory_ean",
+        "get_inventory_sku",
+    }
+)
 ItemPredicate = Callable[[Mapping[str, Any]], bool]
 Handled = tuple[int, Any, dict[str, str]]
 
@@ -181,6 +199,8 @@ def _is_number(value: Any) -> bool:
 
 class LeNewBlackSimulator:
     """Le New Black on 127.0.0.1 (a free port by default), in a daemon thread. Use it as a context manager."""
+
+    normalising = False  # a switch (module docstring); a test sets it on the instance
 
     def __init__(  # noqa: PLR0915 - one statement per switch and per store, read in one place
         self,
@@ -494,7 +514,10 @@ class LeNewBlackSimulator:
             if endpoint not in ("token", "image_file"):
                 self._authorize(request)
             handler: Callable[..., Handled] = getattr(self, f"_ep_{endpoint}")
-            return handler(request, body, **arguments)
+            status, payload, headers = handler(request, body, **arguments)
+            if self.normalising and endpoint in _NORMALISED_READS:
+                payload = normalised(payload)
+            return status, payload, headers
         except _Problem as problem:
             return problem.status, self._error_body(problem.message, problem.errors), problem.headers
 

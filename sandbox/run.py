@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from connector.cli.terminal import ProgressBar
 from connector.flows import FLOWS
+from connector.flows.reconcile import REPORT_SUFFIX
 from connector.observability import log_to
 from sandbox.seed import named_seed, take_seed_option
 from sandbox.stack import ROOT, LocalStack
@@ -58,6 +59,8 @@ def run_flows(task_log: TextIO, seed: str = "default") -> list[dict[str, Any]]:
                 with UploadProgress(sys.stdout) as progress, redirect_stdout(task_log):
                     outcomes = Counter(answer["event"] for answer in stack.deliver_s3_events(progress=progress))
                 print(f"  image uploads: {upload_line(outcomes)}", flush=True)
+            if flow == "reconcile":
+                result["drift_by_resource"] = stack.preview_lines(f"{result['run_id']}{REPORT_SUFFIX}")[0]["summary"]
     return results
 
 
@@ -110,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {result['flow']}: {result['status']}: {result['message']}")
         for reason, count in sorted(result.get("errors", {}).items(), key=lambda item: -item[1])[:5]:
             print(f"  {result['flow']}: {count} × {reason}")
+    for result in results:
+        for resource, counts in result.get("drift_by_resource", {}).items():
+            print(f"  reconcile {resource}: " + "  ".join(f"{name} {count}" for name, count in counts.items()))
     print(f"\ntask log: {TASK_LOG.relative_to(ROOT)} ({len(lines)} lines), e.g.")
     print(f'  grep \'"event":"record.skipped"\' {TASK_LOG.relative_to(ROOT)} | head')
     failed = [r["flow"] for r in results if r["status"] == "failed"]

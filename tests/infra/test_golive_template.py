@@ -123,7 +123,7 @@ def test_schedules_parameter_defaults_to_off(template: dict[str, Any]) -> None:
 
 def test_every_deployed_schedule_follows_the_parameter(resources: dict[str, dict[str, Any]]) -> None:
     schedules = resources_of_type({"Resources": resources}, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4  # stock, full stock, orders, readiness
+    assert len(schedules) == 5  # stock, full stock, orders, readiness, reconcile
     for name, schedule in schedules.items():
         assert schedule["Properties"]["State"] == {"Fn::If": ["SchedulesOn", "ENABLED", "DISABLED"]}, name
 

@@ -285,3 +285,29 @@ def test_the_readiness_report_reads_the_ledger_and_writes_only_its_runs_and_repo
     statements_of: Any, request_: Request, allowed: bool
 ) -> None:
     assert decide(statements_of("ReadinessFunction"), request_) is allowed
+
+
+RECONCILE_CASES = [
+    # A repair takes the lock of each flow it writes for, and saves their snapshots.
+    (item("PutItem", "LOCK#stock"), True),
+    (item("DeleteItem", "LOCK#prices"), True),
+    (item("PutItem", "LOCK#orders"), False),
+    (s3_object("PutObject", "snapshots/stock-all.json.gz"), True),
+    (s3_object("PutObject", "snapshots/prices.sent.json.gz"), True),
+    (s3_object("PutObject", "snapshots/images.json.gz"), False),
+    # Never the order ledger, never a scan.
+    (item("GetItem", "ORDER#x"), False),
+    (item("DeleteItem", "ORDER#x"), False),
+    (index_query("LEDGER#sent"), False),
+    (scan(), False),
+    (read_secret(API_ACCESS), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"), RECONCILE_CASES, ids=[f"{r.action}-{_id(r)}" for r, _ in RECONCILE_CASES]
+)
+def test_reconcile_reaches_the_locks_and_snapshots_it_repairs_and_never_the_ledger(
+    statements_of: Any, request_: Request, allowed: bool
+) -> None:
+    assert decide(statements_of("ReconcileFunction"), request_) is allowed

@@ -149,6 +149,7 @@ FLOW_FUNCTIONS = {
     "stock": "PushStockFunction",
     "orders": "ImportOrdersFunction",
     "readiness": "ReadinessFunction",
+    "reconcile": "ReconcileFunction",
 }
 # The S3 objects each flow function may write: its own snapshots (state.SnapshotStore) with the values LNB accepted
 # beside them (previews.SentValues), the previews and its task logs (images also stages its files; readiness keeps
@@ -162,7 +163,18 @@ FLOW_OBJECTS = {
     "orders": set(),
 }
 COMMON_OBJECTS = {"previews/*", "runs/*"}
-OWN_OBJECTS = {"readiness": {"previews/*", "runs/*", "readiness/*"}}
+OWN_OBJECTS = {
+    "readiness": {"previews/*", "runs/*", "readiness/*"},
+    # A repair saves the snapshots of the flows it repairs for (its report is a preview).
+    "reconcile": {
+        "snapshots/stock-*",
+        "snapshots/products.*",
+        "snapshots/customers.*",
+        "snapshots/prices.*",
+        "previews/*",
+        "runs/*",
+    },
+}
 
 # Who may read the credentials: each flow function (Fastmag and Le New Black logins) and the upload half of the
 # images flow (Le New Black). The api-access secret: the authorizer only. Not the API function: it starts runs.
@@ -281,6 +293,7 @@ def test_the_only_resource_star_grants_are_the_listed_managed_policies(resources
         ("PushStockFunctionFullStockSchedule", "PushStockFunction"),
         ("ImportOrdersFunctionOrdersSchedule", "ImportOrdersFunction"),
         ("ReadinessFunctionReadinessSchedule", "ReadinessFunction"),
+        ("ReconcileFunctionReconcileWeeklySchedule", "ReconcileFunction"),
     ],
 )
 def test_schedule_roles_invoke_their_function_and_feed_the_dead_letter_queue(
@@ -310,7 +323,7 @@ def test_the_api_reads_exactly_the_stacks_schedules_and_names_them_to_the_status
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Scheduler::Schedule"
     }
-    assert len(schedules) == 4
+    assert len(schedules) == 5
     statements = [
         statement
         for owner, statement in _statements(resources)

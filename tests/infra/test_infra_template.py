@@ -45,12 +45,14 @@ SCHEDULES = {
     "FullStockSchedule": ("PushStockFunction", {"flow": "stock", "trigger": "schedule", "full": True}),
     "OrdersSchedule": ("ImportOrdersFunction", {"flow": "orders", "trigger": "schedule"}),
     "ReadinessSchedule": ("ReadinessFunction", {"flow": "readiness", "trigger": "schedule"}),
+    "ReconcileWeeklySchedule": ("ReconcileFunction", {"flow": "reconcile", "trigger": "schedule", "repair": False}),
 }
 EVENT_FILES = {
     "StockSchedule": "schedule_stock.json",
     "FullStockSchedule": "schedule_stock_full.json",
     "OrdersSchedule": "schedule_orders.json",
     "ReadinessSchedule": "schedule_readiness.json",
+    "ReconcileWeeklySchedule": "schedule_reconcile.json",
 }
 SCHEDULER_CONTEXT = {
     "schedule": "<aws.scheduler.schedule-arn>",
@@ -212,6 +214,7 @@ def test_schedules_deliver_a_flow_request_retry_and_dead_letter(template: dict[s
         "FullStockSchedule": {"Ref": "FullStockSchedule"},
         "OrdersSchedule": {"Ref": "ImportOrdersRate"},
         "ReadinessSchedule": {"Ref": "ReadinessSchedule"},
+        "ReconcileWeeklySchedule": {"Ref": "ReconcileSchedule"},
     }
 
 

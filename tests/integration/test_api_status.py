@@ -46,6 +46,7 @@ def test_the_schedules_deploy_disabled_and_the_page_says_so(api: LocalStack) -> 
         ["stock", "connector-stock-full", "disabled", "cron(30 2 * * ? *)", "none while disabled"],
         ["orders", "connector-orders", "disabled", "rate(15 minutes)", "none while disabled"],
         ["readiness", "connector-readiness", "disabled", "cron(0 6 * * ? *)", "none while disabled"],
+        ["reconcile", "connector-reconcile", "disabled", "cron(0 4 ? * SUN *)", "none while disabled"],
     ]
     assert "Configuration check: never run" in page
 

@@ -42,6 +42,10 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert readiness["lnb_calls"] == readiness["lnb_calls_min"]
     assert readiness["fastmag_calls"] == readiness["fastmag_calls_min"]
     assert readiness["lnb_items_by_path"] == {}
+    reconciled = results["reconcile (no drift)"]
+    assert reconciled["counters"]["drift"] == 0
+    assert reconciled["lnb_calls"] == reconciled["lnb_calls_min"]
+    assert reconciled["fastmag_calls"] == reconciled["fastmag_calls_min"]
 
     verdicts = {check["budget"]: check["met"] for check in report["budgets"]}
     assert verdicts["stock 0 %: zero LNB calls"] is True

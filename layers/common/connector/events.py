@@ -29,6 +29,7 @@ class FlowRequest(BaseModel):
     preview: bool = False
     full: bool = False
     force: bool = False
+    repair: bool = False  # reconcile only: send the differences it finds (honours `preview`)
     # EventBridge Scheduler's context (the schedule's Input): the schedule and the tick's time name the run; the
     # execution id (new on every retry of a tick) and attempt number are kept for diagnosis only.
     schedule: str | None = Field(default=None, max_length=2048, description="the schedule's ARN or name")

@@ -57,6 +57,7 @@ class Counters(BaseModel):
     skipped: int = 0
     ignored: int = 0  # orders placed before the go-live cut-off
     warnings: int = 0  # items sent or kept with a caveat (not failures: the run still succeeds)
+    drift: int = 0  # reconcile: records missing in, different in, or unknown to Le New Black's copy
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ COUNTER_UNITS: dict[str, CounterUnits] = {
     "readiness": CounterUnits(
         read="Fastmag rows, LNB records and ledger entries read", records="none (it writes to neither side)"
     ),
+    # drift: records missing in, different in, or unknown to LNB's copy; sent/accepted only when repairing.
+    "reconcile": CounterUnits(
+        read="LNB records read and Fastmag records mapped", records="LNB records repaired (with --repair)"
+    ),
 }
 
 
@@ -125,6 +130,7 @@ class RunRecord(BaseModel):
     preview: bool = False
     full: bool = False
     force: bool = False
+    repair: bool = False
     counters: Counters = Counters()
     errors: dict[str, int] = Field(default_factory=dict, description="reason → how many items it hit")
     checks: dict[str, int] | None = Field(default=None, description="readiness: problems found per check")
@@ -163,6 +169,7 @@ class RunRecord(BaseModel):
             preview=request.preview,
             full=request.full,
             force=request.force,
+            repair=request.repair,
             applied_from=request.apply_run_id,
             **fields,
         )

@@ -33,7 +33,7 @@ from connector.observability import logger
 
 SANDBOX_FASTMAG_URL = "http://127.0.0.1:8701"
 SANDBOX_LNB_URL = "http://127.0.0.1:8702/apis/wholesale/v2"
-Flow = Literal["customers", "products", "prices", "images", "stock", "orders", "readiness"]
+Flow = Literal["customers", "products", "prices", "images", "stock", "orders", "readiness", "reconcile"]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
 
@@ -116,6 +116,7 @@ class FastmagQueries(_Model):
     customers: str = _query(contracts.CUSTOMERS)
     addresses: str = _query(contracts.ADDRESSES)
     extra_buyers: str | None = _query(contracts.EXTRA_BUYERS)
+    incoming_stock: str | None = _query(contracts.INCOMING_STOCK)
     variants_by_ean: str = _query(contracts.VARIANTS_BY_EAN)
     customers_by_id: str = _query(contracts.CUSTOMERS_BY_ID)
     orders_by_reference: str = _query(contracts.ORDERS_BY_REFERENCE)
@@ -180,12 +181,23 @@ class LeNewBlackSettings(_Model):
 # --- Flows -------------------------------------------------------------------------------------------------------
 
 
+class IncomingStockSettings(_Model):
+    """Incoming stock (`fastmag.queries.incoming_stock`, flows/incoming_stock.py): LNB holds one quantity and one
+    date per key, so the receptions expected within `horizon_days` are summed (less `safety_buffer`, never below
+    0) and dated by the `earliest` or `latest` of them."""
+
+    horizon_days: Annotated[int, Field(ge=0, le=3660)] = 90
+    date: Literal["earliest", "latest"] = "earliest"
+    safety_buffer: Annotated[int, Field(ge=0)] = 0
+
+
 class StockSettings(_Model):
     stores: tuple[str, ...] = ("CENTRAL", "WEB")
     real_stock_only: bool = True
     safety_buffer: Annotated[int, Field(ge=0)] = 0
     key: Literal["ean13", "sku"] = "ean13"
     zero_guard_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    incoming: IncomingStockSettings = IncomingStockSettings()
 
     @field_validator("stores")
     @classmethod
@@ -299,6 +311,17 @@ class OrderSettings(_Model):
         return document
 
 
+class ReconcileSettings(_Model):
+    """Reconciliation (flows/reconcile.py). `price_models`: models whose prices are read back from LNB, a sample
+    per run (LNB reads prices one model and colour per call; 0: prices are not reconciled). `lock_wait_seconds`:
+    how long a repair waits for a flow's lock. `nightly_stock`: the full stock push sends every SKU (`send_all`)
+    or reconciles stock and sends only the differences (`reconcile`)."""
+
+    price_models: Annotated[int, Field(ge=0)] = 0
+    lock_wait_seconds: Annotated[float, Field(ge=0, le=900)] = 300
+    nightly_stock: Literal["send_all", "reconcile"] = "send_all"
+
+
 class Settings(_Model):
     """The whole settings document."""
 
@@ -312,6 +335,7 @@ class Settings(_Model):
     customers: CustomerSettings = CustomerSettings()
     images: ImageSettings = ImageSettings()
     orders: OrderSettings = OrderSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @model_validator(mode="after")
     def _orders_fit_the_wire(self) -> Self:

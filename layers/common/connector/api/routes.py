@@ -91,6 +91,7 @@ class ExportRequest(BaseModel):
     preview: StrictBool = Field(default=False, description="store the would-be writes, send nothing")
     full: StrictBool = Field(default=False, description="send every record, not only what changed")
     force: StrictBool = Field(default=False, description="let a stock push through the zero-stock guard")
+    repair: StrictBool = Field(default=False, description="reconcile: send the differences found (honours preview)")
 
 
 class RunStarted(BaseModel):
@@ -502,7 +503,7 @@ def apply_preview(run_id: str) -> Response[Any]:
     refusal = apply_refusal(preview, services.runs)
     if refusal is not None:
         return _problem(HTTPStatus.CONFLICT, refusal)
-    fields = {"flow": preview.flow, "full": preview.full, "force": preview.force}
+    fields = {"flow": preview.flow, "full": preview.full, "force": preview.force, "repair": preview.repair}
     return _start(FlowRequest.model_validate({**fields, "trigger": "apply", "apply_run_id": run_id}), caller)
 
 

@@ -61,6 +61,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--preview", action="store_true", help="compute and store the would-be writes only")
     run.add_argument("--full", action="store_true", help="send everything, not only what changed")
     run.add_argument("--force", action="store_true", help="override the stock guard")
+    run.add_argument("--repair", action="store_true", help="reconcile: send the differences it finds")
     apply = sub.add_parser("apply", parents=[remote, outcome], help="send exactly what a preview stored")
     apply.add_argument("run_id", metavar="RUN_ID")
     runs = sub.add_parser("runs", parents=[remote], help="the latest runs, newest first")

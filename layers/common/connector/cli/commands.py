@@ -102,6 +102,8 @@ def format_record(record: RunRecord, prog: str = "connector") -> str:
         f"  read {c.read}  unchanged {c.unchanged}  sent {c.sent}  accepted {c.accepted}  "
         f"rejected {c.rejected}  skipped {c.skipped}" + (f"  ignored {c.ignored}" if c.ignored else ""),
     ]
+    if record.flow == "reconcile":
+        lines.append(f"  drift {c.drift} (report: previews/{record.run_id}.reconcile.jsonl.gz)")
     lines += [f"  {count} × {reason}" for reason, count in sorted(record.errors.items(), key=lambda e: -e[1])[:10]]
     if len(record.errors) > 10:
         lines.append(f"  … {len(record.errors) - 10} more reasons: {prog} show {record.run_id} --items")
@@ -160,7 +162,8 @@ def _execute(request: FlowRequest, services: Services, out: TextIO, *, skipped_o
 
 
 def run(args: argparse.Namespace, services: Services, out: TextIO) -> int:
-    request = FlowRequest(flow=args.flow, trigger="cli", preview=args.preview, full=args.full, force=args.force)
+    options = {"preview": args.preview, "full": args.full, "force": args.force, "repair": args.repair}
+    request = FlowRequest(flow=args.flow, trigger="cli", **options)
     return _execute(request, services, out, skipped_ok=args.skipped_ok, prog=args.prog)
 
 
@@ -171,7 +174,12 @@ def apply(args: argparse.Namespace, services: Services, out: TextIO) -> int:
     if refusal is not None:
         raise ConnectorError(f"{refusal} (nothing sent)")
     request = FlowRequest(
-        flow=preview.flow, trigger="apply", apply_run_id=preview.run_id, full=preview.full, force=preview.force
+        flow=preview.flow,
+        trigger="apply",
+        apply_run_id=preview.run_id,
+        full=preview.full,
+        force=preview.force,
+        repair=preview.repair,
     )
     return _execute(request, services, out, skipped_ok=args.skipped_ok, prog=args.prog)
 

@@ -208,6 +208,21 @@ EXTRA_BUYERS = Query(
     ),
 )
 
+INCOMING_STOCK = Query(
+    name="incoming_stock",
+    reads=(
+        "quantities expected per variant with their expected dates (pending receptions, supplier orders: the "
+        "source is the brand's), one row per reception; without this query no incoming stock is sent"
+    ),
+    sql=None,
+    placeholders=(),
+    columns=(
+        _required("variant_id", "text", "the variant expecting it (the stock query's `variant_id`)"),
+        _required("quantity", "decimal", "`incoming_stock`: summed over the receptions within `stock.incoming`"),
+        _required("expected_date", "text", "`incoming_stock_date` (`YYYY-MM-DD…`): the earliest or latest"),
+    ),
+)
+
 VARIANTS_BY_EAN = Query(
     name="variants_by_ean",
     reads="the variants of the EAN13s on the orders to import",
@@ -271,6 +286,7 @@ QUERIES: Mapping[str, Query] = MappingProxyType(
             CUSTOMERS,
             ADDRESSES,
             EXTRA_BUYERS,
+            INCOMING_STOCK,
             VARIANTS_BY_EAN,
             CUSTOMERS_BY_ID,
             ORDERS_BY_REFERENCE,

@@ -23,6 +23,7 @@ from connector.fastmag.queries import (
     CUSTOMERS,
     CUSTOMERS_BY_ID,
     EXTRA_BUYERS,
+    INCOMING_STOCK,
     ORDERS_BY_REFERENCE,
     PRICES,
     PRODUCTS,
@@ -57,6 +58,12 @@ class StockRow(TypedDict):
     variant_id: str
     ean13: str
     quantity: Quantity  # summed per variant by the query
+
+
+class IncomingRow(TypedDict):
+    variant_id: str
+    quantity: Quantity
+    expected_date: str
 
 
 class ProductRow(TypedDict):
@@ -189,6 +196,11 @@ class FastmagReads:
         """More buyers per customer; none when `fastmag.queries.extra_buyers` is not set."""
         sql = self._queries.extra_buyers
         return cast(list[ExtraBuyerRow], self._read(sql, EXTRA_BUYERS)) if sql else []
+
+    def incoming_stock(self) -> list[IncomingRow]:
+        """Receptions expected per variant; none when `fastmag.queries.incoming_stock` is not set."""
+        sql = self._queries.incoming_stock
+        return cast(list[IncomingRow], self._read(sql, INCOMING_STOCK)) if sql else []
 
     def variants_by_ean(self, eans: Sequence[str]) -> list[VariantRow]:
         if not eans:

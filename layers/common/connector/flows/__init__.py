@@ -34,6 +34,7 @@ FLOWS: dict[Flow, FlowSpec] = {
     "images": FlowSpec("connector.flows.images", "export_images", "export_images"),
     "stock": FlowSpec("connector.flows.stock", "push_stock", "schedule_stock"),
     "orders": FlowSpec("connector.flows.orders", "import_orders", "schedule_orders"),
+    "reconcile": FlowSpec("connector.flows.reconcile", "reconcile", "schedule_reconcile"),
     # Read-only: lists what will block orders or exports (after the others, so make run reports on their result).
     "readiness": FlowSpec("connector.flows.readiness", "readiness", "schedule_readiness"),
 }

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from connector.ean import is_valid_ean13
 from connector.fastmag.reads import StockRow, Unreadable
 from connector.flows.context import FlowContext
+from connector.flows.incoming_stock import incoming_stock
 from connector.flows.source import Skip, sku_of, variant_label
 from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.observability import log_record
@@ -42,9 +43,9 @@ class Entry(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> Entry:
-        # Snapshots written before the variant was kept hold the quantity alone.
-        quantity, _, variant_id = text.partition(" ")
-        return cls(int(quantity), variant_id)
+        # Snapshots written before the variant was kept hold the quantity alone; incoming stock may follow.
+        quantity, _, rest = text.partition(" ")
+        return cls(int(quantity), rest.partition(" ")[0])
 
 
 @dataclass
@@ -189,11 +190,19 @@ def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
 
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
+    if ctx.run.request.full and settings.reconcile.nightly_stock == "reconcile":
+        # Imported here: reconcile builds on this module's mapping.
+        from connector.flows.reconcile import reconcile_and_repair_stock
+
+        reconcile_and_repair_stock(ctx)
+        return
     stock = settings.stock
     rows = ctx.reads.stock_rows(stock.stores, stock.real_stock_only)
     ctx.run.count("read", len(rows))
     levels = available_to_sell(rows, settings)
     record_skips(ctx, levels.skipped)
+    incoming = incoming_stock(ctx)
+    record_skips(ctx, incoming.skipped)
 
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
     previous = snapshot.entries
@@ -224,12 +233,14 @@ def run(ctx: FlowContext) -> None:
     def outgoing(key: str, quantity: int) -> Outgoing:
         text = previous.get(key)
         variant_id = variants.get(key) or (Entry.parse(text).variant_id if text else "")
-        fingerprint = Entry(quantity, variant_id).fingerprint
+        payload, fingerprint = incoming.add(
+            variant_id, _payload(stock.key, key, quantity), Entry(quantity, variant_id).fingerprint
+        )
         # An unchanged entry is not parsed (most keys, every tick): its old quantity is the new one.
         old = quantity if text == fingerprint else (Entry.parse(text).quantity if text else None)
         fields: dict[str, object] = {"old": old, "new": quantity}
         if key in reasons:
             fields["zero_reason"] = reasons[key]
-        return Outgoing(key, _payload(stock.key, key, quantity), log_fields=fields, fingerprint=fingerprint)
+        return Outgoing(key, payload, log_fields=fields, fingerprint=fingerprint)
 
     synchronise(ctx, RESOURCES[stock.key], (outgoing(key, quantity) for key, quantity in targets.items()), snapshot)

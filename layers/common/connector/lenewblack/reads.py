@@ -1,18 +1,25 @@
-"""Le New Black's list reads, typed for what the connector checks (readiness); nothing here writes.
+"""Le New Black's reads: nothing here writes (lenewblack-api.md §1.4, §2.2, §2.7–2.9).
 
-Each read is one paginated list (lenewblack-api.md §1.4: 500 per page, a bare array), so a whole account costs
-a call per 500 rows: the product list already carries every variant with its image slots and category names,
-which saves a call per product colour.
+Readiness reads typed lists: each is one paginated list (500 per page, a bare array), so a whole account costs a
+call per 500 rows; the product list already carries every variant with its image slots and category names, which
+saves a call per product colour. Reconciliation reads LNB's current state as LNB answers it: inventory whole in
+one call, products and retailers page by page, prices one model and fabric code per call (the only way the API
+offers); comparing those rows with what the connector sends is the comparison projections' job
+(flows/reconcile_projections.py), never the client's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connector.errors import LeNewBlackError
+
 if TYPE_CHECKING:
     from connector.lenewblack.client import LeNewBlackClient
+
+type Row = dict[str, Any]
 
 IMAGE_SLOTS = 8  # image_1_url … image_8_url on a variant (lenewblack-api.md §2.2)
 CATEGORY_FIELDS = ("category_name", "sub_category_name", "sub_sub_category_name")
@@ -64,7 +71,7 @@ def _product(row: Mapping[str, Any]) -> LnbProduct:
 
 
 class LeNewBlackReads:
-    """The list reads of one LNB account."""
+    """The reads of one LNB account: typed lists (readiness) and rows as LNB answers them (reconcile)."""
 
     def __init__(self, client: LeNewBlackClient) -> None:
         self._client = client
@@ -92,3 +99,26 @@ class LeNewBlackReads:
             )
             for row in self._client.list_orders(status)
         ]
+
+    def reconcile_inventory(self) -> list[Row]:
+        """Every stock row (`GET /inventory`: one call, a bare array)."""
+        return _rows(self._client.get("/inventory"), "/inventory")
+
+    def reconcile_product_pages(self) -> Iterator[list[Row]]:
+        """Products with their variants and SKUs (`GET /products`), a page at a time."""
+        return self._client.iter_pages("/products")
+
+    def reconcile_retailer_pages(self) -> Iterator[list[Row]]:
+        """Retailers with their addresses and buyers (`GET /retailers`), a page at a time."""
+        return self._client.iter_pages("/retailers")
+
+    def reconcile_variant_prices(self, model: str, fabric_code: str) -> list[Row]:
+        """The prices of one variant in every price list (`GET /prices?product_model=&fabric_code=`)."""
+        body = self._client.get("/prices", {"product_model": model, "fabric_code": fabric_code})
+        return _rows(body, "/prices")
+
+
+def _rows(body: Any, path: str) -> list[Row]:
+    if not isinstance(body, list):
+        raise LeNewBlackError(f"GET {path}: expected a JSON array, got {type(body).__name__}")
+    return [row for row in body if isinstance(row, dict)]
