@@ -33,9 +33,10 @@ from connector.fastmag.transaction import build_order_transaction
 from connector.flows.context import FlowContext
 from connector.flows.order_book import Found, OrderBook
 from connector.flows.order_check import Checked, Variant, check_order
+from connector.flows.sync import record_skips
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.lenewblack.models import Order
-from connector.observability import log_record, mask_email
+from connector.observability import mask_email
 
 
 def _variants(ctx: FlowContext, orders: Iterable[Order]) -> dict[str, Variant]:
@@ -169,8 +170,7 @@ def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
     checked: dict[str, Checked] = {}
     for order in waiting:
         result = checked[order.reference] = check_order(order, variants, customers, ctx.settings, today)
-        for note in result.skipped_lines:
-            log_record("order.line_skipped", result.reference, reason=note, level="WARNING")
+        record_skips(ctx, result.skipped_lines, part_event="order.line_skipped")
     return checked
 
 

@@ -17,6 +17,7 @@ from connector import previews
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
+from connector.observability import log_record
 from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
@@ -44,10 +45,17 @@ class SyncResult:
     accepted: int = 0
 
 
-def record_skips(ctx: FlowContext, skips: Iterable[Skip]) -> None:
-    """Count and log every record the mapping left out, each under its key with its reason."""
+def record_skips(ctx: FlowContext, skips: Iterable[Skip], *, part_event: str | None = None) -> None:
+    """Count and log every record the mapping left out, each under its key with its reason.
+
+    With `part_event`, the skips are parts left out of a record that is still sent (an order's lines): each is
+    logged under that event, and not counted as a skipped record.
+    """
     for skip in skips:
-        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
+        if part_event is not None:
+            log_record(part_event, skip.key, reason=skip.reason, level="WARNING", **skip.detail)
+        else:
+            ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
 
 def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> list[Outgoing]:
