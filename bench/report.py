@@ -146,7 +146,12 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
     if cost and "total_usd" in cost.get("plans", {}).get("default schedules", {}):
         total = cost["plans"]["default schedules"]["total_usd"]
         checks.append(
-            _check("whole stack, default schedules, a month", f"≤ ${WHOLE_STACK_USD:g}", f"${total:.2f}", total <= WHOLE_STACK_USD)
+            _check(
+                "whole stack, default schedules, a month",
+                f"≤ ${WHOLE_STACK_USD:g}",
+                f"${total:.2f}",
+                total <= WHOLE_STACK_USD,
+            )
         )
     return checks
 

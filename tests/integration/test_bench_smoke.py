@@ -7,7 +7,9 @@ import math
 from bench.report import markdown
 from bench.run import BenchSettings, run_bench
 
-SMALL = BenchSettings(models=80, retailers=50, orders=5, fastmag_latency=0.0, lnb_latency=0.0, trace_memory=True, runs=1)
+SMALL = BenchSettings(
+    models=80, retailers=50, orders=5, fastmag_latency=0.0, lnb_latency=0.0, trace_memory=True, runs=1
+)
 
 
 def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
