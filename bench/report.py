@@ -137,14 +137,25 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
         minute = cost["stock_every_minute_usd"]
         checks.append(
             _check(
-                "stock every minute, full reads: the increment a month (Lambda-scaled, with logs)",
+                "stock every minute, full reads: stock's Lambda a month (Lambda-scaled)",
                 f"≤ ${STOCK_EVERY_MINUTE_USD:g}",
                 f"${minute['lambda']:.2f} (${minute['measured']:.2f} on measured duration)",
                 minute["lambda"] <= STOCK_EVERY_MINUTE_USD,
             )
         )
-    if cost and "total_usd" in cost.get("plans", {}).get("default schedules", {}):
-        total = cost["plans"]["default schedules"]["total_usd"]
+    stack = (cost or {}).get("stack")
+    if stack and changed:
+        increment = stack["minute stock increment"]
+        checks.append(
+            _check(
+                "stock every minute, full reads: the whole stack's increment a month over default schedules",
+                f"≤ ${STOCK_EVERY_MINUTE_USD:g}",
+                f"${increment:.2f}",
+                increment <= STOCK_EVERY_MINUTE_USD,
+            )
+        )
+    if stack:
+        total = stack["default schedules"]["total_usd"]
         checks.append(
             _check(
                 "whole stack, default schedules, a month",
@@ -257,6 +268,42 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {plan} | **total** | | | | | **{detail['measured_usd']:.2f} ({detail['lambda_usd']:.2f})** |"
             )
+    for result in report["scenarios"]:
+        if result.get("profile"):
+            lines += [
+                "",
+                f"Profile of {result['scenario']} (cProfile pass, top {len(result['profile'])} by cumulative time; "
+                "cProfile slows every call, so compare rows with each other, not with the timed runs):",
+                "",
+                "| function | calls | own s | cumulative s |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| `{row['function']}` | {row['calls']:,} | {row['own_seconds']:.3f} "
+                f"| {row['cumulative_seconds']:.3f} |"
+                for row in result["profile"]
+            ]
+    stack = (cost or {}).get("stack")
+    if stack:
+        plans = ("default schedules", "stock every minute")
+        lines += [
+            "",
+            "Every monthly line of the stack (stock tick = the 1 % full-read scenario, nightly full push, orders "
+            "idle tick every 15 minutes; products, prices, customers and images run on demand and are left out):",
+            "",
+            "| line | basis at default schedules | $ default schedules | $ stock every minute |",
+            "|---|---|---:|---:|",
+        ]
+        minute = {item["item"]: item for item in stack[plans[1]]["lines"]}
+        for item in stack[plans[0]]["lines"]:
+            lines.append(
+                f"| {item['item']} | {item['basis']} | {item['usd']:.2f} | {minute[item['item']]['usd']:.2f} |"
+            )
+        lines.append(
+            f"| **total** (goal ≤ ${WHOLE_STACK_USD:g} at default schedules; minute stock increment ≤ "
+            f"${STOCK_EVERY_MINUTE_USD:g}: ${stack['minute stock increment']:.2f}) | "
+            f"| **{stack[plans[0]]['total_usd']:.2f}** | **{stack[plans[1]]['total_usd']:.2f}** |"
+        )
     lines += ["", "| budget | limit | measured | met |", "|---|---|---|---|"]
     for check in report["budgets"]:
         verdict = {True: "yes", False: "**no**", None: "n/a"}[check["met"]]

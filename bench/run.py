@@ -28,6 +28,27 @@ METHOD = (
 )
 
 
+def stack_facts() -> cost.StackFacts:
+    """What template.yaml bills whatever runs: alarms and the metrics they read, secrets, log retention."""
+    from sandbox.template import load_template, resources_of_type
+
+    template = load_template()
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    alarm_metrics = sum(
+        max(sum(1 for metric in alarm["Properties"].get("Metrics", []) if "MetricStat" in metric), 1)
+        for alarm in alarms
+    )
+    retention = template["Parameters"]["LogRetentionDays"]["Default"]
+    return cost.StackFacts(
+        alarm_metrics=alarm_metrics,
+        alarms=len(alarms),
+        secrets=len(resources_of_type(template, "AWS::SecretsManager::Secret")),
+        log_retention_days=int(retention),
+        # sent, rejected, and the run statuses a working flow reports (succeeded, partial).
+        published_metrics_per_flow=4,
+    )
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on: CPU model and count, load when the run started, Python, OS."""
     model = platform.processor() or platform.machine()
@@ -106,6 +127,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
         }
     by_name = {result["scenario"]: result for result in results}
     report["cost"] = cost.estimate(by_name, memory, report["incremental_scenario"])
+    report["cost"]["stack"] = cost.stack_lines(by_name, memory, stack_facts(), report["incremental_scenario"])
     report["budgets"] = budgets(report)
     report["duration_seconds"] = round(time.perf_counter() - started, 1)
     return report

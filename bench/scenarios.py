@@ -16,11 +16,13 @@ Python down, so the timed runs give the times) and takes its peak of Python allo
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import math
 import multiprocessing
 import os
+import pstats
 import re
 import resource
 import statistics
@@ -64,6 +66,7 @@ class Scenario:
     # The memory pass must do the same work again: e.g. `full` for a first export, a new 1 % change.
     repeat_changes: dict[str, Any] = field(default_factory=dict)
     trace: bool = True  # tracemalloc makes Python several times slower: off for the longest scenarios
+    profile: bool = False  # a cProfile pass, its top cumulative times in the report
     note: str = ""
 
 
@@ -77,6 +80,7 @@ class Invocation:
     log_bytes: int
     log_lines: dict[str, int]
     aws_calls: dict[str, int]
+    profile: list[dict[str, Any]]
     traffic: Traffic
 
 
@@ -108,6 +112,7 @@ class Result:
     log_bytes: int  # what the handler logged (CloudWatch Logs ingests it), first run
     log_lines: dict[str, int]  # lines per `event`
     aws_calls: dict[str, int]  # AWS API calls by `service.Operation`, first run
+    profile: list[dict[str, Any]]  # top cumulative times of a cProfile pass, when profiled
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,7 +166,27 @@ def _log_lines(path: Path) -> tuple[int, dict[str, int]]:
     return path.stat().st_size, dict(by_event)
 
 
-def _measure(environment: dict[str, str], function: str, event: dict[str, Any], trace: bool) -> dict[str, Any]:
+def _top_cumulative(profile: cProfile.Profile, rows: int) -> list[dict[str, Any]]:
+    """The `rows` functions with the largest cumulative time, the handler's own frames first."""
+    stats = pstats.Stats(profile)
+    table = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = filename.split("/site-packages/")[-1].split("/layers/common/")[-1]
+        table.append(
+            {
+                "function": f"{where}:{line}({name})",
+                "calls": calls,
+                "own_seconds": round(own, 3),
+                "cumulative_seconds": round(cumulative, 3),
+            }
+        )
+    table.sort(key=lambda row: row["cumulative_seconds"], reverse=True)
+    return table[:rows]
+
+
+def _measure(
+    environment: dict[str, str], function: str, event: dict[str, Any], trace: bool, profile_rows: int = 0
+) -> dict[str, Any]:
     """In a fresh worker process (a new Lambda container): warm it up, then call the handler once, measured."""
     os.environ.update(environment)
     # The handlers log one JSON line per record to stdout as in Lambda: formatting them is part of the cost
@@ -181,12 +206,18 @@ def _measure(environment: dict[str, str], function: str, event: dict[str, Any], 
     reset_worked = _rss_peak_reset()
     if trace:
         tracemalloc.start()
+    profile = cProfile.Profile() if profile_rows else None
     cpu = time.process_time()
     started = time.perf_counter()
     try:
+        if profile is not None:
+            profile.enable()
         answer = module.lambda_handler(event, FakeLambdaContext(function))
     except Exception as error:
         answer = {"status": f"failed: {type(error).__name__}: {error}", "counters": {}}
+    finally:
+        if profile is not None:
+            profile.disable()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
@@ -204,14 +235,17 @@ def _measure(environment: dict[str, str], function: str, event: dict[str, Any], 
         "log_bytes": log_bytes,
         "log_lines": log_lines,
         "aws_calls": dict(aws.counts),
+        "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
     }
 
 
-def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool) -> tuple[Invocation, float]:
+def invoke(
+    stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool, profile_rows: int = 0
+) -> tuple[Invocation, float]:
     """One handler call in a worker process; returns the measurements and the tracemalloc peak (MB)."""
     stack.call("reset")
     with multiprocessing.get_context("spawn").Pool(1) as worker:
-        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace))
+        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace, profile_rows))
     peak = measured.pop("tracemalloc_peak_mb")
     return Invocation(**measured, traffic=stack.traffic()), peak
 
@@ -241,6 +275,18 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     if settings.trace_memory and scenario.trace:
         scenario.prepare(stack)
         _, peak = invoke(stack, scenario, _event(scenario, "memory", scenario.repeat_changes), trace=True)
+    profile: list[dict[str, Any]] = []
+    if settings.profile_rows and scenario.profile:
+        # cProfile slows every call down: its own pass, whose times are not reported.
+        scenario.prepare(stack)
+        profiled, _ = invoke(
+            stack,
+            scenario,
+            _event(scenario, "profile", scenario.repeat_changes),
+            trace=False,
+            profile_rows=settings.profile_rows,
+        )
+        profile = profiled.profile
     traffic = first.traffic
     needed = work.items if work.items is not None else traffic.lnb_items
     lnb_min = sum(math.ceil(count / settings.batch_size) for count in needed.values()) + work.lnb_single_calls
@@ -274,6 +320,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         log_bytes=first.log_bytes,
         log_lines=first.log_lines,
         aws_calls=first.aws_calls,
+        profile=profile,
     )
 
 
@@ -286,6 +333,8 @@ class BenchSettings:
     lnb_latency: float
     trace_memory: bool
     runs: int = 5  # timed invocations per scenario, reported by their medians
+    only: tuple[str, ...] = ()  # scenario name prefixes to run (all when empty); a scenario needs those before it
+    profile_rows: int = 0  # > 0: a cProfile pass of the CPU-heavy scenarios, this many rows of it reported
     batch_size: int = 100
     concurrency: int = 4
     changed_share: float = 0.01
@@ -312,7 +361,14 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
 
     unchanged = Work(items={})
     listed = [
-        Scenario("stock full push", "push_stock", "schedule_stock_full", note="nightly: every SKU", trace=False),
+        Scenario(
+            "stock full push",
+            "push_stock",
+            "schedule_stock_full",
+            note="nightly: every SKU",
+            trace=False,
+            profile=True,
+        ),
         Scenario("stock 0 % changed", "push_stock", "schedule_stock", prepare=lambda _: unchanged),
         Scenario(
             f"stock {settings.changed_share:.0%} changed",
@@ -320,6 +376,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "schedule_stock",
             prepare=change_stock,
             note=f"{changed} SKUs changed",
+            profile=True,
         ),
         Scenario(
             "products full export",
@@ -327,6 +384,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "export_products",
             repeat_changes={"full": True},
             note="first export: every model and fabric",
+            profile=True,
         ),
         Scenario(
             "products re-export unchanged",
@@ -342,6 +400,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             repeat_changes={"full": True},
             prepare=lambda _: Work(fastmag_calls=2),
             trace=False,
+            profile=True,
         ),
         Scenario(
             "customers full export",
@@ -366,4 +425,9 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             note="no order waiting: the 15-minute tick",
         ),
     ]
-    return [scenario for scenario in listed if (ROOT / "functions" / scenario.function / "app.py").is_file()]
+    return [
+        scenario
+        for scenario in listed
+        if (ROOT / "functions" / scenario.function / "app.py").is_file()
+        and (not settings.only or scenario.name.startswith(settings.only))
+    ]

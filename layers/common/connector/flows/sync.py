@@ -32,6 +32,9 @@ class Outgoing:
     payload: dict[str, Any]
     log_fields: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None  # a compact stand-in for the digest, e.g. the stock quantity itself
+    # A full push re-sends it as LNB already holds it: its acceptance is counted and summarised in one line
+    # per run (`records.resent_unchanged`), not logged record by record; `record.sent` is for what changed.
+    unchanged: bool = False
 
     @cached_property
     def digest(self) -> str:
@@ -143,16 +146,23 @@ def _send(
 ) -> list[Outgoing]:
     """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones."""
     retries: list[Outgoing] = []
+    resent_unchanged = 0
     for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
         item = items[index]
         ctx.run.count("sent")
         if outcome.accepted:
             snapshot.accept(item.key, item.digest)
             result.accepted += 1
-            ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
+            if item.unchanged:
+                ctx.run.count("accepted")
+                resent_unchanged += 1
+            else:
+                ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
         elif resend is not None and (reduced := resend(item, outcome)) is not None:
             retries.append(reduced)
         else:
             reason = explain(item, outcome) if explain else outcome.reason
             ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
+    if resent_unchanged:
+        log_record("records.resent_unchanged", resource, count=resent_unchanged)
     return retries
