@@ -127,7 +127,10 @@ def set_stock(stack: LocalStack, ean: str, quantity: int) -> None:
     """The variant's whole stock becomes `quantity`, held in its central store."""
     variant = variant_of(stack, ean)
     stack.fastmag.execute("DELETE FROM stock WHERE barcode = ? AND couleur = ? AND taille = ?", variant)
-    stack.fastmag.execute("INSERT INTO stock VALUES (?, ?, ?, 'CENTRAL', ?, 1)", (*variant, quantity))
+    stack.fastmag.execute(
+        "INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES (?, ?, ?, 'CENTRAL', ?, 1)",
+        (*variant, quantity),
+    )
 
 
 def break_checksum(stack: LocalStack, ean: str) -> str:

@@ -28,6 +28,7 @@ from connector.fastmag.queries import (
     PRODUCTS,
     REAL_STOCK_FILTER,
     STOCK,
+    STOCK_CHANGED_SINCE,
     VARIANTS_BY_EAN,
     Query,
 )
@@ -58,6 +59,10 @@ class StockRow(TypedDict):
     variant_id: str
     ean13: str
     quantity: Sum  # summed per variant by the query
+
+
+class ChangedStockRow(StockRow):
+    modified_at: str  # Fastmag's clock
 
 
 class ProductRow(TypedDict):
@@ -179,6 +184,22 @@ class FastmagReads:
             real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
         )
         return cast(list[StockRow], rows)
+
+    def stock_changed_rows(self, stores: Iterable[str], real_stock_only: bool, since: str) -> list[ChangedStockRow]:
+        """`stock_rows` for the variants with a stock row modified after `since` (Fastmag's clock);
+        `fastmag.queries.stock_changed_since` must be set."""
+        sql = self._queries.stock_changed_since
+        if sql is None:
+            raise ValueError("fastmag.queries.stock_changed_since is not set")
+        rows = self._read(
+            sql,
+            STOCK_CHANGED_SINCE,
+            int_when_whole=True,
+            stores=list(stores),
+            real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
+            since=since,
+        )
+        return cast(list[ChangedStockRow], rows)
 
     def catalogue_rows(self) -> list[ProductRow]:
         """Product sheets joined to their variants, one row per reference × colour × size."""

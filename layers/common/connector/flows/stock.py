@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from connector.ean import is_valid_ean13
+from connector.errors import FastmagError
 from connector.fastmag.reads import StockRow, Unreadable
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip, sku_of, variant_label
-from connector.flows.sync import Outgoing, record_skips, synchronise
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, SyncResult, record_skips, synchronise
 from connector.observability import log_record
-from connector.settings import Settings
+from connector.settings import Settings, StockSettings
+from connector.state import Snapshot
 
 RESOURCES = {"ean13": "inventory/ean", "sku": "inventory/sku"}
 NEGATIVE = "negative stock in Fastmag: pushed as 0"  # the run summary's reason; each log line adds the sum
@@ -199,22 +202,66 @@ def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
     return {"ean13" if key_mode == "ean13" else "sku": key, "in_stock": quantity}
 
 
+# Snapshot marks of the incremental read: Fastmag's time to read changes after, and when the whole stock was last read.
+WATERMARK = "stock_changed_since"
+LAST_FULL_READ = "stock_full_read_at"
+FIRST_WATERMARK = "1970-01-01 00:00:00"  # the first incremental tick reads every variant once
+
+
+@dataclass(frozen=True)
+class StockRead:
+    rows: list[StockRow]
+    complete: bool  # the whole stock: what it leaves out, Fastmag no longer vouches for
+    watermark: str | None  # an incremental read: the next `{since}`, in Fastmag's clock
+
+
+def read_stock(ctx: FlowContext, marks: Mapping[str, str], now: datetime) -> StockRead:
+    """The whole stock, or with `fastmag.queries.stock_changed_since` set, only the variants changed since the
+    watermark, unless a full read is due (`stock.full_read_every_minutes`, a `full` run, or none yet)."""
+    stock = ctx.settings.stock
+    last_full = marks.get(LAST_FULL_READ)
+    due = (
+        ctx.settings.fastmag.queries.stock_changed_since is None
+        or ctx.run.request.full
+        or last_full is None
+        or now - datetime.fromisoformat(last_full) >= timedelta(minutes=stock.full_read_every_minutes)
+    )
+    if due:
+        return StockRead(ctx.reads.stock_rows(stock.stores, stock.real_stock_only), True, None)
+    since = marks.get(WATERMARK, FIRST_WATERMARK)
+    rows = ctx.reads.stock_changed_rows(stock.stores, stock.real_stock_only, since)
+    latest = max((row["modified_at"] for row in rows if row.get("modified_at")), default=None)
+    return StockRead(cast(list[StockRow], rows), False, since if latest is None else _watermark(latest, stock))
+
+
+def _watermark(latest: str, stock: StockSettings) -> str:
+    """`latest` (Fastmag's clock) less the overlap: a row committed late with an earlier time is read again."""
+    try:
+        moment = datetime.fromisoformat(latest.strip())
+    except ValueError:
+        raise FastmagError(
+            f"fastmag.queries.stock_changed_since: modified_at {latest!r} is not a date and time (YYYY-MM-DD HH:MM:SS)"
+        ) from None
+    return (moment - timedelta(seconds=stock.incremental_overlap_seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def run(ctx: FlowContext) -> None:
     settings = ctx.settings
     stock = settings.stock
-    rows = ctx.reads.stock_rows(stock.stores, stock.real_stock_only)
-    ctx.run.count("read", len(rows))
     snapshot = ctx.snapshots.load(f"stock-{stock.key}")
     previous = snapshot.entries
-    levels = available_to_sell(rows, settings, known_keys=previous if stock.key == "ean13" else frozenset())
-    del rows  # the levels hold what the flow needs: the answer's rows can go before the send
+    started = datetime.now(UTC)
+    read = read_stock(ctx, snapshot.marks, started)
+    ctx.run.count("read", len(read.rows))
+    levels = available_to_sell(read.rows, settings, known_keys=previous if stock.key == "ean13" else frozenset())
     record_skips(ctx, levels.skipped)
 
     # The previous release kept the quantity alone: its entries take their variant from this read, without a send.
     for key, upgraded_entry in upgraded(previous, levels.variants).items():
         snapshot.accept(key, upgraded_entry)
-    # The stock query reads the whole stock of every configured store: what it leaves out, it does not vouch for.
-    zeroed = not_vouched_for(previous, levels, complete_read=True)
+    # A full read covers the whole stock of every configured store: what it leaves out, it does not vouch for; an
+    # incremental read says nothing of the keys it did not return.
+    zeroed = not_vouched_for(previous, levels, complete_read=read.complete)
     targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
 
     zero_count, positive = would_zero(previous, targets)
@@ -257,4 +304,20 @@ def run(ctx: FlowContext) -> None:
             yield Outgoing(key, payload, log_fields=fields, fingerprint=entry, unchanged=same)
         ctx.run.count("unchanged", unchanged)
 
-    synchronise(ctx, RESOURCES[stock.key], outgoing(), snapshot)
+    result = synchronise(ctx, RESOURCES[stock.key], outgoing(), snapshot)
+    if not ctx.run.preview:
+        _advance_marks(ctx, snapshot, read, result, started)
+
+
+def _advance_marks(
+    ctx: FlowContext, snapshot: Snapshot, read: StockRead, result: SyncResult, started: datetime
+) -> None:
+    """Remember when the whole stock was read, and the next incremental read's watermark (with incremental reads
+    configured only: otherwise a tick that sent nothing saves nothing)."""
+    if read.complete and ctx.settings.fastmag.queries.stock_changed_since is not None:
+        snapshot.mark(LAST_FULL_READ, started.isoformat(timespec="seconds"))
+    # The watermark moves only when LNB took every change: a rejected key is read (and sent) again next tick.
+    if read.watermark is not None and result.accepted == len(result.changed):
+        snapshot.mark(WATERMARK, read.watermark)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the stock snapshot's marks")
+    ctx.snapshots.save(snapshot)
