@@ -132,8 +132,13 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
                     layer["unzipped_mb"] < LAYER_MB,
                 )
             )
-    cost = report.get("cost")
-    if cost and changed:
+    checks += _cost_checks(report.get("cost"), changed is not None)
+    return checks
+
+
+def _cost_checks(cost: dict[str, Any] | None, full_read_tick: bool) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+    if cost and full_read_tick:
         minute = cost["stock_every_minute_usd"]
         checks.append(
             _check(
@@ -144,7 +149,7 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     stack = (cost or {}).get("stack")
-    if stack and changed:
+    if stack and full_read_tick:
         increment = stack["minute stock increment"]
         checks.append(
             _check(
@@ -152,6 +157,16 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 f"≤ ${STOCK_EVERY_MINUTE_USD:g}",
                 f"${increment:.2f}",
                 increment <= STOCK_EVERY_MINUTE_USD,
+            )
+        )
+    if stack and "minute incremental stock increment" in stack:
+        increment = stack["minute incremental stock increment"]
+        checks.append(
+            _check(
+                "stock every minute, incremental reads (full read hourly): the stack's increment a month",
+                f"≤ ${STOCK_EVERY_MINUTE_INCREMENTAL_USD:g}",
+                f"${increment:.2f}",
+                increment <= STOCK_EVERY_MINUTE_INCREMENTAL_USD,
             )
         )
     if stack:
@@ -285,24 +300,33 @@ def markdown(report: dict[str, Any]) -> str:
             ]
     stack = (cost or {}).get("stack")
     if stack:
-        plans = ("default schedules", "stock every minute")
+        plans = [plan for plan in stack if isinstance(stack[plan], dict)]
         lines += [
             "",
-            "Every monthly line of the stack (stock tick = the 1 % full-read scenario, nightly full push, orders "
-            "idle tick every 15 minutes; products, prices, customers and images run on demand and are left out):",
+            "Every monthly line of the stack (stock tick = the 1 % full-read scenario, or the incremental one with "
+            "a full read every hour; nightly full push; orders idle tick every 15 minutes; products, prices, "
+            "customers and images run on demand and are left out):",
             "",
-            "| line | basis at default schedules | $ default schedules | $ stock every minute |",
-            "|---|---|---:|---:|",
+            "| line | basis at default schedules | " + " | ".join(f"$ {plan}" for plan in plans) + " |",
+            "|---|---|" + "---:|" * len(plans),
         ]
-        minute = {item["item"]: item for item in stack[plans[1]]["lines"]}
+        by_plan = {plan: {item["item"]: item for item in stack[plan]["lines"]} for plan in plans}
         for item in stack[plans[0]]["lines"]:
-            lines.append(
-                f"| {item['item']} | {item['basis']} | {item['usd']:.2f} | {minute[item['item']]['usd']:.2f} |"
-            )
+            cells = " | ".join(f"{by_plan[plan][item['item']]['usd']:.2f}" for plan in plans)
+            lines.append(f"| {item['item']} | {item['basis']} | {cells} |")
+        totals = " | ".join(f"**{stack[plan]['total_usd']:.2f}**" for plan in plans)
+        lines.append(f"| **total** (goal ≤ ${WHOLE_STACK_USD:g} at default schedules) | | {totals} |")
+        lines.append("")
         lines.append(
-            f"| **total** (goal ≤ ${WHOLE_STACK_USD:g} at default schedules; minute stock increment ≤ "
-            f"${STOCK_EVERY_MINUTE_USD:g}: ${stack['minute stock increment']:.2f}) | "
-            f"| **{stack[plans[0]]['total_usd']:.2f}** | **{stack[plans[1]]['total_usd']:.2f}** |"
+            f"Minute stock over default schedules: ${stack['minute stock increment']:.2f} with full reads "
+            f"(goal ≤ ${STOCK_EVERY_MINUTE_USD:g})"
+            + (
+                f", ${stack['minute incremental stock increment']:.2f} with incremental reads "
+                f"(goal ≤ ${STOCK_EVERY_MINUTE_INCREMENTAL_USD:g})"
+                if "minute incremental stock increment" in stack
+                else ""
+            )
+            + "."
         )
     lines += ["", "| budget | limit | measured | met |", "|---|---|---|---|"]
     for check in report["budgets"]:

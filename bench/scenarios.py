@@ -67,6 +67,8 @@ class Scenario:
     repeat_changes: dict[str, Any] = field(default_factory=dict)
     trace: bool = True  # tracemalloc makes Python several times slower: off for the longest scenarios
     profile: bool = False  # a cProfile pass, its top cumulative times in the report
+    setup: Callable[[RemoteStack], None] | None = None  # once, before the scenario's first run
+    warm_up: int = 0  # untimed invocations after `setup` (e.g. the ticks that set a watermark)
     note: str = ""
 
 
@@ -264,6 +266,10 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     The calls and items are the first run's: every later run does the same work (a full export again, a new 1 %
     change, new orders), and the smoke test holds the counts to their minimum.
     """
+    if scenario.setup is not None:
+        scenario.setup(stack)
+    for run in range(scenario.warm_up):
+        invoke(stack, scenario, _event(scenario, f"warm-up-{run}", {}), trace=False)
     work = scenario.prepare(stack)
     first, _ = invoke(stack, scenario, _event(scenario, "time-1", {}), trace=False)
     timed = [first]
@@ -376,6 +382,17 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "schedule_stock",
             prepare=change_stock,
             note=f"{changed} SKUs changed",
+            profile=True,
+        ),
+        Scenario(
+            "stock incremental",
+            "push_stock",
+            "schedule_stock",
+            prepare=change_stock,
+            note=f"{changed} SKUs changed, read since Fastmag's watermark",
+            setup=lambda stack: stack.call("use_incremental_stock"),
+            # The first tick reads the whole stock (no full read yet), the second every variant once (no watermark).
+            warm_up=2,
             profile=True,
         ),
         Scenario(

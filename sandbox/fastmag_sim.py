@@ -30,6 +30,7 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote
 
 from connector.fastmag.models import FastmagOrder
+from connector.fastmag.queries import STOCK
 from connector.fastmag.transaction import (
     OrderTransactionLayout,
     parse_order_header,
@@ -41,6 +42,13 @@ from connector.settings import FastmagSettings, PhotoSource
 from sandbox.background import BackgroundServer
 from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import STORES, Seed, build_seed
+
+# `fastmag.queries.stock_changed_since` for this simulator: the default stock query, for the variants with a row
+# modified after `{since}`, with their latest modification time.
+STOCK_CHANGED_SINCE_SQL = (
+    str(STOCK.sql).replace("SUM(s.stock) AS quantity", "SUM(s.stock) AS quantity, MAX(s.modified) AS modified_at")
+    + " HAVING MAX(s.modified) > {since}"
+)
 
 SCHEMA = """
 CREATE TABLE produitsfiches (barcode TEXT PRIMARY KEY, designation TEXT, designation2 TEXT, marque TEXT,

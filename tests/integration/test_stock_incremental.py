@@ -9,15 +9,11 @@ from typing import Any
 
 import pytest
 
-from connector.fastmag.queries import STOCK
+from sandbox.fastmag_sim import STOCK_CHANGED_SINCE_SQL as CHANGED_SINCE
 from sandbox.stack import LocalStack
 from tests.integration.conftest import NO_WAIT
 
 # The simulator's stock rows carry `modified` (stamped by the database on every change), as a brand's setup would.
-CHANGED_SINCE = (
-    str(STOCK.sql).replace("SUM(s.stock) AS quantity", "SUM(s.stock) AS quantity, MAX(s.modified) AS modified_at")
-    + " HAVING MAX(s.modified) > {since}"
-)
 LONG_AGO = "2020-01-01 00:00:00"
 
 
