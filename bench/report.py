@@ -350,8 +350,11 @@ def update_readme(readme: Path, table: str) -> None:
     section = (
         f"{README_SECTION}\n\n"
         "`make bench` runs every flow through its real handler at catalogue scale against the simulators with "
-        "injected latency, and writes `bench/results/latest.json` and `bench/results/latest.md`. "
-        "The simulators and moto run in a process of their own, so CPU and memory are the connector's alone. "
+        "injected latency, and writes `bench/results/latest.json` and `bench/results/latest.md` (with the "
+        "cProfile tables of the CPU-heavy scenarios). The simulators and moto run in a process of their own, so "
+        "CPU and memory are the connector's alone. Each figure is the median of `RUNS` timed runs (5 by default; "
+        "`make bench RUNS=1` for a quick look; the CI smoke run makes one at 1 000 SKUs without latency). Budgets "
+        "are judged on the Lambda-scaled time where CPU dominates, and each row states its limit. "
         "Latest results:\n\n" + table
     )
     start = text.find(f"\n{README_SECTION}\n")
