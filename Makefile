@@ -107,8 +107,9 @@ browser-deps:
 
 test: browser-deps lint typecheck validate security build pytest
 
+# RUNS: timed runs per scenario, reported by their medians (default 5).
 bench: $(VENV)/.installed
-	$(PY) -m bench
+	$(PY) -m bench $(if $(RUNS),--runs $(RUNS))
 
 deploy-command:
 	@$(PYTHON313) tools/deploy_command.py $(DEPLOY_ARGS)

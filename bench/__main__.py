@@ -19,6 +19,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--fastmag-latency", type=float, default=0.05, help="seconds added to every Fastmag call")
     parser.add_argument("--lnb-latency", type=float, default=0.08, help="seconds added to every LNB call")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per scenario, reported by their medians")
+    parser.add_argument("--profile-rows", type=int, default=25, help="rows of each cProfile table (0: no profile)")
+    parser.add_argument("--only", action="append", default=[], help="run the scenarios named with this prefix")
     parser.add_argument("--no-memory-pass", action="store_true", help="skip the tracemalloc pass")
     parser.add_argument("--no-cold-start", action="store_true", help="skip import timings and layer size")
     parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
@@ -30,6 +33,9 @@ def main() -> None:
         fastmag_latency=arguments.fastmag_latency,
         lnb_latency=arguments.lnb_latency,
         trace_memory=not arguments.no_memory_pass,
+        runs=max(arguments.runs, 1),
+        profile_rows=arguments.profile_rows,
+        only=tuple(arguments.only),
     )
     # The handlers log one JSON line per record to stdout, as in Lambda: the cost of formatting them is
     # measured, but they would drown the progress lines, which go to stderr.

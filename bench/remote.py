@@ -156,6 +156,18 @@ class StackControl:
                 changed += 1
         return changed
 
+    def use_incremental_stock(self) -> None:
+        """Stock ticks read only what changed (`fastmag.queries.stock_changed_since`); every row changed long ago."""
+        from sandbox.fastmag_sim import STOCK_CHANGED_SINCE_SQL
+
+        self.stack.fastmag.execute("UPDATE stock SET modified = '2020-01-01 00:00:00'")
+        self.stack.configure(
+            {
+                "fastmag": {"queries": {"stock_changed_since": STOCK_CHANGED_SINCE_SQL}},
+                "stock": {"incremental_overlap_seconds": 0},
+            }
+        )
+
     def add_orders(self, count: int) -> int:
         """`count` new orders in the to-export status, with references never used before."""
         from sandbox.seed import lnb_orders

@@ -8,82 +8,116 @@ from typing import Any
 
 README_SECTION = "## Benchmarks"
 
-# ARCHITECTURE §10.
-STOCK_CPU_SECONDS = 2.0
+# ARCHITECTURE §10, with the goals of the performance issue where they are stricter.
+STOCK_FULL_READ_CPU_SECONDS = 0.8  # a 1 % tick that reads the whole stock
+STOCK_INCREMENTAL_CPU_SECONDS = 0.2  # a tick that reads only what changed since the watermark
 STOCK_MEMORY_MB = 256
-PRODUCTS_WALL_MARGIN = 0.10
+PRODUCTS_WALL_FACTOR = 1.5
 PRODUCTS_MEMORY_MB = 512
+PRICES_CPU_SECONDS = 6.0
+ORDERS_WALL_FACTOR = 1.3
+ORDERS_LEDGER_CALLS_PER_ORDER = 4
 IMPORT_SECONDS = 0.5
 LAYER_MB = 20
-STOCK_EVERY_MINUTE_USD = 1.0
+STOCK_EVERY_MINUTE_USD = 1.0  # the minute-stock increment, full reads, Lambda-scaled, with logs
+STOCK_EVERY_MINUTE_INCREMENTAL_USD = 0.25
+WHOLE_STACK_USD = 5.0  # every monthly line at the default schedules
+
+# "CPU dominates" a scenario when its CPU time is at least this share of its wall time: its wall budget is then
+# judged on the Lambda-scaled time, which is what the function takes (and bills) at its memory's CPU share.
+CPU_DOMINATES = 0.5
 
 
-def _check(budget: str, measured: str, met: bool | None) -> dict[str, Any]:
-    return {"budget": budget, "measured": measured, "met": met}
+def _check(budget: str, limit: str, measured: str, met: bool | None) -> dict[str, Any]:
+    return {"budget": budget, "limit": limit, "measured": measured, "met": met}
+
+
+def _wall_judged(result: dict[str, Any]) -> tuple[float, str]:
+    """The wall figure a budget is judged on, and how it is named."""
+    if result["cpu_seconds"] >= CPU_DOMINATES * result["wall_seconds"]:
+        return result["lambda_seconds"], f"{result['lambda_seconds']:.2f} s Lambda-scaled"
+    return result["wall_seconds"], f"{result['wall_seconds']:.2f} s wall"
+
+
+def _stock_checks(name: str, tick: dict[str, Any], cpu_limit: float) -> list[dict[str, Any]]:
+    return [
+        _check(f"{name}: Fastmag queries", "1", f"{tick['fastmag_calls']}", tick["fastmag_calls"] == 1),
+        _check(
+            f"{name}: LNB calls",
+            f"⌈changed ÷ batch⌉ = {tick['lnb_calls_min']}",
+            f"{tick['lnb_calls']}",
+            tick["lnb_calls"] == tick["lnb_calls_min"],
+        ),
+        _check(
+            f"{name}: handler CPU (this machine)",
+            f"≤ {cpu_limit:g} s",
+            f"{tick['cpu_seconds']:.2f} s (Lambda-scaled {tick['lambda_seconds']:.2f} s)",
+            tick["cpu_seconds"] <= cpu_limit,
+        ),
+        _check(
+            f"{name}: peak memory",
+            f"< {STOCK_MEMORY_MB} MB",
+            f"RSS {tick['rss_peak_mb']:.0f} MB, Python heap {_mb(tick['tracemalloc_peak_mb'])}",
+            tick["rss_peak_mb"] < STOCK_MEMORY_MB,
+        ),
+    ]
 
 
 def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each §10 budget with its measured figure; `met` is None when the scenario could not run."""
+    """Each budget with its limit and measured figure; `met` is None when the scenario could not run."""
     results = {result["scenario"]: result for result in report["scenarios"]}
-    settings = report["settings"]
     checks: list[dict[str, Any]] = []
     changed = results.get(report["incremental_scenario"])
     if changed:
-        checks += [
-            _check(
-                "stock 1 %: one Fastmag query",
-                f"{changed['fastmag_calls']} call(s)",
-                changed["fastmag_calls"] == 1,
-            ),
-            _check(
-                "stock 1 %: ⌈changed ÷ batch⌉ LNB calls",
-                f"{changed['lnb_calls']} for a minimum of {changed['lnb_calls_min']}",
-                changed["lnb_calls"] == changed["lnb_calls_min"],
-            ),
-            _check(
-                f"stock 1 %: handler CPU < {STOCK_CPU_SECONDS:g} s",
-                f"{changed['cpu_seconds']:.2f} s",
-                changed["cpu_seconds"] < STOCK_CPU_SECONDS,
-            ),
-            _check(
-                f"stock 1 %: peak memory < {STOCK_MEMORY_MB} MB",
-                f"RSS {changed['rss_peak_mb']:.0f} MB, Python heap {_mb(changed['tracemalloc_peak_mb'])}",
-                changed["rss_peak_mb"] < STOCK_MEMORY_MB,
-            ),
-        ]
+        checks += _stock_checks("stock 1 % (full read)", changed, STOCK_FULL_READ_CPU_SECONDS)
+    incremental = results.get("stock incremental")
+    if incremental:
+        checks += _stock_checks("stock incremental", incremental, STOCK_INCREMENTAL_CPU_SECONDS)
     unchanged = results.get("stock 0 % changed")
     if unchanged:
-        checks.append(
-            _check("stock 0 %: zero LNB calls", f"{unchanged['lnb_calls']} call(s)", unchanged["lnb_calls"] == 0)
-        )
+        checks.append(_check("stock 0 %: LNB calls", "0", f"{unchanged['lnb_calls']}", unchanged["lnb_calls"] == 0))
     products = results.get("products full export")
     if products:
-        bound = products["lnb_calls"] * settings["lnb_latency"] / settings["concurrency"]
+        bound = products["wall_lower_bound_seconds"]
+        judged, named = _wall_judged(products)
         checks += [
             _check(
-                "products full: wall ≤ LNB calls × latency ÷ concurrency + 10 %",
-                f"{products['wall_seconds']:.2f} s for {bound:.2f} s (+{_excess(products['wall_seconds'], bound)})",
-                products["wall_seconds"] <= bound * (1 + PRODUCTS_WALL_MARGIN),
+                "products full: time",
+                f"≤ {PRODUCTS_WALL_FACTOR:g} × {bound:.2f} s (LNB calls × latency ÷ concurrency)",
+                f"{named} (+{_excess(judged, bound)})",
+                judged <= bound * PRODUCTS_WALL_FACTOR,
             ),
             _check(
-                f"products full: peak memory < {PRODUCTS_MEMORY_MB} MB",
+                "products full: peak memory",
+                f"< {PRODUCTS_MEMORY_MB} MB",
                 f"RSS {products['rss_peak_mb']:.0f} MB, Python heap {_mb(products['tracemalloc_peak_mb'])}",
                 products["rss_peak_mb"] < PRODUCTS_MEMORY_MB,
             ),
         ]
     else:
-        checks.append(_check("products full export", "handler not built yet", None))
+        checks.append(_check("products full export", "", "handler not built yet", None))
     again = results.get("products re-export unchanged")
     if again:
+        checks.append(_check("products unchanged: LNB calls", "0", f"{again['lnb_calls']}", again["lnb_calls"] == 0))
+    prices = results.get("prices full export")
+    if prices:
         checks.append(
-            _check("products unchanged: zero LNB calls", f"{again['lnb_calls']} call(s)", again["lnb_calls"] == 0)
+            _check(
+                "prices full: handler CPU (this machine)",
+                f"≤ {PRICES_CPU_SECONDS:g} s",
+                f"{prices['cpu_seconds']:.2f} s for {prices['sent']:,} price records sent "
+                f"(Lambda-scaled {prices['lambda_seconds']:.2f} s)",
+                prices["cpu_seconds"] <= PRICES_CPU_SECONDS,
+            )
         )
+    checks += _orders_checks(results.get("orders import"), report["settings"]["orders"])
     cold = report.get("cold_start")
     if cold:
         slowest = max(cold["import_seconds"].items(), key=lambda pair: pair[1])
         checks.append(
             _check(
-                f"cold start: handler import < {IMPORT_SECONDS * 1000:.0f} ms",
+                "cold start: handler import",
+                f"< {IMPORT_SECONDS * 1000:.0f} ms",
                 f"slowest {slowest[0]} {slowest[1] * 1000:.0f} ms",
                 slowest[1] < IMPORT_SECONDS,
             )
@@ -92,22 +126,95 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
         if "unzipped_mb" in layer:
             checks.append(
                 _check(
-                    f"built layer < {LAYER_MB} MB",
+                    "built layer",
+                    f"< {LAYER_MB} MB unzipped",
                     f"{layer['unzipped_mb']:.1f} MB unzipped ({layer['zipped_mb']:.1f} MB zipped)",
                     layer["unzipped_mb"] < LAYER_MB,
                 )
             )
-    cost = report.get("cost")
-    if cost and changed:
+    checks += _cost_checks(report.get("cost"), changed is not None)
+    return checks
+
+
+def _cost_checks(cost: dict[str, Any] | None, full_read_tick: bool) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+    if cost and full_read_tick:
         minute = cost["stock_every_minute_usd"]
         checks.append(
             _check(
-                f"stock every minute < ${STOCK_EVERY_MINUTE_USD:g} a month",
-                f"${minute['measured']:.2f} measured duration (${minute['lambda']:.2f} at 512 MB's CPU share)",
-                minute["measured"] < STOCK_EVERY_MINUTE_USD,
+                "stock every minute, full reads: stock's Lambda a month (Lambda-scaled)",
+                f"≤ ${STOCK_EVERY_MINUTE_USD:g}",
+                f"${minute['lambda']:.2f} (${minute['measured']:.2f} on measured duration)",
+                minute["lambda"] <= STOCK_EVERY_MINUTE_USD,
+            )
+        )
+    stack = (cost or {}).get("stack")
+    if stack and full_read_tick:
+        increment = stack["minute stock increment"]
+        checks.append(
+            _check(
+                "stock every minute, full reads: the whole stack's increment a month over default schedules",
+                f"≤ ${STOCK_EVERY_MINUTE_USD:g}",
+                f"${increment:.2f}",
+                increment <= STOCK_EVERY_MINUTE_USD,
+            )
+        )
+    if stack and "minute incremental stock increment" in stack:
+        increment = stack["minute incremental stock increment"]
+        checks.append(
+            _check(
+                "stock every minute, incremental reads (full read hourly): the stack's increment a month",
+                f"≤ ${STOCK_EVERY_MINUTE_INCREMENTAL_USD:g}",
+                f"${increment:.2f}",
+                increment <= STOCK_EVERY_MINUTE_INCREMENTAL_USD,
+            )
+        )
+    if stack:
+        total = stack["default schedules"]["total_usd"]
+        checks.append(
+            _check(
+                "whole stack, default schedules, a month",
+                f"≤ ${WHOLE_STACK_USD:g}",
+                f"${total:.2f}",
+                total <= WHOLE_STACK_USD,
             )
         )
     return checks
+
+
+def _orders_checks(orders: dict[str, Any] | None, count: int) -> list[dict[str, Any]]:
+    if not orders:
+        return []
+    bound = orders["wall_lower_bound_seconds"]
+    judged, named = _wall_judged(orders)
+    checks = [
+        _check(
+            "orders import: time",
+            f"≤ {ORDERS_WALL_FACTOR:g} × {bound:.2f} s (Fastmag calls serial + LNB calls ÷ concurrency)",
+            f"{named} (+{_excess(judged, bound)})",
+            judged <= bound * ORDERS_WALL_FACTOR,
+        )
+    ]
+    ledger = sum(calls for name, calls in orders["aws_calls"].items() if name.startswith("dynamodb."))
+    if count:
+        checks.append(
+            _check(
+                "orders import: DynamoDB calls per order",
+                f"≤ {ORDERS_LEDGER_CALLS_PER_ORDER}",
+                f"{ledger / count:.1f} ({ledger:,} for {count:,} orders, run record and lease included)",
+                ledger / count <= ORDERS_LEDGER_CALLS_PER_ORDER,
+            )
+        )
+    return checks
+
+
+def _machine(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average")
+    return (
+        f"{machine.get('cpu', '?')}, {machine['cpus']} CPU(s) shared"
+        + (f" (load {load[0]:.1f} at start)" if load else "")
+        + f", Python {machine['python']}"
+    )
 
 
 def _mb(value: float | None) -> str:
@@ -126,20 +233,22 @@ def markdown(report: dict[str, Any]) -> str:
         f"{catalogue['retailers']:,} retailers; latency injected per call: Fastmag "
         f"{settings['fastmag_latency'] * 1000:.0f} ms, Le New Black {settings['lnb_latency'] * 1000:.0f} ms; "
         f"batch {settings['batch_size']}, concurrency {settings['concurrency']}; "
-        f"{report['machine']['cpus']} CPU(s), Python {report['machine']['python']}.",
+        f"machine: {_machine(report['machine'])}; each figure is the median of {settings.get('runs', 1)} "
+        "timed run(s).",
         "",
-        "| scenario | items | LNB calls (min) | Fastmag calls (min) | wall s (bound) | handler CPU s "
-        "| RSS peak MB | heap peak MB | items/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | rows read | records sent | LNB calls (min) | Fastmag calls (min) | wall s (bound) "
+        "| handler CPU s | Lambda-scaled s | RSS peak MB | heap peak MB | log KB | AWS calls |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in report["scenarios"]:
         heap = "–" if result["tracemalloc_peak_mb"] is None else f"{result['tracemalloc_peak_mb']:.0f}"
         lines.append(
-            f"| {result['scenario']} | {result['items']:,} | {result['lnb_calls']:,} ({result['lnb_calls_min']:,}) "
+            f"| {result['scenario']} | {result['items']:,} | {result['sent']:,} "
+            f"| {result['lnb_calls']:,} ({result['lnb_calls_min']:,}) "
             f"| {result['fastmag_calls']} ({result['fastmag_calls_min']}) "
             f"| {result['wall_seconds']:.2f} ({result['wall_lower_bound_seconds']:.2f}) "
-            f"| {result['cpu_seconds']:.2f} | {result['rss_peak_mb']:.0f} | {heap} "
-            f"| {result['items_per_second']:,.0f} |"
+            f"| {result['cpu_seconds']:.2f} | {result['lambda_seconds']:.2f} | {result['rss_peak_mb']:.0f} | {heap} "
+            f"| {result['log_bytes'] / 1024:,.0f} | {sum(result['aws_calls'].values()):,} |"
         )
     cold = report.get("cold_start")
     if cold:
@@ -174,10 +283,55 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {plan} | **total** | | | | | **{detail['measured_usd']:.2f} ({detail['lambda_usd']:.2f})** |"
             )
-    lines += ["", "| budget (ARCHITECTURE §10) | measured | met |", "|---|---|---|"]
+    for result in report["scenarios"]:
+        if result.get("profile"):
+            lines += [
+                "",
+                f"Profile of {result['scenario']} (cProfile pass, top {len(result['profile'])} by cumulative time; "
+                "cProfile slows every call, so compare rows with each other, not with the timed runs):",
+                "",
+                "| function | calls | own s | cumulative s |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| `{row['function']}` | {row['calls']:,} | {row['own_seconds']:.3f} "
+                f"| {row['cumulative_seconds']:.3f} |"
+                for row in result["profile"]
+            ]
+    stack = (cost or {}).get("stack")
+    if stack:
+        plans = [plan for plan in stack if isinstance(stack[plan], dict)]
+        lines += [
+            "",
+            "Every monthly line of the stack (stock tick = the 1 % full-read scenario, or the incremental one with "
+            "a full read every hour; nightly full push; orders idle tick every 15 minutes; products, prices, "
+            "customers and images run on demand and are left out):",
+            "",
+            "| line | basis at default schedules | " + " | ".join(f"$ {plan}" for plan in plans) + " |",
+            "|---|---|" + "---:|" * len(plans),
+        ]
+        by_plan = {plan: {item["item"]: item for item in stack[plan]["lines"]} for plan in plans}
+        for item in stack[plans[0]]["lines"]:
+            cells = " | ".join(f"{by_plan[plan][item['item']]['usd']:.2f}" for plan in plans)
+            lines.append(f"| {item['item']} | {item['basis']} | {cells} |")
+        totals = " | ".join(f"**{stack[plan]['total_usd']:.2f}**" for plan in plans)
+        lines.append(f"| **total** (goal ≤ ${WHOLE_STACK_USD:g} at default schedules) | | {totals} |")
+        lines.append("")
+        lines.append(
+            f"Minute stock over default schedules: ${stack['minute stock increment']:.2f} with full reads "
+            f"(goal ≤ ${STOCK_EVERY_MINUTE_USD:g})"
+            + (
+                f", ${stack['minute incremental stock increment']:.2f} with incremental reads "
+                f"(goal ≤ ${STOCK_EVERY_MINUTE_INCREMENTAL_USD:g})"
+                if "minute incremental stock increment" in stack
+                else ""
+            )
+            + "."
+        )
+    lines += ["", "| budget | limit | measured | met |", "|---|---|---|---|"]
     for check in report["budgets"]:
         verdict = {True: "yes", False: "**no**", None: "n/a"}[check["met"]]
-        lines.append(f"| {check['budget']} | {check['measured']} | {verdict} |")
+        lines.append(f"| {check['budget']} | {check['limit']} | {check['measured']} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
@@ -196,8 +350,11 @@ def update_readme(readme: Path, table: str) -> None:
     section = (
         f"{README_SECTION}\n\n"
         "`make bench` runs every flow through its real handler at catalogue scale against the simulators with "
-        "injected latency, and writes `bench/results/latest.json` and `bench/results/latest.md`. "
-        "The simulators and moto run in a process of their own, so CPU and memory are the connector's alone. "
+        "injected latency, and writes `bench/results/latest.json` and `bench/results/latest.md` (with the "
+        "cProfile tables of the CPU-heavy scenarios). The simulators and moto run in a process of their own, so "
+        "CPU and memory are the connector's alone. Each figure is the median of `RUNS` timed runs (5 by default; "
+        "`make bench RUNS=1` for a quick look; the CI smoke run makes one at 1 000 SKUs without latency). Budgets "
+        "are judged on the Lambda-scaled time where CPU dominates, and each row states its limit. "
         "Latest results:\n\n" + table
     )
     start = text.find(f"\n{README_SECTION}\n")

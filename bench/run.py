@@ -6,6 +6,7 @@ import os
 import platform
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from bench import coldstart, cost
@@ -21,8 +22,49 @@ METHOD = (
     "around the call (all its threads). RSS peak = VmHWM after resetting it through /proc/self/clear_refs "
     "(ru_maxrss elsewhere). Heap peak = tracemalloc peak of a second pass doing the same work. Minimum calls = "
     "⌈items ÷ batch⌉ per batch resource plus calls that cannot be batched; wall lower bound = Fastmag calls × "
-    "Fastmag latency + minimum LNB calls × LNB latency ÷ concurrency."
+    "Fastmag latency + minimum LNB calls × LNB latency ÷ concurrency. Each figure is the median of the timed "
+    "runs; Lambda-scaled = the waiting part of the wall time plus the CPU time stretched to the CPU share of "
+    "the function's memory (1 vCPU at 1 769 MB)."
 )
+
+
+def stack_facts() -> cost.StackFacts:
+    """What template.yaml bills whatever runs: alarms and the metrics they read, secrets, log retention."""
+    from sandbox.template import load_template, resources_of_type
+
+    template = load_template()
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    alarm_metrics = sum(
+        max(sum(1 for metric in alarm["Properties"].get("Metrics", []) if "MetricStat" in metric), 1)
+        for alarm in alarms
+    )
+    retention = template["Parameters"]["LogRetentionDays"]["Default"]
+    return cost.StackFacts(
+        alarm_metrics=alarm_metrics,
+        alarms=len(alarms),
+        secrets=len(resources_of_type(template, "AWS::SecretsManager::Secret")),
+        log_retention_days=int(retention),
+        # sent, rejected, and the run statuses a working flow reports (succeeded, partial).
+        published_metrics_per_flow=4,
+    )
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPU model and count, load when the run started, Python, OS."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "load_average": [round(load, 2) for load in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: TextIO | None = None) -> dict[str, Any]:
@@ -42,12 +84,18 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
             result = run_scenario(stack, scenario, settings)
             say(
                 f"{scenario.name}: {result.status}, {result.lnb_calls} LNB calls (min {result.lnb_calls_min}), "
-                f"{result.wall_seconds:.2f} s wall, {result.cpu_seconds:.2f} s CPU, {result.rss_peak_mb:.0f} MB"
+                f"{result.wall_seconds:.2f} s wall, {result.cpu_seconds:.2f} s CPU, {result.rss_peak_mb:.0f} MB "
+                f"(median of {result.runs})"
             )
-            results.append(result.as_dict())
+            measured = result.as_dict()
+            measured["memory_mb"] = memory.get(scenario.function, 512)
+            measured["lambda_seconds"] = round(
+                cost.lambda_seconds(result.wall_seconds, result.cpu_seconds, measured["memory_mb"]), 3
+            )
+            results.append(measured)
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "settings": {
             "models": settings.models,
             "retailers": settings.retailers,
@@ -58,6 +106,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
             "concurrency": settings.concurrency,
             "changed_share": settings.changed_share,
             "memory_pass": settings.trace_memory,
+            "runs": settings.runs,
         },
         "method": METHOD,
         "catalogue": catalogue,
@@ -78,6 +127,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
         }
     by_name = {result["scenario"]: result for result in results}
     report["cost"] = cost.estimate(by_name, memory, report["incremental_scenario"])
+    report["cost"]["stack"] = cost.stack_lines(by_name, memory, stack_facts(), report["incremental_scenario"])
     report["budgets"] = budgets(report)
     report["duration_seconds"] = round(time.perf_counter() - started, 1)
     return report

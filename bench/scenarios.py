@@ -9,22 +9,30 @@ leave it (settings loaded, clients built), which holds only the connector. Aroun
   that is not available): the figure Lambda reports as "Max Memory Used", imported libraries included;
 - the remote calls the simulators recorded, against the fewest the work allows: ⌈items ÷ batch size⌉ per
   batch resource, plus the calls that cannot be batched (order status moves, one Fastmag write per order).
-A second, "memory" pass repeats the same work under `tracemalloc` (which slows Python down, so the first
-pass gives the times) and takes its peak of Python allocations.
+Each scenario is timed `runs` times (5 by default, 1 in the CI smoke run), each run prepared like the first,
+and reported by the medians. A further, "memory" pass repeats the same work under `tracemalloc` (which slows
+Python down, so the timed runs give the times) and takes its peak of Python allocations.
 """
 
 from __future__ import annotations
 
+import cProfile
 import gc
+import json
 import math
 import multiprocessing
 import os
+import pstats
 import re
 import resource
+import statistics
+import sys
+import tempfile
 import time
 import tracemalloc
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,6 +66,9 @@ class Scenario:
     # The memory pass must do the same work again: e.g. `full` for a first export, a new 1 % change.
     repeat_changes: dict[str, Any] = field(default_factory=dict)
     trace: bool = True  # tracemalloc makes Python several times slower: off for the longest scenarios
+    profile: bool = False  # a cProfile pass, its top cumulative times in the report
+    setup: Callable[[RemoteStack], None] | None = None  # once, before the scenario's first run
+    warm_up: int = 0  # untimed invocations after `setup` (e.g. the ticks that set a watermark)
     note: str = ""
 
 
@@ -68,6 +79,10 @@ class Invocation:
     wall_seconds: float
     cpu_seconds: float
     rss_peak_mb: float
+    log_bytes: int
+    log_lines: dict[str, int]
+    aws_calls: dict[str, int]
+    profile: list[dict[str, Any]]
     traffic: Traffic
 
 
@@ -78,7 +93,8 @@ class Result:
     note: str
     status: str
     counters: dict[str, int]
-    items: int
+    items: int  # Fastmag rows read
+    sent: int  # records sent to LNB (a price row may become several LNB price records)
     lnb_calls: int
     lnb_calls_min: int
     lnb_calls_by_path: dict[str, int]
@@ -86,12 +102,19 @@ class Result:
     lnb_max_in_flight: int
     fastmag_calls: int
     fastmag_calls_min: int
-    wall_seconds: float
+    runs: int
+    wall_seconds: float  # median of the runs, as the CPU time and the RSS peak
+    wall_seconds_each: list[float]
     wall_lower_bound_seconds: float
     cpu_seconds: float
+    cpu_seconds_each: list[float]
     rss_peak_mb: float
     tracemalloc_peak_mb: float | None
     items_per_second: float
+    log_bytes: int  # what the handler logged (CloudWatch Logs ingests it), first run
+    log_lines: dict[str, int]  # lines per `event`
+    aws_calls: dict[str, int]  # AWS API calls by `service.Operation`, first run
+    profile: list[dict[str, Any]]  # top cumulative times of a cProfile pass, when profiled
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,51 +136,123 @@ def _rss_peak_mb(reset_worked: bool) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _measure(environment: dict[str, str], function: str, event: dict[str, Any], trace: bool) -> dict[str, Any]:
+class _AwsCalls:
+    """Counts the AWS API calls of this process by `service.Operation` (botocore's one send path)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def install(self) -> None:
+        from botocore.endpoint import Endpoint
+
+        send = Endpoint.make_request
+        counts = self.counts
+
+        def counted(endpoint: Endpoint, operation_model: Any, request_dict: Any) -> Any:
+            counts[f"{operation_model.service_model.endpoint_prefix}.{operation_model.name}"] += 1
+            return send(endpoint, operation_model, request_dict)
+
+        Endpoint.make_request = counted  # type: ignore[method-assign]
+
+
+def _log_lines(path: Path) -> tuple[int, dict[str, int]]:
+    """Bytes the handler logged, and its lines per `event` (lines without one under "other")."""
+    by_event: Counter[str] = Counter()
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                event = json.loads(line).get("event") or "other"
+            except ValueError:
+                event = "other"
+            by_event[str(event)] += 1
+    return path.stat().st_size, dict(by_event)
+
+
+def _top_cumulative(profile: cProfile.Profile, rows: int) -> list[dict[str, Any]]:
+    """The `rows` functions with the largest cumulative time, the handler's own frames first."""
+    stats = pstats.Stats(profile)
+    table = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = filename.split("/site-packages/")[-1].split("/layers/common/")[-1]
+        table.append(
+            {
+                "function": f"{where}:{line}({name})",
+                "calls": calls,
+                "own_seconds": round(own, 3),
+                "cumulative_seconds": round(cumulative, 3),
+            }
+        )
+    table.sort(key=lambda row: row["cumulative_seconds"], reverse=True)
+    return table[:rows]
+
+
+def _measure(
+    environment: dict[str, str], function: str, event: dict[str, Any], trace: bool, profile_rows: int = 0
+) -> dict[str, Any]:
     """In a fresh worker process (a new Lambda container): warm it up, then call the handler once, measured."""
     os.environ.update(environment)
     # The handlers log one JSON line per record to stdout as in Lambda: formatting them is part of the cost
-    # measured, printing them is not the report.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    # measured, and their bytes are what CloudWatch Logs would ingest; printing them is not the report.
+    log_file = Path(tempfile.mkstemp(prefix="bench-log-", suffix=".jsonl")[1])
+    warm_up_log = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(warm_up_log, 1)
     warnings.simplefilter("ignore")  # Powertools warns that a run published no custom metric
     module = handler_module(function)
     # What an earlier invocation leaves in a warm container: settings read, clients built.
     services.services_for(*load_settings())
+    aws = _AwsCalls()
+    aws.install()
+    sys.stdout.flush()
+    os.dup2(os.open(log_file, os.O_WRONLY), 1)
     gc.collect()
     reset_worked = _rss_peak_reset()
     if trace:
         tracemalloc.start()
+    profile = cProfile.Profile() if profile_rows else None
     cpu = time.process_time()
     started = time.perf_counter()
     try:
+        if profile is not None:
+            profile.enable()
         answer = module.lambda_handler(event, FakeLambdaContext(function))
     except Exception as error:
         answer = {"status": f"failed: {type(error).__name__}: {error}", "counters": {}}
+    finally:
+        if profile is not None:
+            profile.disable()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+    rss = _rss_peak_mb(reset_worked)
+    sys.stdout.flush()
+    log_bytes, log_lines = _log_lines(log_file)
+    log_file.unlink()
     return {
         "status": str(answer.get("status")),
         "counters": dict(answer.get("counters") or {}),
         "wall_seconds": wall,
         "cpu_seconds": cpu,
-        "rss_peak_mb": _rss_peak_mb(reset_worked),
+        "rss_peak_mb": rss,
         "tracemalloc_peak_mb": peak,
+        "log_bytes": log_bytes,
+        "log_lines": log_lines,
+        "aws_calls": dict(aws.counts),
+        "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
     }
 
 
-def invoke(stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool) -> tuple[Invocation, float]:
+def invoke(
+    stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool, profile_rows: int = 0
+) -> tuple[Invocation, float]:
     """One handler call in a worker process; returns the measurements and the tracemalloc peak (MB)."""
     stack.call("reset")
     with multiprocessing.get_context("spawn").Pool(1) as worker:
-        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace))
+        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace, profile_rows))
     peak = measured.pop("tracemalloc_peak_mb")
     return Invocation(**measured, traffic=stack.traffic()), peak
 
 
 def _event(scenario: Scenario, run: str, changes: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     document: dict[str, Any] = json.loads((ROOT / "events" / f"{scenario.event}.json").read_text(encoding="utf-8"))
     # Every invocation is a new run: a repeated run id or execution id would be skipped as a duplicate.
     slug = re.sub(r"[^A-Za-z0-9]+", "-", scenario.name).strip("-")
@@ -166,17 +261,44 @@ def _event(scenario: Scenario, run: str, changes: dict[str, Any]) -> dict[str, A
 
 
 def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings) -> Result:
+    """`settings.runs` timed invocations (each prepared as the first), reported by their medians.
+
+    The calls and items are the first run's: every later run does the same work (a full export again, a new 1 %
+    change, new orders), and the smoke test holds the counts to their minimum.
+    """
+    if scenario.setup is not None:
+        scenario.setup(stack)
+    for run in range(scenario.warm_up):
+        invoke(stack, scenario, _event(scenario, f"warm-up-{run}", {}), trace=False)
     work = scenario.prepare(stack)
-    first, _ = invoke(stack, scenario, _event(scenario, "time", {}), trace=False)
+    first, _ = invoke(stack, scenario, _event(scenario, "time-1", {}), trace=False)
+    timed = [first]
+    for run in range(2, settings.runs + 1):
+        scenario.prepare(stack)
+        again, _ = invoke(stack, scenario, _event(scenario, f"time-{run}", scenario.repeat_changes), trace=False)
+        timed.append(again)
     peak: float | None = None
     if settings.trace_memory and scenario.trace:
         scenario.prepare(stack)
         _, peak = invoke(stack, scenario, _event(scenario, "memory", scenario.repeat_changes), trace=True)
+    profile: list[dict[str, Any]] = []
+    if settings.profile_rows and scenario.profile:
+        # cProfile slows every call down: its own pass, whose times are not reported.
+        scenario.prepare(stack)
+        profiled, _ = invoke(
+            stack,
+            scenario,
+            _event(scenario, "profile", scenario.repeat_changes),
+            trace=False,
+            profile_rows=settings.profile_rows,
+        )
+        profile = profiled.profile
     traffic = first.traffic
     needed = work.items if work.items is not None else traffic.lnb_items
     lnb_min = sum(math.ceil(count / settings.batch_size) for count in needed.values()) + work.lnb_single_calls
     lower_bound = work.fastmag_calls * settings.fastmag_latency + lnb_min * settings.lnb_latency / settings.concurrency
     items = first.counters.get("read", 0)
+    wall = statistics.median(invocation.wall_seconds for invocation in timed)
     return Result(
         scenario=scenario.name,
         function=scenario.function,
@@ -184,6 +306,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         status=first.status,
         counters=first.counters,
         items=items,
+        sent=sum(traffic.lnb_items.values()),
         lnb_calls=traffic.lnb_calls,
         lnb_calls_min=lnb_min,
         lnb_calls_by_path=traffic.lnb_calls_by_path,
@@ -191,12 +314,19 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         lnb_max_in_flight=traffic.lnb_max_in_flight,
         fastmag_calls=traffic.fastmag_calls,
         fastmag_calls_min=work.fastmag_calls,
-        wall_seconds=round(first.wall_seconds, 3),
+        runs=len(timed),
+        wall_seconds=round(wall, 3),
+        wall_seconds_each=[round(invocation.wall_seconds, 3) for invocation in timed],
         wall_lower_bound_seconds=round(lower_bound, 3),
-        cpu_seconds=round(first.cpu_seconds, 3),
-        rss_peak_mb=round(first.rss_peak_mb, 1),
+        cpu_seconds=round(statistics.median(invocation.cpu_seconds for invocation in timed), 3),
+        cpu_seconds_each=[round(invocation.cpu_seconds, 3) for invocation in timed],
+        rss_peak_mb=round(statistics.median(invocation.rss_peak_mb for invocation in timed), 1),
         tracemalloc_peak_mb=None if peak is None else round(peak, 1),
-        items_per_second=round(items / first.wall_seconds, 1) if first.wall_seconds else 0.0,
+        items_per_second=round(items / wall, 1) if wall else 0.0,
+        log_bytes=first.log_bytes,
+        log_lines=first.log_lines,
+        aws_calls=first.aws_calls,
+        profile=profile,
     )
 
 
@@ -208,6 +338,9 @@ class BenchSettings:
     fastmag_latency: float
     lnb_latency: float
     trace_memory: bool
+    runs: int = 5  # timed invocations per scenario, reported by their medians
+    only: tuple[str, ...] = ()  # scenario name prefixes to run (all when empty); a scenario needs those before it
+    profile_rows: int = 0  # > 0: a cProfile pass of the CPU-heavy scenarios, this many rows of it reported
     batch_size: int = 100
     concurrency: int = 4
     changed_share: float = 0.01
@@ -241,7 +374,14 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
 
     unchanged = Work(items={})
     listed = [
-        Scenario("stock full push", "push_stock", "schedule_stock_full", note="nightly: every SKU", trace=False),
+        Scenario(
+            "stock full push",
+            "push_stock",
+            "schedule_stock_full",
+            note="nightly: every SKU",
+            trace=False,
+            profile=True,
+        ),
         Scenario("stock 0 % changed", "push_stock", "schedule_stock", prepare=lambda _: unchanged),
         Scenario(
             f"stock {settings.changed_share:.0%} changed",
@@ -249,6 +389,18 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "schedule_stock",
             prepare=change_stock,
             note=f"{changed} SKUs changed",
+            profile=True,
+        ),
+        Scenario(
+            "stock incremental",
+            "push_stock",
+            "schedule_stock",
+            prepare=change_stock,
+            note=f"{changed} SKUs changed, read since Fastmag's watermark",
+            setup=lambda stack: stack.call("use_incremental_stock"),
+            # The first tick reads the whole stock (no full read yet), the second every variant once (no watermark).
+            warm_up=2,
+            profile=True,
         ),
         Scenario(
             "products full export",
@@ -256,6 +408,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             "export_products",
             repeat_changes={"full": True},
             note="first export: every model and fabric",
+            profile=True,
         ),
         Scenario(
             "products re-export unchanged",
@@ -271,6 +424,7 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             repeat_changes={"full": True},
             prepare=lambda _: Work(fastmag_calls=2),
             trace=False,
+            profile=True,
         ),
         Scenario(
             "customers full export",
@@ -299,4 +453,9 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
 
     listed += readiness_scenarios()
     listed += reconcile_scenarios()
-    return [scenario for scenario in listed if (ROOT / "functions" / scenario.function / "app.py").is_file()]
+    return [
+        scenario
+        for scenario in listed
+        if (ROOT / "functions" / scenario.function / "app.py").is_file()
+        and (not settings.only or scenario.name.startswith(settings.only))
+    ]

@@ -30,6 +30,7 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote
 
 from connector.fastmag.models import FastmagOrder
+from connector.fastmag.queries import STOCK
 from connector.fastmag.transaction import (
     OrderTransactionLayout,
     parse_order_header,
@@ -42,6 +43,13 @@ from sandbox.background import BackgroundServer
 from sandbox.credentials import SANDBOX_SECRET
 from sandbox.seed import STORES, Seed, build_seed
 
+# `fastmag.queries.stock_changed_since` for this simulator: the default stock query, for the variants with a row
+# modified after `{since}`, with their latest modification time.
+STOCK_CHANGED_SINCE_SQL = (
+    str(STOCK.sql).replace("SUM(s.stock) AS quantity", "SUM(s.stock) AS quantity, MAX(s.modified) AS modified_at")
+    + " HAVING MAX(s.modified) > {since}"
+)
+
 SCHEMA = """
 CREATE TABLE produitsfiches (barcode TEXT PRIMARY KEY, designation TEXT, designation2 TEXT, marque TEXT,
     famille TEXT, sousfamille TEXT, rayon TEXT, saison TEXT, matiere TEXT, composition TEXT,
@@ -50,8 +58,14 @@ CREATE TABLE produits (produit INTEGER PRIMARY KEY, barcode TEXT, couleur TEXT, 
     ordretaille INTEGER);
 CREATE INDEX produits_variant ON produits (barcode, couleur, taille);
 CREATE INDEX produits_gencod ON produits (gencod);
-CREATE TABLE stock (barcode TEXT, couleur TEXT, taille TEXT, codemag TEXT, stock REAL, AR INTEGER);
+CREATE TABLE stock (barcode TEXT, couleur TEXT, taille TEXT, codemag TEXT, stock REAL, AR INTEGER,
+    modified TEXT DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now')));
 CREATE TABLE receptions_attente (produit INTEGER, quantite REAL, date_prevue TEXT);
+-- Brand setups keep a modification time per stock row (the incremental stock read's watermark): any change of
+-- a row's quantity, by the simulator or a test, stamps it with the database's clock, as Fastmag would.
+CREATE TRIGGER stock_modified AFTER UPDATE OF stock, AR ON stock BEGIN
+    UPDATE stock SET modified = strftime('%Y-%m-%d %H:%M:%S', 'now') WHERE rowid = NEW.rowid;
+END;
 CREATE TABLE tarifs (barcode TEXT, tarif TEXT, couleur TEXT, taille TEXT, prix REAL);
 CREATE TABLE clients (Client INTEGER PRIMARY KEY, email TEXT, Nom TEXT, Prenom TEXT, Sexe TEXT, Societe TEXT,
     Telephone TEXT, Adresse1 TEXT, Adresse2 TEXT, codepostal TEXT, Ville TEXT, Pays TEXT, TarifVente TEXT,
@@ -292,7 +306,9 @@ class FastmagSimulator:
             db.execute("BEGIN")
             db.executemany(f"INSERT INTO produitsfiches VALUES ({_marks(12)})", seed.products)
             db.executemany(f"INSERT INTO produits VALUES ({_marks(6)})", seed.variants)
-            db.executemany(f"INSERT INTO stock VALUES ({_marks(6)})", seed.stock)
+            db.executemany(
+                f"INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES ({_marks(6)})", seed.stock
+            )
             db.executemany(f"INSERT INTO tarifs VALUES ({_marks(5)})", seed.prices)
             db.executemany(f"INSERT INTO clients VALUES ({_marks(16)})", seed.customers)
             db.executemany(f"INSERT INTO clientadresse VALUES ({_marks(9)})", seed.addresses)

@@ -69,6 +69,37 @@ def test_first_run_pushes_every_key_then_nothing_then_exactly_the_changes(stack:
     assert {ean: lnb_stock(stack)[ean] for ean in changed} == {ean: expected[ean] + 7 for ean in changed}
 
 
+def test_a_full_push_logs_only_what_changed_line_by_line_and_sums_up_the_rest(
+    stack: LocalStack, task_log: TaskLog
+) -> None:
+    expected = expected_quantities(stack.seed)
+    push(stack)
+    changed = list(expected)[:2]
+    for ean in changed:
+        stack.fastmag.execute(
+            "UPDATE stock SET stock = stock + 3 WHERE codemag = 'CENTRAL' AND AR = 1 AND "
+            "(barcode, couleur, taille) IN (SELECT barcode, couleur, taille FROM produits WHERE gencod = ?)",
+            (ean,),
+        )
+    task_log.stream.truncate(0)
+    task_log.stream.seek(0)
+    stack.lnb.clear_requests()
+    result = push(stack, full=True)
+
+    # Every key is sent and accepted; only the two that changed get their own `record.sent` line.
+    assert stack.lnb.items_sent("/multi/inventory/ean") == len(expected)
+    assert result["counters"]["accepted"] == len(expected)
+    assert sorted(line["key"] for line in task_log.events("record.sent")) == sorted(changed)
+    (summary,) = task_log.events("records.resent_unchanged")
+    assert summary["count"] == len(expected) - 2
+    # One `remote.call` line per path for the run's successful calls, with how many it stands for.
+    calls = {(line["remote"], line["path"]): line for line in task_log.events("remote.call")}
+    batches = calls[("lenewblack", "/multi/inventory/ean")]
+    assert batches["count"] == len(stack.lnb.data_calls()) > 1
+    assert batches["p50_ms"] <= batches["p95_ms"] <= batches["duration_ms"]
+    assert len(task_log.events("remote.call")) == len(calls)
+
+
 def test_bad_rows_are_skipped_with_reasons_and_never_sent(stack: LocalStack, task_log: TaskLog) -> None:
     result = push(stack)
     reasons = [line["reason"] for line in task_log.events("record.skipped")]
@@ -96,7 +127,10 @@ def set_stock(stack: LocalStack, ean: str, quantity: int) -> None:
     """The variant's whole stock becomes `quantity`, held in its central store."""
     variant = variant_of(stack, ean)
     stack.fastmag.execute("DELETE FROM stock WHERE barcode = ? AND couleur = ? AND taille = ?", variant)
-    stack.fastmag.execute("INSERT INTO stock VALUES (?, ?, ?, 'CENTRAL', ?, 1)", (*variant, quantity))
+    stack.fastmag.execute(
+        "INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES (?, ?, ?, 'CENTRAL', ?, 1)",
+        (*variant, quantity),
+    )
 
 
 def break_checksum(stack: LocalStack, ean: str) -> str:

@@ -202,3 +202,35 @@ def test_a_409_from_concurrent_conditional_writes_is_retried_like_a_412() -> Non
         SnapshotStore(client, BUCKET).save(snapshot)
     assert dict(snapshot.entries) == {"theirs": "1", "mine": "2"}
     assert snapshot.version == '"v3"'
+
+
+def test_marks_are_saved_with_the_entries_and_this_runs_marks_win_a_rebase(s3: Any, store: SnapshotStore) -> None:
+    first = store.load("stock-ean13")
+    first.accept("A", "1 7")
+    first.mark("stock_changed_since", "2026-01-01 10:00:00")
+    first.mark("stock_full_read_at", "2026-01-01T10:00:00+00:00")
+    store.save(first)
+    assert store.load("stock-ean13").marks == first.marks
+
+    mine = store.load("stock-ean13")
+    mine.mark("stock_changed_since", "2026-01-01 10:05:00")
+    theirs = store.load("stock-ean13")
+    theirs.accept("B", "2 8")
+    theirs.mark("stock_full_read_at", "2026-01-01T10:04:00+00:00")
+    store.save(theirs)
+    store.save(mine)  # refused once, rebased on theirs
+    saved = store.load("stock-ean13")
+    assert dict(saved.entries) == {"A": "1 7", "B": "2 8"}
+    assert saved.marks == {
+        "stock_changed_since": "2026-01-01 10:05:00",
+        "stock_full_read_at": "2026-01-01T10:04:00+00:00",
+    }
+
+
+def test_a_mark_set_to_what_it_holds_leaves_nothing_to_save(s3: Any, store: SnapshotStore) -> None:
+    snapshot = store.load("stock-ean13")
+    snapshot.mark("stock_changed_since", "2026-01-01 10:00:00")
+    store.save(snapshot)
+    again = store.load("stock-ean13")
+    again.mark("stock_changed_since", "2026-01-01 10:00:00")
+    assert not again.unsaved

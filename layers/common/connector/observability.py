@@ -12,8 +12,11 @@ Emails are masked wherever they appear in a logged value.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,6 +47,9 @@ RECORD_FIELDS = (
     "old",
     "new",
     "what",  # what the key is: product or fabric name, retailer name (task_log.py, keys.py)
+    "p50_ms",
+    "p95_ms",
+    "count",  # summary lines: how many records (or calls) the line stands for
 )
 
 
@@ -158,23 +164,90 @@ def log_at(level: str, message: str, extra: dict[str, Any]) -> None:
     {"INFO": logger.info, "WARNING": logger.warning, "ERROR": logger.error}[level](message, extra=extra)
 
 
+class RemoteCallSummary:
+    """A run's successful remote calls, aggregated per (remote, method, path): one `remote.call` line each at
+    the end of the run, with `count`, `p50_ms`, `p95_ms` and `duration_ms` (the slowest call, so the saved
+    "slowest remote calls" query still finds it). A full push makes a thousand LNB calls: a line each cost more
+    CloudWatch Logs ingestion than the run's compute. Failed calls are still logged one by one, and every call
+    is at DEBUG level. Thread-safe: the batch sender calls from its pool."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._durations: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+
+    def add(self, remote: str, method: str, path: str, duration_ms: float) -> None:
+        with self._lock:
+            self._durations[(remote, method, path)].append(duration_ms)
+
+    def lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for (remote, method, path), durations in sorted(self._durations.items()):
+            ordered = sorted(durations)
+            lines.append(
+                {
+                    "event": "remote.call",
+                    "remote": remote,
+                    "method": method,
+                    "path": path,
+                    "count": len(ordered),
+                    "p50_ms": _percentile(ordered, 50),
+                    "p95_ms": _percentile(ordered, 95),
+                    "duration_ms": ordered[-1],
+                }
+            )
+        return lines
+
+
+def _percentile(ordered: list[float], percent: int) -> float:
+    """Nearest-rank percentile of sorted values."""
+    return ordered[max(math.ceil(len(ordered) * percent / 100) - 1, 0)]
+
+
+class _Active:
+    """The summary of the run in progress in this process (None: every call is logged as it ends)."""
+
+    summary: RemoteCallSummary | None = None
+
+
+@contextmanager
+def remote_calls_summarised() -> Iterator[None]:
+    """Within the block (one run), successful remote calls are aggregated, then logged per path at its end."""
+    _Active.summary = summary = RemoteCallSummary()
+    try:
+        yield
+    finally:
+        _Active.summary = None
+        for line in summary.lines():
+            logger.info(f"remote.call {line['remote']} {line['method']} {line['path']} ×{line['count']}", extra=line)
+
+
 @contextmanager
 def remote_call(remote: str, method: str, path: str) -> Iterator[dict[str, Any]]:
-    """Time one remote call and log it (`event=remote.call`); the caller may set `http_status` in the dict."""
+    """Time one remote call and log it (`event=remote.call`); the caller may set `http_status` in the dict.
+
+    Inside `remote_calls_summarised` (a run), a call that answered below HTTP 400 is only counted, unless the
+    log level is DEBUG."""
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
+    failed = True
     try:
         yield outcome
+        failed = int(outcome.get("http_status") or 0) >= 400
     finally:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        logger.info(
-            f"remote.call {remote} {method} {mask_url(path)}",
-            extra={
-                "event": "remote.call",
-                "remote": remote,
-                "method": method,
-                "path": mask_url(path),
-                "duration_ms": duration_ms,
-                **outcome,
-            },
-        )
+        summary = _Active.summary
+        shown = mask_url(path)
+        if summary is not None and not failed and logger.log_level > logging.DEBUG:
+            summary.add(remote, method, shown, duration_ms)
+        else:
+            logger.info(
+                f"remote.call {remote} {method} {shown}",
+                extra={
+                    "event": "remote.call",
+                    "remote": remote,
+                    "method": method,
+                    "path": shown,
+                    "duration_ms": duration_ms,
+                    **outcome,
+                },
+            )

@@ -113,6 +113,7 @@ class FastmagQueries(_Model):
     products: str = _query(contracts.PRODUCTS)
     prices: str = _query(contracts.PRICES)
     stock: str = _query(contracts.STOCK)
+    stock_changed_since: str | None = _query(contracts.STOCK_CHANGED_SINCE)
     customers: str = _query(contracts.CUSTOMERS)
     addresses: str = _query(contracts.ADDRESSES)
     extra_buyers: str | None = _query(contracts.EXTRA_BUYERS)
@@ -198,6 +199,10 @@ class StockSettings(_Model):
     key: Literal["ean13", "sku"] = "ean13"
     zero_guard_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     incoming: IncomingStockSettings = IncomingStockSettings()
+    # With `fastmag.queries.stock_changed_since` set (README "Incremental stock reads"): the watermark's overlap, and
+    # how often a tick reads the whole stock anyway (the only read that zeroes what Fastmag no longer holds).
+    incremental_overlap_seconds: Annotated[int, Field(ge=0)] = 120
+    full_read_every_minutes: Annotated[int, Field(ge=1)] = 60
 
     @field_validator("stores")
     @classmethod

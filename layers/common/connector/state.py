@@ -128,14 +128,23 @@ class Snapshot:
     in its place can apply exactly this run's changes to it.
     """
 
-    def __init__(self, flow: str, entries: Mapping[str, str] | None = None, version: str | None = None) -> None:
+    def __init__(
+        self,
+        flow: str,
+        entries: Mapping[str, str] | None = None,
+        version: str | None = None,
+        marks: Mapping[str, str] | None = None,
+    ) -> None:
         self.flow = flow
         self.version = version
         # The version this run read: what an apply compares with its preview's base, even after the run saved
         # one resource of a snapshot several resources share (prices and prices_by_size).
         self.loaded_version = version
         self._entries = dict(entries or {})
+        # What the flow needs beside the entries, e.g. the stock read's watermark; saved with them.
+        self._marks = dict(marks or {})
         self._changes: dict[str, tuple[str | None, str | None]] = {}  # key → (as read, as this run left it)
+        self._changed_marks: dict[str, str] = {}
         self._unsaved = False
 
     @property
@@ -145,6 +154,17 @@ class Snapshot:
     @property
     def unsaved(self) -> bool:
         return self._unsaved
+
+    @property
+    def marks(self) -> Mapping[str, str]:
+        return self._marks
+
+    def mark(self, name: str, value: str) -> None:
+        """Set a mark; this run's marks win over another run's when a save rebases (they are newer)."""
+        if self._marks.get(name) != value:
+            self._marks[name] = value
+            self._changed_marks[name] = value
+            self._unsaved = True
 
     def accept(self, key: str, value: str) -> None:
         self._change(key, value)
@@ -187,6 +207,7 @@ class Snapshot:
             else:
                 merged.pop(key, None)
         self._entries = merged
+        self._marks = {**latest.marks, **self._changed_marks}
         self.version = latest.version
 
 
@@ -212,7 +233,8 @@ class SnapshotStore:
             if is_missing(error):
                 return Snapshot(flow)
             raise
-        return Snapshot(flow, _entries(flow, json.loads(gzip.decompress(answer["Body"].read()))), answer.get("ETag"))
+        document = json.loads(gzip.decompress(answer["Body"].read()))
+        return Snapshot(flow, _entries(flow, document), answer.get("ETag"), _marks(document))
 
     def save(self, snapshot: Snapshot) -> None:
         """Write the snapshot only over the version it was read at (`If-Match`), or only where there is none yet
@@ -236,7 +258,10 @@ class SnapshotStore:
                 return
 
     def _put(self, snapshot: Snapshot) -> None:
-        document = {"format": SNAPSHOT_FORMAT, "entries": snapshot.entries}
+        document: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "entries": snapshot.entries}
+        if snapshot.marks:
+            # An optional member: a release that does not know it reads the entries as before.
+            document["marks"] = snapshot.marks
         # Level 1: written after every run that sent something, where level 9 took 0.4 s of CPU at 100 000
         # keys for a file about a fifth smaller.
         body = gzip.compress(json.dumps(document, separators=(",", ":")).encode(), compresslevel=1, mtime=0)
@@ -250,6 +275,11 @@ class SnapshotStore:
                 Bucket=self._bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
             )
         snapshot.saved(answer.get("ETag"))
+
+
+def _marks(document: Any) -> dict[str, str]:
+    marks = document.get("marks") if isinstance(document, dict) and "format" in document else None
+    return {str(name): str(value) for name, value in marks.items()} if isinstance(marks, dict) else {}
 
 
 def _entries(flow: str, document: Any) -> dict[str, str]:

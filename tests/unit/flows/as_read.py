@@ -10,6 +10,13 @@ from connector.fastmag.reads import typed_rows
 from connector.fastmag.wire import DecimalSeparator
 
 
-def as_read(query: Query, rows: Iterable[Mapping[str, str]], separator: DecimalSeparator = "auto") -> list[Any]:
-    """Copies of `rows` (fixtures are shared between tests) with `query`'s numbers parsed with `separator`."""
-    return typed_rows([dict(row) for row in rows], query, separator)
+def as_read(
+    query: Query,
+    rows: Iterable[Mapping[str, str]],
+    separator: DecimalSeparator = "auto",
+    *,
+    int_when_whole: bool = False,
+) -> list[Any]:
+    """Copies of `rows` (fixtures are shared between tests) with `query`'s numbers parsed with `separator`
+    (`int_when_whole`: plain digits as ints, as the stock read gives them)."""
+    return typed_rows([dict(row) for row in rows], query, separator, int_when_whole=int_when_whole)

@@ -88,7 +88,8 @@ def test_any_order_maps_or_is_blocked_or_skipped_with_a_reason(document: Any, se
     checked = check_order(order, VARIANTS, CUSTOMERS, settings, date(2026, 1, 15))
     assert checked.reference == order.reference
     if checked.order is None:
-        assert checked.problems and all(problem.strip() for problem in checked.problems)
+        assert checked.problems and all(problem.reason.strip() for problem in checked.problems)
+        assert {problem.key for problem in checked.problems} == {order.reference}
         return
     assert checked.problems == ()
     fastmag = checked.order

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from connector.ean import make_ean13
 from connector.flows.order_check import Variant, check_order
+from connector.flows.source import Skip
 from connector.lenewblack.models import Order
 from connector.settings import Settings, parse_settings
 
@@ -18,6 +19,12 @@ UNKNOWN_EAN = make_ean13("376000000099")
 VARIANTS = {EAN: Variant("CH2301", "NOIR", "M", "Chemise à col Claudine")}
 CUSTOMERS = {"1042"}
 TODAY = date(2026, 11, 27)
+
+
+def reasons(problems: tuple[Skip, ...]) -> tuple[str, ...]:
+    """The reasons, once every problem is proven to be keyed by the order it blocks."""
+    assert {problem.key for problem in problems} == {"1001"}
+    return tuple(problem.reason for problem in problems)
 
 
 def order(**changes: Any) -> Order:
@@ -63,7 +70,7 @@ def test_each_problem_has_its_own_precise_reason() -> None:
     ]
     checked = check_order(order(items=items, retailer_reference="999"), VARIANTS, CUSTOMERS, Settings(), TODAY)
     assert checked.order is None
-    assert checked.problems == (
+    assert reasons(checked.problems) == (
         "retailer reference 999 is not a Fastmag customer",
         "line 1 (SKU NO-EAN) has no EAN13",
         f"line 2: EAN13 {UNKNOWN_EAN} is not a Fastmag variant",
@@ -79,7 +86,7 @@ def test_skip_line_setting_exports_the_rest_and_says_so() -> None:
     checked = check_order(order(items=items), VARIANTS, CUSTOMERS, settings, TODAY)
     assert checked.order is not None
     assert len(checked.order.lines) == 1
-    assert checked.skipped_lines == ("line 1 (SKU NO-EAN) has no EAN13: line not exported",)
+    assert checked.skipped_lines == (Skip("1001", "line 1 (SKU NO-EAN) has no EAN13: line not exported"),)
 
 
 def test_a_blocked_line_is_named_as_support_knows_it_the_sku_only_when_nothing_else_is_known() -> None:
@@ -92,7 +99,7 @@ def test_a_blocked_line_is_named_as_support_knows_it_the_sku_only_when_nothing_e
         {"quantity": 1, "unit_price": "10"},
     ]
     checked = check_order(order(items=items), VARIANTS, CUSTOMERS, Settings(), TODAY)
-    assert checked.problems == (
+    assert reasons(checked.problems) == (
         'line 1 (CH2301 / NOIR / M, "Chemise à col Claudine") has no EAN13',
         "line 2 (CH2301 / ? / M) has no EAN13",
         'line 3 ("Jean 32" Brut") has no EAN13',
@@ -100,14 +107,14 @@ def test_a_blocked_line_is_named_as_support_knows_it_the_sku_only_when_nothing_e
         "line 5 has no EAN13",
     )
     unknown = check_order(order(items=[{**named, "ean13": UNKNOWN_EAN}]), VARIANTS, CUSTOMERS, Settings(), TODAY)
-    assert unknown.problems == (
+    assert reasons(unknown.problems) == (
         f'line 1 (CH2301 / NOIR / M, "Chemise à col Claudine"): EAN13 {UNKNOWN_EAN} is not a Fastmag variant',
     )
 
 
 def test_order_without_lines_or_retailer_is_blocked() -> None:
     checked = check_order(order(items=[], retailer_reference=None), VARIANTS, CUSTOMERS, Settings(), TODAY)
-    assert checked.problems == ("the order has no retailer reference", "the order has no lines")
+    assert reasons(checked.problems) == ("the order has no retailer reference", "the order has no lines")
 
 
 item_strategy = st.fixed_dictionaries(

@@ -174,3 +174,19 @@ def test_the_guard_holds_exactly_above_the_share(zeroed: int, positive: int, sha
 def test_the_guard_counts_every_zeroing_of_a_positive_key() -> None:
     previous = entries(a=3, b=1, c=0, d=4) | {"f": "10", "g": "0"}  # f, g: the older quantity-only form
     assert would_zero(previous, {"a": 0, "b": 0, "c": 0, "d": 4, "e": 0, "f": 0, "g": 0}) == (3, 4)
+
+
+def test_a_whole_sum_is_read_as_an_int_and_a_fraction_is_still_floored() -> None:
+    rows = as_read(STOCK, [row("7"), row("2.9", ean13=OTHER_EAN, variant_id="18")], "auto", int_when_whole=True)
+    assert rows[0]["quantity"] == 7 and type(rows[0]["quantity"]) is int
+    levels = stock.available_to_sell(rows, Settings())
+    assert levels.quantities == {EAN: 7, OTHER_EAN: 2}
+
+
+def test_only_keys_new_to_the_snapshot_have_their_checksum_checked() -> None:
+    broken = EAN[:-1] + str((int(EAN[-1]) + 1) % 10)
+    rows = [row("3", ean13=broken)]
+    assert available_to_sell(rows, Settings()).skipped[0].reason == "invalid EAN13 checksum"
+    # A snapshot key passed the checksum when LNB accepted it, and a checksum depends on the key alone.
+    known = stock.available_to_sell(as_read(STOCK, rows), Settings(), known_keys={broken})
+    assert known.quantities == {broken: 3}

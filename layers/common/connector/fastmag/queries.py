@@ -142,6 +142,25 @@ STOCK = Query(
     ),
 )
 
+# The incremental stock read: brand-specific, because Fastmag's modification column is not in its public record.
+# The connector passes `{since}` (Fastmag's own time, as its previous answer gave it, less
+# `stock.incremental_overlap_seconds`) and diffs what comes back; every variant with a row modified since then
+# comes back with its current sum over the stores (not the movement), and its latest modification time.
+STOCK_CHANGED_SINCE = Query(
+    name="stock_changed_since",
+    reads="stock of the configured stores, summed per variant, for variants with a stock row modified after {since}",
+    sql=None,
+    placeholders=("stores", "real_stock_filter", "since"),
+    columns=(
+        *STOCK.columns,
+        _required(
+            "modified_at",
+            "text",
+            "the watermark: the latest one returned, in Fastmag's clock and format (`YYYY-MM-DD HH:MM:SS`)",
+        ),
+    ),
+)
+
 CUSTOMERS = Query(
     name="customers",
     reads="customer accounts, one row per customer",
@@ -283,6 +302,7 @@ QUERIES: Mapping[str, Query] = MappingProxyType(
             PRODUCTS,
             PRICES,
             STOCK,
+            STOCK_CHANGED_SINCE,
             CUSTOMERS,
             ADDRESSES,
             EXTRA_BUYERS,

@@ -29,6 +29,7 @@ from connector.fastmag.queries import (
     PRODUCTS,
     REAL_STOCK_FILTER,
     STOCK,
+    STOCK_CHANGED_SINCE,
     VARIANTS_BY_EAN,
     Query,
 )
@@ -48,6 +49,7 @@ class Unreadable:
 
 
 type Quantity = Decimal | Unreadable | None
+type Sum = int | Decimal | Unreadable | None  # a whole sum is an int: no Decimal for most stock rows
 type Whole = int | Unreadable | None
 
 
@@ -57,7 +59,11 @@ class StockRow(TypedDict):
     size: str
     variant_id: str
     ean13: str
-    quantity: Quantity  # summed per variant by the query
+    quantity: Sum  # summed per variant by the query
+
+
+class ChangedStockRow(StockRow):
+    modified_at: str  # Fastmag's clock
 
 
 class IncomingRow(TypedDict):
@@ -132,12 +138,15 @@ def _number_columns(query: Query) -> tuple[tuple[str, bool], ...]:
     )
 
 
-def parse_number(text: str, separator: DecimalSeparator, *, whole: bool = False) -> Decimal | int | Unreadable | None:
-    """One number cell: None when blank, Unreadable when not a number (or not whole where whole is wanted)."""
+def parse_number(
+    text: str, separator: DecimalSeparator, *, whole: bool = False, int_when_whole: bool = False
+) -> Decimal | int | Unreadable | None:
+    """One number cell: None when blank, Unreadable when not a number (or not whole where whole is wanted);
+    `int_when_whole`: a decimal column's plain digits are read as an int (a sum the caller floors anyway)."""
     try:
         # Whole quantities are the rule: read them without the general decimal parser (100 000 rows a run).
         if text.isascii() and text.isdigit():
-            return int(text) if whole else Decimal(text)
+            return int(text) if whole or int_when_whole else Decimal(text)
         if not text.strip():
             return None
         return parse_int(text, separator) if whole else parse_decimal(text, separator)
@@ -145,13 +154,15 @@ def parse_number(text: str, separator: DecimalSeparator, *, whole: bool = False)
         return Unreadable(text)
 
 
-def typed_rows(rows: list[dict[str, Any]], query: Query, separator: DecimalSeparator) -> list[dict[str, Any]]:
+def typed_rows(
+    rows: list[dict[str, Any]], query: Query, separator: DecimalSeparator, *, int_when_whole: bool = False
+) -> list[dict[str, Any]]:
     """The answer's rows with the query's number columns parsed in place (see the module docstring)."""
     for alias, whole in _number_columns(query):
         for row in rows:
             text = row.get(alias)
             if text.__class__ is str:  # absent (optional column) stays absent; a parsed value is not parsed twice
-                row[alias] = parse_number(text, separator, whole=whole)
+                row[alias] = parse_number(text, separator, whole=whole, int_when_whole=int_when_whole)
     return rows
 
 
@@ -163,19 +174,39 @@ class FastmagReads:
         self._settings = settings
         self._queries = settings.fastmag.queries
 
-    def _read(self, sql: str, contract: Query, **values: Value) -> list[dict[str, Any]]:
+    def _read(
+        self, sql: str, contract: Query, *, int_when_whole: bool = False, **values: Value
+    ) -> list[dict[str, Any]]:
         rows = self._client.query(render(sql, **values), contract=contract)
-        return typed_rows(rows, contract, self._settings.fastmag.wire.decimal_separator)
+        return typed_rows(rows, contract, self._settings.fastmag.wire.decimal_separator, int_when_whole=int_when_whole)
 
     def stock_rows(self, stores: Iterable[str], real_stock_only: bool) -> list[StockRow]:
-        """The stock of `stores`, one row per variant (summed in SQL); `real_stock_only` adds REAL_STOCK_FILTER."""
+        """The stock of `stores`, one row per variant (summed in SQL); `real_stock_only` adds REAL_STOCK_FILTER.
+        A whole quantity is an int, any other a Decimal."""
         rows = self._read(
             self._queries.stock,
             STOCK,
+            int_when_whole=True,
             stores=list(stores),
             real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
         )
         return cast(list[StockRow], rows)
+
+    def stock_changed_rows(self, stores: Iterable[str], real_stock_only: bool, since: str) -> list[ChangedStockRow]:
+        """`stock_rows` for the variants with a stock row modified after `since` (Fastmag's clock);
+        `fastmag.queries.stock_changed_since` must be set."""
+        sql = self._queries.stock_changed_since
+        if sql is None:
+            raise ValueError("fastmag.queries.stock_changed_since is not set")
+        rows = self._read(
+            sql,
+            STOCK_CHANGED_SINCE,
+            int_when_whole=True,
+            stores=list(stores),
+            real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
+            since=since,
+        )
+        return cast(list[ChangedStockRow], rows)
 
     def catalogue_rows(self) -> list[ProductRow]:
         """Product sheets joined to their variants, one row per reference × colour × size."""

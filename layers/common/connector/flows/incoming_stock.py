@@ -41,17 +41,25 @@ class IncomingStock:
     by_variant: dict[str, Incoming] = field(default_factory=dict)
     skipped: list[Skip] = field(default_factory=list)
 
-    def add(self, variant_id: str, payload: dict[str, Any], fingerprint: str) -> tuple[dict[str, Any], str]:
-        """`payload` and its stock fingerprint with the variant's incoming stock (unchanged when not configured)."""
+    def fingerprint(self, variant_id: str, entry: str) -> str:
+        """A stock snapshot entry with the variant's incoming stock (unchanged when not configured or none is due,
+        so an upgrade or a variant without receptions keeps its plain form)."""
+        incoming = self.by_variant.get(variant_id) if self.configured else None
+        return entry if incoming is None else f"{entry} +{incoming.quantity}@{incoming.expected.isoformat()}"
+
+    def payload(self, variant_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A stock payload with the variant's incoming stock (unchanged when not configured)."""
         if not self.configured:
-            return payload, fingerprint
+            return payload
         incoming = self.by_variant.get(variant_id)
         if incoming is None:
-            # 0, so receptions that arrived or were cancelled leave LNB; the entry keeps its plain form.
-            return {**payload, "incoming_stock": 0}, fingerprint
-        expected = incoming.expected.isoformat()
-        fields = {"incoming_stock": incoming.quantity, "incoming_stock_date": expected}
-        return {**payload, **fields}, f"{fingerprint} +{incoming.quantity}@{expected}"
+            # 0, so receptions that arrived or were cancelled leave LNB.
+            return {**payload, "incoming_stock": 0}
+        return {
+            **payload,
+            "incoming_stock": incoming.quantity,
+            "incoming_stock_date": incoming.expected.isoformat(),
+        }
 
 
 def expected_receptions(rows: Iterable[IncomingRow], settings: IncomingStockSettings, today: date) -> IncomingStock:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from connector.ean import is_valid_ean13
 from connector.fastmag.models import FastmagOrder, FastmagOrderLine
+from connector.flows.source import Skip
 from connector.lenewblack.models import Order, OrderItem
 from connector.settings import Settings
 
@@ -26,16 +27,17 @@ class Variant:
 
 @dataclass(frozen=True)
 class Checked:
-    """An order after validation: either the Fastmag order to write, or why it is blocked."""
+    """An order after validation: either the Fastmag order to write, or why it is blocked (`problems`, each
+    keyed by the order's reference); `skipped_lines` are lines left out of an order that is still written."""
 
     reference: str
     order: FastmagOrder | None
-    problems: tuple[str, ...]
-    skipped_lines: tuple[str, ...] = ()
+    problems: tuple[Skip, ...]
+    skipped_lines: tuple[Skip, ...] = ()
 
     @property
     def reason(self) -> str:
-        return "; ".join(self.problems)
+        return "; ".join(problem.reason for problem in self.problems)
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -116,8 +118,9 @@ def check_order(
         problems.append("the order has no lines")
     elif not lines and not problems:
         problems.append("no line of the order can be exported")
+    skips = tuple(Skip(order.reference, note) for note in skipped)
     if problems:
-        return Checked(order.reference, None, tuple(problems), tuple(skipped))
+        return Checked(order.reference, None, tuple(Skip(order.reference, problem) for problem in problems), skips)
     delivery = order.delivery_address
     fastmag_order = FastmagOrder(
         external_reference=order.reference,
@@ -131,4 +134,4 @@ def check_order(
         comment=order.comment or "",
         lines=tuple(lines),
     )
-    return Checked(order.reference, fastmag_order, (), tuple(skipped))
+    return Checked(order.reference, fastmag_order, (), skips)

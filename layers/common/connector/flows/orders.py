@@ -169,9 +169,9 @@ def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
     checked: dict[str, Checked] = {}
     for order in waiting:
         result = checked[order.reference] = check_order(order, variants, customers, ctx.settings, today)
-        for note in result.skipped_lines:
+        for skip in result.skipped_lines:
             # A line left out of an order still written: a warning on the order, not an error.
-            ctx.run.warned(result.reference, note, event="order.line_skipped")
+            ctx.run.warned(skip.key, skip.reason, event="order.line_skipped", **skip.detail)
     return checked
 
 

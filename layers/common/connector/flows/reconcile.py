@@ -32,7 +32,7 @@ from connector.flows.prices import map_prices, tariffs_to_read
 from connector.flows.products import map_products
 from connector.flows.reconcile_projections import PRICES, PRODUCTS, RETAILERS, STOCK, Change, Projection
 from connector.flows.stock import RESOURCES as STOCK_RESOURCES
-from connector.flows.stock import Entry, available_to_sell
+from connector.flows.stock import available_to_sell, fingerprint, stock_payload
 from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
 from connector.lease import Heartbeat
 from connector.lenewblack.reads import LeNewBlackReads, Row
@@ -120,13 +120,12 @@ def expected_stock(ctx: FlowContext) -> dict[str, Outgoing]:
     stock = ctx.settings.stock
     levels = available_to_sell(ctx.reads.stock_rows(stock.stores, stock.real_stock_only), ctx.settings)
     incoming = incoming_stock(ctx)
-    field_name = "ean13" if stock.key == "ean13" else "sku"
     expected: dict[str, Outgoing] = {}
     for key, quantity in levels.quantities.items():
         variant_id = levels.variants[key]
-        plain = Entry(quantity, variant_id).fingerprint
-        payload, fingerprint = incoming.add(variant_id, {field_name: key, "in_stock": quantity}, plain)
-        expected[key] = Outgoing(key, payload, log_fields={"new": quantity}, fingerprint=fingerprint)
+        payload = incoming.payload(variant_id, stock_payload(stock.key, key, quantity))
+        entry = incoming.fingerprint(variant_id, fingerprint(quantity, variant_id))
+        expected[key] = Outgoing(key, payload, log_fields={"new": quantity}, fingerprint=entry)
     return expected
 
 

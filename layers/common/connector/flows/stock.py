@@ -11,19 +11,22 @@ bad checksum, unreadable quantity, shared EAN13, unknown variant) is pushed as 0
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from connector.ean import is_valid_ean13
+from connector.errors import FastmagError
 from connector.fastmag.reads import StockRow, Unreadable
 from connector.flows.context import FlowContext
 from connector.flows.incoming_stock import incoming_stock
 from connector.flows.source import Skip, sku_of, variant_label
-from connector.flows.sync import Outgoing, record_skips, synchronise
+from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, SyncResult, record_skips, synchronise
 from connector.observability import log_record
-from connector.settings import Settings
+from connector.settings import Settings, StockSettings
+from connector.state import Snapshot
 
 RESOURCES = {"ean13": "inventory/ean", "sku": "inventory/sku"}
 NEGATIVE = "negative stock in Fastmag: pushed as 0"  # the run summary's reason; each log line adds the sum
@@ -39,13 +42,18 @@ class Entry(NamedTuple):
 
     @property
     def fingerprint(self) -> str:
-        return f"{self.quantity} {self.variant_id}"
+        return fingerprint(self.quantity, self.variant_id)
 
     @classmethod
     def parse(cls, text: str) -> Entry:
         # Snapshots written before the variant was kept hold the quantity alone; incoming stock may follow.
         quantity, _, rest = text.partition(" ")
         return cls(int(quantity), rest.partition(" ")[0])
+
+
+def fingerprint(quantity: int, variant_id: str) -> str:
+    """A snapshot entry's text: `12 8841` (quantity, Fastmag variant id)."""
+    return f"{quantity} {variant_id}"
 
 
 @dataclass
@@ -65,9 +73,15 @@ def _skip(levels: StockLevels, skip: Skip, variant_id: str) -> None:
         levels.skipped_variants[variant_id] = skip
 
 
-def available_to_sell(rows: Iterable[StockRow], settings: Settings) -> StockLevels:
+def available_to_sell(
+    rows: Iterable[StockRow], settings: Settings, known_keys: Container[str] = frozenset()
+) -> StockLevels:
     """Pure mapping of the stock read's rows (summed per variant in SQL) to LNB quantities: the quantity is
-    floored, less `stock.safety_buffer`, clamped at 0 (`on_hand`); a blank quantity is 0."""
+    floored, less `stock.safety_buffer`, clamped at 0 (`on_hand`); a blank quantity is 0.
+
+    `known_keys` (the snapshot's keys) passed the EAN13 checksum when LNB accepted them, and a checksum depends
+    on the key alone: only the other keys are checked (a 100 000-row tick checks the few new ones).
+    """
     levels = StockLevels()
     key_mode = settings.stock.key
     buffer = settings.stock.safety_buffer
@@ -86,7 +100,7 @@ def available_to_sell(rows: Iterable[StockRow], settings: Settings) -> StockLeve
                 label = variant_label(row)
                 _skip(levels, Skip(label, "variant has no EAN13 in Fastmag", {"variant": label}), variant_id)
                 continue
-            if not is_valid_ean13(ean13):
+            if ean13 not in known_keys and not is_valid_ean13(ean13):
                 _skip(levels, Skip(ean13, "invalid EAN13 checksum", {"variant": variant_label(row)}), variant_id)
                 continue
             key = ean13
@@ -110,18 +124,19 @@ def available_to_sell(rows: Iterable[StockRow], settings: Settings) -> StockLeve
             continue
         first_rows[key] = row
         levels.variants[key] = variant_id
-        levels.quantities[key] = on_hand(total or Decimal(0), buffer, key, row, levels)
+        levels.quantities[key] = on_hand(total or 0, buffer, key, row, levels)
     return levels
 
 
-def on_hand(total: Decimal, buffer: int, key: str, row: StockRow, levels: StockLevels) -> int:
+def on_hand(total: int | Decimal, buffer: int, key: str, row: StockRow, levels: StockLevels) -> int:
     """The one place a quantity is computed from Fastmag's sum: floored, less the buffer, never below 0; a
-    negative sum is pushed as 0 with a warning."""
+    negative sum is pushed as 0 with a warning. A whole sum comes as an int (most rows: no Decimal made)."""
     if total < 0:
         where = {"variant": variant_label(row)}
         levels.warnings.append(Skip(key, f"negative stock in Fastmag ({total}): pushed as 0", where))
         return 0
-    return max(int(total.to_integral_value(rounding="ROUND_FLOOR")) - buffer, 0)
+    whole = total if isinstance(total, int) else int(total.to_integral_value(rounding="ROUND_FLOOR"))
+    return max(whole - buffer, 0)
 
 
 def not_vouched_for(
@@ -184,8 +199,52 @@ def guard_verdict(zeroed: int, positive: int, share: float) -> str | None:
     )
 
 
-def _payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
+def stock_payload(key_mode: str, key: str, quantity: int) -> dict[str, object]:
+    """What LNB's inventory takes for one key (before incoming stock)."""
     return {"ean13" if key_mode == "ean13" else "sku": key, "in_stock": quantity}
+
+
+# Snapshot marks of the incremental read: Fastmag's time to read changes after, and when the whole stock was last read.
+WATERMARK = "stock_changed_since"
+LAST_FULL_READ = "stock_full_read_at"
+FIRST_WATERMARK = "1970-01-01 00:00:00"  # the first incremental tick reads every variant once
+
+
+@dataclass(frozen=True)
+class StockRead:
+    rows: list[StockRow]
+    complete: bool  # the whole stock: what it leaves out, Fastmag no longer vouches for
+    watermark: str | None  # an incremental read: the next `{since}`, in Fastmag's clock
+
+
+def read_stock(ctx: FlowContext, marks: Mapping[str, str], now: datetime) -> StockRead:
+    """The whole stock, or with `fastmag.queries.stock_changed_since` set, only the variants changed since the
+    watermark, unless a full read is due (`stock.full_read_every_minutes`, a `full` run, or none yet)."""
+    stock = ctx.settings.stock
+    last_full = marks.get(LAST_FULL_READ)
+    due = (
+        ctx.settings.fastmag.queries.stock_changed_since is None
+        or ctx.run.request.full
+        or last_full is None
+        or now - datetime.fromisoformat(last_full) >= timedelta(minutes=stock.full_read_every_minutes)
+    )
+    if due:
+        return StockRead(ctx.reads.stock_rows(stock.stores, stock.real_stock_only), True, None)
+    since = marks.get(WATERMARK, FIRST_WATERMARK)
+    rows = ctx.reads.stock_changed_rows(stock.stores, stock.real_stock_only, since)
+    latest = max((row["modified_at"] for row in rows if row.get("modified_at")), default=None)
+    return StockRead(cast(list[StockRow], rows), False, since if latest is None else _watermark(latest, stock))
+
+
+def _watermark(latest: str, stock: StockSettings) -> str:
+    """`latest` (Fastmag's clock) less the overlap: a row committed late with an earlier time is read again."""
+    try:
+        moment = datetime.fromisoformat(latest.strip())
+    except ValueError:
+        raise FastmagError(
+            f"fastmag.queries.stock_changed_since: modified_at {latest!r} is not a date and time (YYYY-MM-DD HH:MM:SS)"
+        ) from None
+    return (moment - timedelta(seconds=stock.incremental_overlap_seconds)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def run(ctx: FlowContext) -> None:
@@ -197,20 +256,22 @@ def run(ctx: FlowContext) -> None:
         reconcile_and_repair_stock(ctx)
         return
     stock = settings.stock
-    rows = ctx.reads.stock_rows(stock.stores, stock.real_stock_only)
-    ctx.run.count("read", len(rows))
-    levels = available_to_sell(rows, settings)
+    snapshot = ctx.snapshots.load(f"stock-{stock.key}")
+    previous = snapshot.entries
+    started = datetime.now(UTC)
+    read = read_stock(ctx, snapshot.marks, started)
+    ctx.run.count("read", len(read.rows))
+    levels = available_to_sell(read.rows, settings, known_keys=previous if stock.key == "ean13" else frozenset())
     record_skips(ctx, levels.skipped)
     incoming = incoming_stock(ctx)
     record_skips(ctx, incoming.skipped)
 
-    snapshot = ctx.snapshots.load(f"stock-{stock.key}")
-    previous = snapshot.entries
     # The previous release kept the quantity alone: its entries take their variant from this read, without a send.
     for key, upgraded_entry in upgraded(previous, levels.variants).items():
         snapshot.accept(key, upgraded_entry)
-    # The stock query reads the whole stock of every configured store: what it leaves out, it does not vouch for.
-    zeroed = not_vouched_for(previous, levels, complete_read=True)
+    # A full read covers the whole stock of every configured store: what it leaves out, it does not vouch for; an
+    # incremental read says nothing of the keys it did not return.
+    zeroed = not_vouched_for(previous, levels, complete_read=read.complete)
     targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
 
     zero_count, positive = would_zero(previous, targets)
@@ -228,19 +289,44 @@ def run(ctx: FlowContext) -> None:
         reasons[key] = reason
         log_record("stock.zeroed", key, reason=reason, level="WARNING", old=entry.quantity)
     variants = levels.variants
+    full = ctx.run.request.full
 
-    # A generator: items are diffed as they are made, so the unchanged ones are never all held at once.
-    def outgoing(key: str, quantity: int) -> Outgoing:
-        text = previous.get(key)
-        variant_id = variants.get(key) or (Entry.parse(text).variant_id if text else "")
-        payload, fingerprint = incoming.add(
-            variant_id, _payload(stock.key, key, quantity), Entry(quantity, variant_id).fingerprint
-        )
-        # An unchanged entry is not parsed (most keys, every tick): its old quantity is the new one.
-        old = quantity if text == fingerprint else (Entry.parse(text).quantity if text else None)
-        fields: dict[str, object] = {"old": old, "new": quantity}
-        if key in reasons:
-            fields["zero_reason"] = reasons[key]
-        return Outgoing(key, payload, log_fields=fields, fingerprint=fingerprint)
+    # Diffed on the snapshot's text before any item is made: an unchanged key (most keys, every tick) costs one
+    # string and one comparison, and is never parsed nor given a payload.
+    def outgoing() -> Iterator[Outgoing]:
+        unchanged = 0
+        for key, quantity in targets.items():
+            text = previous.get(key)
+            variant_id = variants.get(key)
+            if variant_id is None:
+                variant_id = Entry.parse(text).variant_id if text else ""
+            entry = incoming.fingerprint(variant_id, fingerprint(quantity, variant_id))
+            if text == entry and not full:
+                unchanged += 1
+                continue
+            same = text == entry
+            old = quantity if same else (Entry.parse(text).quantity if text else None)
+            fields: dict[str, object] = {"old": old, "new": quantity}
+            if key in reasons:
+                fields["zero_reason"] = reasons[key]
+            payload = incoming.payload(variant_id, stock_payload(stock.key, key, quantity))
+            yield Outgoing(key, payload, log_fields=fields, fingerprint=entry, unchanged=same)
+        ctx.run.count("unchanged", unchanged)
 
-    synchronise(ctx, RESOURCES[stock.key], (outgoing(key, quantity) for key, quantity in targets.items()), snapshot)
+    result = synchronise(ctx, RESOURCES[stock.key], outgoing(), snapshot)
+    if not ctx.run.preview:
+        _advance_marks(ctx, snapshot, read, result, started)
+
+
+def _advance_marks(
+    ctx: FlowContext, snapshot: Snapshot, read: StockRead, result: SyncResult, started: datetime
+) -> None:
+    """Remember when the whole stock was read, and the next incremental read's watermark (with incremental reads
+    configured only: otherwise a tick that sent nothing saves nothing)."""
+    if read.complete and ctx.settings.fastmag.queries.stock_changed_since is not None:
+        snapshot.mark(LAST_FULL_READ, started.isoformat(timespec="seconds"))
+    # The watermark moves only when LNB took every change: a rejected key is read (and sent) again next tick.
+    if read.watermark is not None and result.accepted == len(result.changed):
+        snapshot.mark(WATERMARK, read.watermark)
+    ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the stock snapshot's marks")
+    ctx.snapshots.save(snapshot)

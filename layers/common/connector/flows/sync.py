@@ -17,7 +17,7 @@ from connector import previews
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
-from connector.observability import masked
+from connector.observability import log_record, masked
 from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
@@ -32,6 +32,9 @@ class Outgoing:
     payload: dict[str, Any]
     log_fields: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None  # a compact stand-in for the digest, e.g. the stock quantity itself
+    # A full push re-sends it as LNB already holds it: its acceptance is counted and summarised in one line
+    # per run (`records.resent_unchanged`), not logged record by record; `record.sent` is for what changed.
+    unchanged: bool = False
 
     @cached_property
     def digest(self) -> str:
@@ -47,10 +50,17 @@ class SyncResult:
     accepted_values: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
 
-def record_skips(ctx: FlowContext, skips: Iterable[Skip]) -> None:
-    """Count and log every record the mapping left out, each under its key with its reason."""
+def record_skips(ctx: FlowContext, skips: Iterable[Skip], *, part_event: str | None = None) -> None:
+    """Count and log every record the mapping left out, each under its key with its reason.
+
+    With `part_event`, the skips are parts left out of a record that is still sent (an order's lines): each is
+    logged under that event, and not counted as a skipped record.
+    """
     for skip in skips:
-        ctx.run.skipped(skip.key, skip.reason, **skip.detail)
+        if part_event is not None:
+            log_record(part_event, skip.key, reason=skip.reason, level="WARNING", **skip.detail)
+        else:
+            ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
 
 def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> list[Outgoing]:
@@ -150,6 +160,7 @@ def _send(
 ) -> list[Outgoing]:
     """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones."""
     retries: list[Outgoing] = []
+    resent_unchanged = 0
     for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
         item = items[index]
         ctx.run.count("sent")
@@ -158,10 +169,16 @@ def _send(
             result.accepted += 1
             if item.fingerprint is None:  # a fingerprint is itself readable (stock's quantity): nothing to keep
                 result.accepted_values[item.key] = (item.digest, item.payload)
-            ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
+            if item.unchanged:
+                ctx.run.count("accepted")
+                resent_unchanged += 1
+            else:
+                ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
         elif resend is not None and (reduced := resend(item, outcome)) is not None:
             retries.append(reduced)
         else:
             reason = explain(item, outcome) if explain else outcome.reason
             ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
+    if resent_unchanged:
+        log_record("records.resent_unchanged", resource, count=resent_unchanged)
     return retries
