@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from connector.counters import COUNTER_UNITS, Counters, counter_legend
 from connector.flows import FLOWS
-from connector.runs import COUNTER_UNITS, Counters, counter_legend
 
 
 def test_every_flow_has_units_and_no_unit_names_another_flows_counter() -> None:

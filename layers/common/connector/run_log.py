@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from connector.counters import Counters
 from connector.events import FlowRequest
 from connector.lease import Lease
 from connector.observability import log_record, mask_email, records_to, shorten
-from connector.runs import Counters, RunStatus, RunStore
+from connector.runs import RunStatus, RunStore
 from connector.task_log import TaskLog
 
 MAX_REASONS = 50

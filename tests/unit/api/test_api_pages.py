@@ -20,8 +20,9 @@ from connector.api.run_html import PreviewView, ledger_page, run_page, runs_of
 from connector.api.status_html import FlowHealth, history_page, status_page
 from connector.check_report import CheckLine, CheckReport, CheckState
 from connector.config import Environment
+from connector.counters import Counters
 from connector.ledger import LedgerEntry
-from connector.runs import Counters, RunRecord, RunStatus
+from connector.runs import RunRecord, RunStatus
 from connector.schedules import NextRun, ScheduleRef, ScheduleStatus
 from tests.properties import examples
 
