@@ -343,6 +343,8 @@ def run_page(
         details.append(
             f'<p><a class="button" id="report-link" href="{esc(url)}">{esc(view.t(REPORT_PAGES[record.flow]))}</a></p>'
         )
+    if preview is not None:  # what a preview would send comes first: it is what its page is read for
+        details.append(_preview_section(view, record, preview))
     details.append(_counters(view, record))
     details.append(_uploads(view, record))
     if record.errors:
@@ -355,8 +357,6 @@ def run_page(
         details.append(table(headers, _order_rows(view, orders), table_id="orders"))
     if records is not None:
         details.append(_records_section(view, record, records))
-    if preview is not None:
-        details.append(_preview_section(view, record, preview))
     details.append('<p class="error" id="problem"></p>')
     # A held run offers Send anyway; a finished preview, to apply it or to run a new one.
     if record.status == RunStatus.HELD or (preview is not None and finished):
