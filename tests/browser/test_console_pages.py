@@ -1,6 +1,7 @@
 """The console in headless Chromium at 1280×1000 and on a 390×844 phone: every page fits its width (wide tables
-scroll inside their own box), a held stock run can be sent anyway and that run pushes, and an orders run links
-each of its orders to its ledger page.
+scroll inside their own box), a held stock run can be sent anyway and that run pushes, an orders run links
+each of its orders to its ledger page, a products preview is reviewed (counts, items old → new, paging, filter)
+and a partial run lists its skipped records.
 
 One sandbox, API server and browser for the module (conftest.py; the runs the pages show are made once).
 Screenshots of each page at both widths go to tests/artifacts/screenshots/ (git-ignored).
@@ -15,6 +16,7 @@ import pytest
 
 from connector.ledger import LedgerStatus, OrderLedger
 from sandbox.stack import ROOT, LocalStack
+from tests.integration.test_console_pages import rename_products
 from tests.integration.test_stock import expected_quantities_now, lnb_stock
 
 pytestmark = pytest.mark.browser
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 WIDTHS = {"desktop": (1280, 1000, False), "phone": (390, 844, True)}
 FINISHED = {"succeeded", "partial", "failed", "held", "skipped"}
+RENAMED = 60  # products renamed in Fastmag before the reviewed preview: more than a page of items
 
 # What a page must satisfy at any width: no sideways scrolling of the page, nothing clipped by html/body, and
 # each table either within the viewport or inside its own horizontally scrolling box that is.
@@ -67,8 +70,9 @@ def wait_finished(browser: Any, timeout: float = 60) -> str:
 
 @pytest.fixture(scope="module")
 def runs(stack: LocalStack) -> dict[str, str]:
-    """The runs the pages show: an orders run, a products preview, a stock run, and a stock push held by the
-    guard (half the SKUs zeroed in Fastmag)."""
+    """The runs the pages show: an orders run, a products preview, a stock run, a stock push held by the guard
+    (half the SKUs zeroed in Fastmag), a products run (partial: a variant without colour is skipped) and the
+    preview of 60 products renamed in Fastmag since."""
     orders = stack.invoke("import_orders", stack.event("schedule_orders", execution_id=None, scheduled_time=None))
     preview = stack.invoke("export_products", {"flow": "products", "trigger": "cli", "preview": True})
     stock = stack.invoke("push_stock", stack.event("schedule_stock", execution_id=None, scheduled_time=None))
@@ -77,11 +81,17 @@ def runs(stack: LocalStack) -> dict[str, str]:
     )
     held = stack.invoke("push_stock", stack.event("schedule_stock", execution_id=None, scheduled_time=None))
     assert held["status"] == "held"
+    partial = stack.invoke("export_products", {"flow": "products", "trigger": "cli"})
+    assert partial["status"] == "partial" and partial["counters"]["skipped"] > 0
+    rename_products(stack, RENAMED)
+    review = stack.invoke("export_products", {"flow": "products", "trigger": "cli", "preview": True})
     return {
         "orders": orders["run_id"],
         "preview": preview["run_id"],
         "stock": stock["run_id"],
         "held": held["run_id"],
+        "partial": partial["run_id"],
+        "review": review["run_id"],
     }
 
 
@@ -96,6 +106,9 @@ def test_every_page_fits_a_desktop_and_a_phone(
         "run-held": f"/runs/{runs['held']}",
         "run-orders": f"/runs/{runs['orders']}",
         "preview": f"/runs/{runs['preview']}",
+        "preview-review": f"/runs/{runs['review']}",
+        "preview-review-changed": f"/runs/{runs['review']}?change=changed&offset=50",
+        "run-partial": f"/runs/{runs['partial']}",
         "ledger": f"/orders/{reference}",
         "history": "/runs?flow=stock",
     }
@@ -170,3 +183,53 @@ def test_the_search_box_opens_the_page_of_the_key(browser: Any, page_url: Callab
     browser.find_element(By.CSS_SELECTOR, "#key-search button").click()
     WebDriverWait(browser, 10).until(expected_conditions.url_contains("/keys/"))
     assert browser.current_url == page_url("/keys/3760000115629%2F%26x")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_products_preview_lists_its_items_with_their_counts_and_pages_through_them(
+    runs: dict[str, str], browser: Any, page_url: Callable[[str], str], width: str
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    at_width(browser, width)
+    browser.get(page_url(f"/runs/{runs['review']}"))
+    counts = browser.find_element(By.ID, "resource-products")
+    assert counts.find_element(By.CSS_SELECTOR, "td.new").text == "0"
+    assert counts.find_element(By.CSS_SELECTOR, "td.changed").text == str(RENAMED)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#preview-items tr.item")) == 50
+    first_page = {row.text for row in browser.find_elements(By.CSS_SELECTOR, "#preview-items tr.item")}
+    assert browser.execute_script(LAYOUT_PROBLEMS) == []
+
+    # Only the changed ones, through the page's own filter form; then the next page keeps the filter.
+    Select(browser.find_element(By.ID, "preview-change")).select_by_value("changed")
+    browser.find_element(By.CSS_SELECTOR, "#preview-filter button").click()
+    assert browser.find_element(By.ID, "preview-shown").text == f"1–50 of {RENAMED}"
+    browser.find_element(By.ID, "preview-next").click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#preview-items tr.item")
+    assert len(rows) == RENAMED - 50 and not {row.text for row in rows} & first_page
+    assert all(row.find_element(By.CSS_SELECTOR, "td.changed") for row in rows)
+    assert all(" → " in row.find_elements(By.TAG_NAME, "td")[4].text for row in rows)  # old → new
+    assert "change=changed" in browser.current_url
+    assert browser.execute_script(LAYOUT_PROBLEMS) == []
+    browser.save_screenshot(str(SCREENSHOTS / f"preview-review-page-2-{width}.png"))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_page_of_a_partial_run_lists_its_skipped_records(
+    stack: LocalStack, runs: dict[str, str], browser: Any, page_url: Callable[[str], str], width: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    at_width(browser, width)
+    browser.get(page_url(f"/runs/{runs['partial']}"))
+    assert browser.find_element(By.ID, "status").get_attribute("data-status") == "partial"
+    skipped = [
+        row.find_elements(By.TAG_NAME, "td")
+        for row in browser.find_elements(By.CSS_SELECTOR, "#records-table tr.record")
+        if row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").get_attribute("class") == "skipped"
+    ]
+    assert len(skipped) == stack.run_record(runs["partial"])["counters"]["skipped"]
+    assert all(cells[3].text for cells in skipped)  # each with its reason
+    assert browser.find_element(By.ID, "log-csv").get_attribute("href").endswith(f"/runs/{runs['partial']}/log.csv")
+    assert browser.execute_script(LAYOUT_PROBLEMS) == []

@@ -1,10 +1,12 @@
 """The console's HTML through the real ApiFunction handler: a preview's page offers to send exactly it only while
 it would send something and can be applied, an orders run lists the orders it moved with links to their HTML
-ledger pages, and a flow's run history filters by status across pages."""
+ledger pages, a flow's run history filters by status across pages, a products preview is reviewed old → new
+(filtered by change, searched by key, paged) and a partial run lists its skipped and warned records."""
 
 from __future__ import annotations
 
 import re
+from html import escape
 from typing import Any
 
 from connector.ledger import LedgerStatus, OrderLedger
@@ -12,6 +14,7 @@ from connector.runs import RunRecord, RunStatus, RunStore
 from sandbox.serve import LocalInvoker
 from sandbox.stack import LocalStack
 from tests.integration.test_api import TOKEN, call, event, start
+from tests.integration.test_products import export
 
 HTML = {"Accept": "text/html,application/xhtml+xml", "Accept-Language": "en-GB,en;q=0.9"}
 
@@ -122,3 +125,73 @@ def test_an_expired_preview_still_has_a_page_that_offers_a_new_preview(api: Loca
     page = run_page(api, preview_id)
     assert f"preview {preview_id} is no longer stored (stored previews expire): run a new preview" in page
     assert 'id="apply"' not in page and 'id="new-preview"' in page and 'id="preview-link"' not in page
+
+
+def rename_products(stack: LocalStack, count: int) -> list[str]:
+    """Fastmag renames `count` models (quotes and markup in the new names): their LNB products change."""
+    models = [
+        row[0]
+        for row in stack.fastmag.execute(
+            f"SELECT barcode FROM produitsfiches WHERE actif = 1 ORDER BY barcode LIMIT {count}"
+        )
+    ]
+    for model in models:
+        stack.fastmag.execute(
+            "UPDATE produitsfiches SET designation = designation || ' <b>\"v2\"</b>' WHERE barcode = ?", (model,)
+        )
+    return models
+
+
+def test_a_products_preview_is_reviewed_old_to_new_filtered_and_paged(api: LocalStack) -> None:
+    export(api, "products")
+    renamed = rename_products(api, 60)
+    preview = export(api, "products", preview=True)
+    preview_id, skipped = preview["run_id"], preview["counters"]["skipped"]
+
+    page = run_page(api, preview_id)
+    counts = re.search(r'<tr id="resource-products">.*?class="n new">(\d+)<.*?class="n changed">(\d+)<', page)
+    assert counts is not None and (int(counts[1]), int(counts[2])) == (0, len(renamed))
+    assert "(0 new, 60 changed)" in page and ">Send exactly this preview (60 records)</button>" in page
+    assert page.count('<tr class="item">') == 50 and f"1–50 of {len(renamed) + skipped}" in page
+    assert "&lt;b&gt;&quot;v2&quot;&lt;/b&gt;" in page and '<b>"v2"</b>' not in page  # new names, escaped
+
+    changed = html(api, "api_run", f"/runs/{preview_id}", {"run_id": preview_id}, change="changed", offset="50")
+    assert changed.count('<tr class="item">') == 10 and "51–60 of 60" in changed
+    assert 'id="preview-previous" href="/dev/runs/' in changed and 'id="preview-next"' not in changed
+    one = html(api, "api_run", f"/runs/{preview_id}", {"run_id": preview_id}, change="changed", q=renamed[0].lower())
+    assert one.count('<tr class="item">') == 1 and f"<td>{renamed[0]}</td>" in one
+    name = next(
+        row[0] for row in api.fastmag.execute("SELECT designation FROM produitsfiches WHERE barcode = ?", (renamed[0],))
+    )
+    old = name.removesuffix(' <b>"v2"</b>')
+    assert f"<code>name</code>: {old} → {escape(name)}</td>" in one  # old → new per changed field
+
+    status, body, _ = call(
+        api,
+        event(
+            api,
+            "api_run",
+            path=f"/runs/{preview_id}",
+            params={"run_id": preview_id},
+            headers=HTML,
+            query={"change": "exploded"},
+        ),
+    )
+    assert status == 422, body
+
+
+def test_a_partial_run_lists_its_skipped_and_warned_records_and_offers_its_task_log(api: LocalStack) -> None:
+    ran = export(api, "products")
+    assert ran["status"] == "partial" and ran["counters"]["skipped"] > 0
+    page = run_page(api, ran["run_id"])
+    shown = re.findall(r'<tr class="record"><td>([^<]*)</td><td class="([a-z]+)">', page)
+    assert {outcome for _, outcome in shown} == {"skipped", "warned"}
+    assert len(shown) == ran["counters"]["skipped"] + ran["counters"]["warnings"]
+    assert f'href="/dev/runs/{ran["run_id"]}/log.csv"' in page and f'href="/dev/runs/{ran["run_id"]}/log.jsonl"' in page
+    assert 'id="warnings"' in page and 'id="legend-products"' in page
+
+    key = next(key for key, outcome in shown if outcome == "skipped")
+    skipped = html(api, "api_run", f"/runs/{ran['run_id']}", {"run_id": ran["run_id"]}, outcome="skipped", q=key)
+    assert re.findall(r'<tr class="record"><td>([^<]*)</td>', skipped) == [key]
+    sent = html(api, "api_run", f"/runs/{ran['run_id']}", {"run_id": ran["run_id"]}, outcome="sent")
+    assert sent.count('<tr class="record">') == 50 and 'id="records-next"' in sent

@@ -4,7 +4,7 @@ line and the README read the units from here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -39,10 +39,10 @@ class CounterUnits:
     def unit(self, counter: str) -> str:
         return self.read if counter == "read" else self.records
 
-    def legend(self) -> str:
-        """The one-line legend a page shows under the flow's counters."""
-        others = ", ".join(self.label(name) for name in Counters.model_fields if name not in {"read", "ignored"})
-        return f"read = {self.read}; {others} = {self.records}"
+    def legend(self, word: Callable[[str], str] = str) -> str:
+        """The one-line legend a page shows under the flow's counters; `word` translates a counter's label."""
+        others = ", ".join(word(self.label(name)) for name in Counters.model_fields if name not in {"read", "ignored"})
+        return f"{word('read')} = {self.read}; {others} = {self.records}"
 
 
 # One place for every flow's units: the pages, the command line and the README read them from here.
@@ -78,7 +78,12 @@ COUNTER_UNITS: dict[str, CounterUnits] = {
 }
 
 
-def counter_legend(flow: str) -> str:
-    """The legend of `flow`'s counters; plain counter names for a flow without units."""
+def counter_legend(flow: str, word: Callable[[str], str] = str) -> str:
+    """The legend of `flow`'s counters (`word` translates the counters' labels); plain counter names for a flow
+    without units."""
     units = COUNTER_UNITS.get(flow)
-    return units.legend() if units else "read = source rows; sent, accepted… = records sent"
+    return (
+        units.legend(word)
+        if units
+        else f"{word('read')} = source rows; {word('sent')}, {word('accepted')}… = records sent"
+    )

@@ -48,6 +48,9 @@ label{display:inline-block;padding:.4rem 0}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .succeeded{color:#176f2c}.partial,.held,.skipped{color:#8a5a00}.failed,.error{color:#b00020}
 .help{color:#555;font-size:.92em}
+#preview-counts{width:auto;min-width:16rem}#preview-counts th+th{text-align:right}
+#preview-items td:nth-child(-n+3),#records-table td:nth-child(-n+2){white-space:nowrap;overflow-wrap:normal}
+.pager{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 """
 
 

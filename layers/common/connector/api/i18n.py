@@ -17,11 +17,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "status.title": ("Connector status", "État du connecteur"),
     "status.search": ("Find a key (EAN13, SKU, model, retailer, order)", "Chercher une clé (EAN13, SKU, modèle, …)"),
     "status.search.button": ("Open its history", "Voir son historique"),
-    "status.legend": (
-        "read: Fastmag rows read; sent: Le New Black records sent; accepted / rejected: what Le New Black answered.",
-        "lus : lignes Fastmag lues ; envoyés : enregistrements envoyés à Le New Black ; acceptés / rejetés : "
-        "la réponse de Le New Black.",
-    ),
     "health.last_success": ("Last success", "Dernier succès"),
     "health.last_run": ("Last run", "Dernière exécution"),
     "health.next_run": ("Next scheduled run", "Prochaine exécution planifiée"),
@@ -165,6 +160,53 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "Elle est dans Fastmag (donnez son numéro) :",
     ),
     "order.resolve.resend": ("It is not in Fastmag, send it again:", "Elle n'est pas dans Fastmag, la renvoyer :"),
+    # Run and preview pages: counters' units, drill-down into the task log, preview review.
+    "counter.warnings": ("warnings", "avertissements"),
+    "counter.ignored": ("ignored", "écartés"),
+    "counter.drift": ("drift", "écarts"),
+    "counter.to stage": ("to stage", "à déposer"),
+    "counter.staged": ("staged", "déposés"),
+    "run.legend": ("What the counters count: {0}", "Ce que comptent les compteurs : {0}"),
+    "run.warnings": ("Warnings (sent or kept with a caveat)", "Avertissements (envoyés ou gardés avec réserve)"),
+    "run.uploads": ("Uploads to Le New Black", "Envois à Le New Black"),
+    "uploads.staged": ("staged in S3", "déposés dans S3"),
+    "uploads.uploaded": ("uploaded", "envoyés"),
+    "uploads.failed": ("failed", "en échec"),
+    "uploads.pending": ("pending", "en attente"),
+    "run.readiness_report": ("Open the readiness report", "Ouvrir le rapport de préparation"),
+    "run.reconcile_report": ("Open the reconcile report", "Ouvrir le rapport de rapprochement"),
+    "records.title": ("Records rejected, skipped or warned", "Enregistrements rejetés, ignorés ou avec avertissement"),
+    "records.none": ("No record matches.", "Aucun enregistrement ne correspond."),
+    "records.no_log": ("This run logged no record outcome.", "Cette exécution n'a consigné aucun enregistrement."),
+    "records.download": ("Download every record outcome:", "Télécharger tous les résultats :"),
+    "records.problems": ("rejected, skipped or warned", "rejetés, ignorés ou avertis"),
+    "records.search": ("Key contains", "La clé contient"),
+    "records.shown": ("{0}–{1} of {2}", "{0}–{1} sur {2}"),
+    "records.previous": ("Previous", "Précédents"),
+    "records.next": ("Next", "Suivants"),
+    "outcome.sent": ("sent", "envoyé"),
+    "outcome.rejected": ("rejected", "rejeté"),
+    "outcome.skipped": ("skipped", "ignoré"),
+    "outcome.blocked": ("blocked", "bloqué"),
+    "outcome.warned": ("warned", "averti"),
+    "outcome.staged": ("staged", "déposé"),
+    "outcome.uploaded": ("uploaded", "envoyé"),
+    "outcome.error": ("error", "erreur"),
+    "outcome.info": ("info", "info"),
+    "col.key": ("key", "clé"),
+    "col.what": ("what", "quoi"),
+    "col.resource": ("resource", "ressource"),
+    "col.change": ("change", "changement"),
+    "col.fields": ("old → new", "avant → après"),
+    "change.new": ("new", "nouveau"),
+    "change.changed": ("changed", "modifié"),
+    "change.unchanged": ("unchanged", "inchangé"),
+    "change.skipped": ("skipped", "ignoré"),
+    "preview.counts": ("What this preview holds", "Contenu de cet aperçu"),
+    "preview.others": ("{0} skipped, {1} warnings", "{0} ignorés, {1} avertissements"),
+    "preview.items": ("Its records", "Ses enregistrements"),
+    "preview.all": ("all", "tous"),
+    "preview.no_old": ("(old value not known)", "(ancienne valeur inconnue)"),
     "when.at": ("{0} at {1}", "{0} à {1}"),
 }
 
@@ -177,6 +219,11 @@ _DAYS: dict[Language, tuple[str, ...]] = {
 def weekday(language: Language, index: int) -> str:
     """Day names spelled out here: strftime's follow the process locale."""
     return _DAYS[language][index]
+
+
+def known(key: str) -> bool:
+    """Whether the catalogue has words for `key` (a label that is data otherwise stays as it is)."""
+    return key in _CATALOGUE
 
 
 def text(language: Language, key: str, *values: object) -> str:

@@ -12,6 +12,7 @@ hand the run to its flow function asynchronously, answering 202 with the run's a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -49,7 +50,14 @@ from connector.api.resolver import (
     unknown_flow,
     wants_html,
 )
-from connector.api.run_html import PreviewView, ledger_page, run_page
+from connector.api.run_html import (
+    PROBLEM_OUTCOMES,
+    PreviewReview,
+    PreviewView,
+    RecordsView,
+    ledger_page,
+    run_page,
+)
 from connector.api.status_html import FlowHealth, history_page
 from connector.api.status_html import status_page as render_status_page
 from connector.check_report import CheckStore
@@ -57,11 +65,12 @@ from connector.config import environment, load_api_access
 from connector.events import FlowRequest
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.observability import bind_run, logger
-from connector.previews import apply_refusal
+from connector.previews import Change, apply_refusal, read_preview
 from connector.runs import FINISHED, RunRecord, RunStatus, RunStore
 from connector.schedules import ScheduleRef, ScheduleStatus, read_schedule, schedule_refs
 from connector.services import ApiServices, api_services_for
 from connector.state import is_missing
+from connector.task_log import Outcome, TaskLogEntry, TaskLogMissing, entry_filter, page_of
 
 RECENT_RUNS = 5
 # Runs of a flow searched for its last success (the status page's health header).
@@ -70,6 +79,8 @@ HEALTH_RUNS = 20
 FILTER_PAGES = 5
 # Runs of a flow searched for its rate schedule's last tick (a rate fires every N from its last tick).
 SCHEDULED_RUNS_SEEN = 20
+# Items per page of a run page's lists (a preview's items, a run's records).
+PAGE_ITEMS = 50
 
 
 class ExportRequest(BaseModel):
@@ -284,12 +295,29 @@ def list_runs(
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, page.model_dump(mode="json"))
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """What a run page's lists show: a preview's items of `change`, or the run's records of `outcome` (the
+    problems when None), whose key contains `q`, from `offset`."""
+
+    change: Change | None = None
+    outcome: Outcome | None = None
+    q: str | None = None
+    offset: int = 0
+
+
 @app.get(
     "/runs/<run_id>",
     summary="One run: counters (updated while it runs), error summary, preview link",
     responses={200: {"description": "the run", "content": {"application/json": {"model": RunDetail}}}},
 )
-def get_run(run_id: str) -> Response[Any]:
+def get_run(
+    run_id: str,
+    change: Annotated[Change | None, Query(description="page: only a preview's items of this change")] = None,
+    outcome: Annotated[Outcome | None, Query(description="page: only the run's records of this outcome")] = None,
+    q: Annotated[str | None, Query(description="page: only keys containing this text", max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0, description="page: the lists' first item")] = 0,
+) -> Response[Any]:
     caller = page_caller()
     if isinstance(caller, Response):
         return caller
@@ -301,31 +329,57 @@ def get_run(run_id: str) -> Response[Any]:
     # Minted on every read: a page reloaded after the link's 15 minutes gets a fresh one.
     preview_url = services.previews.presigned_url(run_id) if record.preview_key else None
     if wants_html():
-        return html_response(_run_page(services, record, preview_url, request_view(caller)))
+        listing = ListQuery(change=change, outcome=outcome, q=(q or "").strip() or None, offset=offset)
+        return html_response(_run_page(services, record, preview_url, request_view(caller), listing))
     detail = RunDetail(**record.model_dump(), preview_url=preview_url)
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, detail.model_dump(mode="json", exclude_none=True))
 
 
-def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None, view: View) -> str:
-    preview = None
-    if record.preview:
-        # A stored preview's first line sums its would-be writes by change (runner.py).
-        try:
-            first = next(services.previews.read(record.run_id), {}) if record.preview_key else {}
-        except ClientError as error:
-            if not is_missing(error):
-                raise
-            # Previews expire before their run records: the page still answers, offering a new preview.
-            gone = f"preview {record.run_id} is no longer stored (stored previews expire): run a new preview"
-            return run_page(record, view, preview=PreviewView(None, 0, 0, gone))
-        summary = first.get("summary") or {}
-        new, changed = int(summary.get("new", 0)), int(summary.get("changed", 0))
-        preview = PreviewView(preview_url, new, changed, apply_refusal(record, services.runs))
+def _preview_view(services: ApiServices, record: RunRecord, preview_url: str | None, listing: ListQuery) -> PreviewView:
+    if not record.preview_key:
+        return PreviewView(None, 0, 0, apply_refusal(record, services.runs))
+    try:
+        content = read_preview(services.previews, record.run_id)
+    except ClientError as error:
+        if not is_missing(error):
+            raise
+        # Previews expire before their run records: the page still answers, offering a new preview.
+        gone = f"preview {record.run_id} is no longer stored (stored previews expire): run a new preview"
+        return PreviewView(None, 0, 0, gone)
+    resources = content.summary.resources.values()
+    items = content.page(change=listing.change, q=listing.q, offset=listing.offset, limit=PAGE_ITEMS)
+    return PreviewView(
+        preview_url,
+        sum(counts.new for counts in resources),
+        sum(counts.changed for counts in resources),
+        apply_refusal(record, services.runs),
+        PreviewReview(content.summary, items, listing.change, listing.q),
+    )
+
+
+def _records_view(services: ApiServices, record: RunRecord, listing: ListQuery) -> RecordsView:
+    """One page of the run's task log: the problems, or the entries of one outcome."""
+    try:
+        entries = services.task_logs.read(record.run_id)
+    except TaskLogMissing:
+        return RecordsView(None, listing.outcome, listing.q)
+    keyed = entry_filter(listing.outcome, listing.q)
+
+    def match(entry: TaskLogEntry) -> bool:
+        return keyed(entry) and (listing.outcome is not None or entry.outcome in PROBLEM_OUTCOMES)
+
+    return RecordsView(page_of(entries, match, offset=listing.offset, limit=PAGE_ITEMS), listing.outcome, listing.q)
+
+
+def _run_page(services: ApiServices, record: RunRecord, preview_url: str | None, view: View, listing: ListQuery) -> str:
+    preview = _preview_view(services, record, preview_url, listing) if record.preview else None
+    # A preview's records are its items; another run's are in its task log once it has finished.
+    records = _records_view(services, record, listing) if not record.preview and record.status in FINISHED else None
     orders: list[LedgerEntry] = []
     if record.flow == "orders" and not record.preview and record.started_at:
         until = record.finished_at or datetime.fromtimestamp(run_records.timing.clock(), UTC).isoformat()
         orders = services.ledger.moved_by(record.run_id, record.started_at, until)
-    return run_page(record, view, preview=preview, orders=orders)
+    return run_page(record, view, preview=preview, orders=orders, records=records)
 
 
 @app.post(

@@ -1,4 +1,5 @@
-"""A run's page (counters, reasons, its preview and what can be done with it, the orders it moved) and an
+"""A run's page (counters and their units, errors apart from warnings, the records it rejected, skipped or warned
+from its task log, its preview to review and what can be done with it, the orders it moved, its report) and an
 order's ledger page, linked from it.
 
 The buttons post JSON with one constant script, as the confirm page does, sending the page's CSRF token; what
@@ -10,24 +11,54 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from connector.api.html import View, esc, page, table
-from connector.api.status_html import COUNTERS, run_link, status_word
+from connector.api.status_html import COUNTERS, counter_label, legend, run_link, status_word
 from connector.ledger import LedgerEntry, LedgerStatus
+from connector.previews import FieldChange, PreviewItem, PreviewSummary
 from connector.runs import FINISHED, RunRecord, RunStatus
+from connector.task_log import Outcome, Page, TaskLogEntry
+
+# What a run's drill-down lists unless asked for one outcome: the records that did not simply go through.
+PROBLEM_OUTCOMES = frozenset({Outcome.REJECTED, Outcome.SKIPPED, Outcome.WARNED, Outcome.BLOCKED, Outcome.ERROR})
+PREVIEW_CHANGES = ("new", "changed", "skipped")
+# Pages that read a stored report of their run: readiness's and reconcile's report pages.
+REPORT_PAGES = {"readiness": "run.readiness_report", "reconcile": "run.reconcile_report"}
+
+
+@dataclass(frozen=True)
+class PreviewReview:
+    """A stored preview as the page reviews it: counts per resource and one page of its items, as filtered."""
+
+    summary: PreviewSummary
+    items: Page[PreviewItem]
+    change: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordsView:
+    """A run's drill-down: one page of its task log's entries (`outcome` None: the problems, PROBLEM_OUTCOMES),
+    or no task log at all (`items` None)."""
+
+    items: Page[TaskLogEntry] | None
+    outcome: str | None = None
+    q: str | None = None
 
 
 @dataclass(frozen=True)
 class PreviewView:
     """What a preview run's page offers: its download (minted for this page view), the records it would send
-    (new and changed), and why it cannot be applied (None: it can)."""
+    (new and changed), why it cannot be applied (None: it can), and its content to review."""
 
     download_url: str | None
     new: int
     changed: int
     refusal: str | None
+    review: PreviewReview | None = None
 
     @property
     def would_send(self) -> int:
@@ -64,6 +95,113 @@ def post_button(
     )
 
 
+def _value(value: Any) -> str:
+    """A field's value as plain text (structures as JSON): escaped by the caller."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _field_changes(changes: Sequence[FieldChange]) -> str:
+    return "<br>".join(
+        f"<code>{esc(change.field)}</code>: {esc(_value(change.old))} → {esc(_value(change.new))}" for change in changes
+    )
+
+
+def _old_new(old: Any, new: Any) -> str:
+    return "" if old is None and new is None else f"{esc(_value(old))} → {esc(_value(new))}"
+
+
+def _pager(view: View, path: str, name: str, listed: Page[Any], filters: Mapping[str, str | None]) -> str:
+    """Where this page of a list is (`first–last of total`) and links to the pages around it, keeping the
+    filters in their query."""
+    if not listed.total:
+        return ""
+    kept = {key: value for key, value in filters.items() if value}
+    shown = view.t("records.shown", listed.offset + 1, listed.offset + len(listed.items), listed.total)
+    parts = [f'<span id="{name}-shown">{esc(shown)}</span>']
+    if listed.offset > 0:
+        before = str(max(listed.offset - listed.limit, 0))
+        url = view.links.url(path, **kept, offset=before) if before != "0" else view.links.url(path, **kept)
+        parts.append(
+            f'<a class="button secondary" id="{name}-previous" href="{esc(url)}">{esc(view.t("records.previous"))}</a>'
+        )
+    if listed.offset + listed.limit < listed.total:
+        url = view.links.url(path, **kept, offset=str(listed.offset + listed.limit))
+        parts.append(
+            f'<a class="button secondary" id="{name}-next" href="{esc(url)}">{esc(view.t("records.next"))}</a>'
+        )
+    return f'<p class="pager">{" ".join(parts)}</p>'
+
+
+def _filter_form(
+    view: View,
+    path: str,
+    name: str,
+    *,
+    field: str,
+    options: Sequence[tuple[str, str]],
+    selected: str | None,
+    q: str | None,
+) -> str:
+    """A GET form: a select of `field` (`options`: value, label) and a search by key."""
+    choices = "".join(
+        f'<option value="{esc(value)}"{" selected" if value == (selected or "") else ""}>{esc(label)}</option>'
+        for value, label in options
+    )
+    return (
+        f'<form id="{name}-filter" class="inline" method="get" action="{esc(view.links.url(path))}">'
+        f'<select id="{name}-{field}" name="{field}" aria-label="{esc(view.t(f"col.{field}"))}">{choices}</select>'
+        f'<label for="{name}-q">{esc(view.t("records.search"))}</label>'
+        f'<input type="search" id="{name}-q" name="q" value="{esc(q or "")}" maxlength="200" autocomplete="off">'
+        f'<button type="submit">{esc(view.t("history.show"))}</button></form>'
+    )
+
+
+def _review(view: View, record: RunRecord, review: PreviewReview) -> str:
+    """Counts by change per resource, then the items (key, what, old → new per field), filtered and paged."""
+    summary = review.summary
+    changes = ("new", "changed", "unchanged")
+    count_rows = [
+        f'<tr id="resource-{esc(resource)}"><td>{esc(resource)}</td>'
+        + "".join(f'<td class="n {change}">{getattr(counts, change)}</td>' for change in changes)
+        + "</tr>"
+        for resource, counts in summary.resources.items()
+    ]
+    headers = [view.t("col.resource"), *(view.t(f"change.{change}") for change in changes)]
+    others = view.t("preview.others", summary.skipped, summary.warnings)
+    path = f"/runs/{record.run_id}"
+    options = [("", view.t("preview.all")), *((change, view.t(f"change.{change}")) for change in PREVIEW_CHANGES)]
+    item_rows = []
+    for item in review.items.items:
+        if item.changes:
+            fields = _field_changes(item.changes)
+        elif item.change == "changed" and item.old is None:
+            fields = esc(view.t("preview.no_old"))
+        else:
+            fields = _old_new(item.old, item.new)
+        item_rows.append(
+            f'<tr class="item"><td>{esc(item.key)}</td><td>{esc(item.resource or "")}</td>'
+            f'<td class="{esc(item.change)}">{esc(view.t(f"change.{item.change}"))}</td>'
+            f"<td>{esc(item.what or '')}</td><td>{fields}</td><td>{esc(item.reason or '')}</td></tr>"
+        )
+    item_headers = [view.t(f"col.{name}") for name in ("key", "resource", "change", "what", "fields", "reason")]
+    listed = (
+        table(item_headers, item_rows, table_id="preview-items")
+        if item_rows
+        else f'<p id="preview-none">{esc(view.t("records.none"))}</p>'
+    )
+    return (
+        f'<section id="preview-review"><h2>{esc(view.t("preview.counts"))}</h2>'
+        f"{table(headers, count_rows, table_id='preview-counts')}"
+        f'<p id="preview-others">{esc(others)}</p>'
+        f"<h2>{esc(view.t('preview.items'))}</h2>{
+            _filter_form(view, path, 'preview', field='change', options=options, selected=review.change, q=review.q)
+        }"
+        f"{listed}{_pager(view, path, 'preview', review.items, {'change': review.change, 'q': review.q})}</section>"
+    )
+
+
 def _preview_section(view: View, record: RunRecord, preview: PreviewView) -> str:
     parts = []
     if preview.download_url:
@@ -87,7 +225,80 @@ def _preview_section(view: View, record: RunRecord, preview: PreviewView) -> str
         url = view.links.url(f"/exports/{record.flow}")
         body = {"preview": True, "full": record.full}
         parts.append(f"<p>{post_button(view, 'new-preview', view.t('preview.new'), url, body, secondary=True)}</p>")
+    if preview.review is not None:
+        parts.append(_review(view, record, preview.review))
     return "".join(parts)
+
+
+def _records_section(view: View, record: RunRecord, records: RecordsView) -> str:
+    """The run's rejected, skipped and warned records from its task log (or one outcome), with the downloads."""
+    title = f"<h2>{esc(view.t('records.title'))}</h2>"
+    if records.items is None:
+        return f'<section id="records">{title}<p id="records-none">{esc(view.t("records.no_log"))}</p></section>'
+    path = f"/runs/{record.run_id}"
+    downloads = (
+        f'<p id="downloads">{esc(view.t("records.download"))} '
+        f'<a id="log-jsonl" href="{esc(view.links.url(f"{path}/log.jsonl"))}">JSON Lines</a> · '
+        f'<a id="log-csv" href="{esc(view.links.url(f"{path}/log.csv"))}">CSV</a></p>'
+    )
+    options = [("", view.t("records.problems")), *((o.value, view.t(f"outcome.{o.value}")) for o in Outcome)]
+    rows = [
+        f'<tr class="record"><td>{esc(entry.key)}</td>'
+        f'<td class="{esc(entry.outcome)}">{esc(view.t(f"outcome.{entry.outcome.value}"))}</td>'
+        f"<td>{esc(entry.what or '')}</td><td>{esc(entry.reason or '')}</td>"
+        f"<td>{_old_new(entry.old, entry.new)}</td><td>{view.time(entry.at)}</td></tr>"
+        for entry in records.items.items
+    ]
+    headers = [view.t(f"col.{name}") for name in ("key", "outcome", "what", "reason", "fields", "when")]
+    listed = (
+        table(headers, rows, table_id="records-table")
+        if rows
+        else f'<p id="records-none">{esc(view.t("records.none"))}</p>'
+    )
+    filters = {"outcome": records.outcome, "q": records.q}
+    form = _filter_form(view, path, "records", field="outcome", options=options, selected=records.outcome, q=records.q)
+    return (
+        f'<section id="records">{title}{downloads}{form}'
+        f"{listed}{_pager(view, path, 'records', records.items, filters)}</section>"
+    )
+
+
+def _counters(view: View, record: RunRecord) -> str:
+    """The run's counters as its flow names them, the flow's own (warnings, ignored, drift), and their legend."""
+    names = [*COUNTERS, "warnings"]
+    names += ["ignored"] if record.flow == "orders" else []
+    names += ["drift"] if record.flow == "reconcile" else []
+    rows = "".join(
+        f'<tr><th>{esc(counter_label(view, record.flow, name))}</th><td id="counter-{name}" class="n">'
+        f"{getattr(record.counters, name)}</td></tr>"
+        for name in names
+    )
+    return f'<div class="scroll"><table id="counters">{rows}</table></div>{legend(view, record.flow)}'
+
+
+def _uploads(view: View, record: RunRecord) -> str:
+    """An images run: the files it staged, and what became of their uploads to Le New Black."""
+    if record.uploads is None:
+        return ""
+    tally = record.uploads
+    facts = (
+        ("staged", view.t("uploads.staged"), record.counters.accepted),
+        ("uploaded", view.t("uploads.uploaded"), tally.uploaded),
+        ("failed", view.t("uploads.failed"), tally.failed),
+        ("pending", view.t("uploads.pending"), tally.pending),
+    )
+    rows = "".join(
+        f'<tr><th>{esc(label)}</th><td id="uploads-{name}" class="n">{n}</td></tr>' for name, label, n in facts
+    )
+    return f'<h2>{esc(view.t("run.uploads"))}</h2><div class="scroll"><table id="uploads">{rows}</table></div>'
+
+
+def _reasons(view: View, reasons: Mapping[str, int], table_id: str) -> str:
+    rows = [
+        f'<tr><td class="n">{count}</td><td>{esc(reason)}</td></tr>'
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1])
+    ]
+    return table([view.t("col.items"), view.t("col.reason")], rows, table_id=table_id)
 
 
 def _order_rows(view: View, orders: Sequence[LedgerEntry]) -> list[str]:
@@ -100,15 +311,15 @@ def _order_rows(view: View, orders: Sequence[LedgerEntry]) -> list[str]:
 
 
 def run_page(
-    record: RunRecord, view: View, *, preview: PreviewView | None = None, orders: Sequence[LedgerEntry] = ()
+    record: RunRecord,
+    view: View,
+    *,
+    preview: PreviewView | None = None,
+    orders: Sequence[LedgerEntry] = (),
+    records: RecordsView | None = None,
 ) -> str:
     """One run: refreshes itself until the run has ended."""
     finished = record.status in FINISHED
-    counters = "".join(
-        f'<tr><th>{esc(view.t(f"counter.{name}"))}</th><td id="counter-{name}" class="n">'
-        f"{getattr(record.counters, name)}</td></tr>"
-        for name in COUNTERS
-    )
     options = [view.t(f"trigger.{record.trigger}")]
     options += [view.t("run.preview")] if record.preview else []
     options += [view.t("run.full")] if record.full else []
@@ -127,20 +338,25 @@ def run_page(
         url = view.links.url(f"/exports/{record.flow}")
         button = post_button(view, "send-anyway", view.t("run.send_anyway"), url, {"force": True, "full": record.full})
         details.append(f'<p>{button}<br><span class="help">{esc(view.t("run.send_anyway.help"))}</span></p>')
-    details.append(f'<div class="scroll"><table id="counters">{counters}</table></div>')
+    if finished and record.flow in REPORT_PAGES:
+        url = view.links.url(f"/{record.flow}/{record.run_id}")
+        details.append(
+            f'<p><a class="button" id="report-link" href="{esc(url)}">{esc(view.t(REPORT_PAGES[record.flow]))}</a></p>'
+        )
+    if preview is not None:  # what a preview would send comes first: it is what its page is read for
+        details.append(_preview_section(view, record, preview))
+    details.append(_counters(view, record))
+    details.append(_uploads(view, record))
     if record.errors:
-        rows = [
-            f'<tr><td class="n">{count}</td><td>{esc(reason)}</td></tr>'
-            for reason, count in sorted(record.errors.items(), key=lambda item: -item[1])
-        ]
-        details.append(f"<h2>{esc(view.t('run.errors'))}</h2>")
-        details.append(table([view.t("col.items"), view.t("col.reason")], rows, table_id="errors"))
+        details.append(f"<h2>{esc(view.t('run.errors'))}</h2>{_reasons(view, record.errors, 'errors')}")
+    if record.warnings:
+        details.append(f"<h2>{esc(view.t('run.warnings'))}</h2>{_reasons(view, record.warnings, 'warnings')}")
     if orders:
         headers = [view.t("col.order"), view.t("col.outcome"), view.t("order.fastmag_number"), view.t("col.reason")]
         details.append(f"<h2>{esc(view.t('run.orders'))}</h2>")
         details.append(table(headers, _order_rows(view, orders), table_id="orders"))
-    if preview is not None:
-        details.append(_preview_section(view, record, preview))
+    if records is not None:
+        details.append(_records_section(view, record, records))
     details.append('<p class="error" id="problem"></p>')
     # A held run offers Send anyway; a finished preview, to apply it or to run a new one.
     if record.status == RunStatus.HELD or (preview is not None and finished):

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from connector.api.html import View, elapsed, esc, page, parse, span, table
+from connector.api.i18n import known
 from connector.check_report import CheckReport, CheckState
+from connector.counters import COUNTER_UNITS, counter_legend
 from connector.runs import RunRecord, RunStatus
 from connector.schedules import ScheduleStatus
 
@@ -36,6 +38,23 @@ def status_word(view: View, status: str) -> str:
     known = status in RunStatus.__members__.values()
     label = view.t(f"status.{status}") if known else status
     return f'<span class="{esc(status)}" data-status="{esc(status)}">{esc(label)}</span>'
+
+
+def counter_word(view: View, label: str) -> str:
+    """A counter's label in the page's language where the catalogue has it, else as the flow names it."""
+    return view.t(f"counter.{label}") if known(f"counter.{label}") else label
+
+
+def counter_label(view: View, flow: str, counter: str) -> str:
+    """What `flow` calls `counter` (images: sent → "to stage", accepted → "staged"), translated."""
+    units = COUNTER_UNITS.get(flow)
+    return counter_word(view, units.label(counter) if units else counter)
+
+
+def legend(view: View, flow: str) -> str:
+    """The one-line legend of `flow`'s counters (counters.py), its labels translated; units stay as written."""
+    text = counter_legend(flow, lambda label: counter_word(view, label))
+    return f'<p class="help legend" id="legend-{esc(flow)}">{esc(view.t("run.legend", text))}</p>'
 
 
 def run_link(view: View, run_id: str) -> str:
@@ -64,9 +83,9 @@ def run_rows(view: View, records: Sequence[RunRecord]) -> list[str]:
     return rows
 
 
-def runs_table(view: View, records: Sequence[RunRecord], table_id: str) -> str:
+def runs_table(view: View, records: Sequence[RunRecord], table_id: str, flow: str = "") -> str:
     headers = [view.t(f"col.{name}") for name in ("run", "trigger", "status", "started", "duration")]
-    headers += [view.t(f"counter.{name}") for name in COUNTERS]
+    headers += [counter_label(view, flow, name) for name in COUNTERS]
     return table(headers, run_rows(view, records), table_id=table_id)
 
 
@@ -177,7 +196,11 @@ def status_page(
     sections = [search_form(view)]
     for health in flows:
         flow = health.flow
-        runs = runs_table(view, health.runs, f"runs-{flow}") if health.runs else f"<p>{esc(view.t('run.none'))}</p>"
+        runs = (
+            runs_table(view, health.runs, f"runs-{flow}", flow) + legend(view, flow)
+            if health.runs
+            else f"<p>{esc(view.t('run.none'))}</p>"
+        )
         sections.append(
             f'<section id="flow-{esc(flow)}"><h2>{esc(flow)}</h2>{_health(view, health, moment)}'
             f'<p><a class="button" id="export-{esc(flow)}" href="{esc(view.links.url(f"/exports/{flow}"))}">'
@@ -186,7 +209,6 @@ def status_page(
             f"{esc(view.t('run.history'))}</a></p>{runs}</section>"
         )
     sections += [
-        f'<p class="help" id="legend">{esc(view.t("status.legend"))}</p>',
         _schedules_section(view, schedules),
         _check_section(view, check),
     ]
@@ -220,7 +242,11 @@ def history_page(
             f'<a class="button secondary" id="older" href="{esc(view.links.url("/runs", **filters, cursor=after))}">'
             f"{esc(view.t('history.older'))}</a>"
         )
-    runs = runs_table(view, records, f"runs-{flow}") if records else f"<p>{esc(view.t('run.none'))}</p>"
+    runs = (
+        runs_table(view, records, f"runs-{flow}", flow) + legend(view, flow)
+        if records
+        else f"<p>{esc(view.t('run.none'))}</p>"
+    )
     body = (
         f"<h1>{esc(view.t('run.history'))}: {esc(flow)}</h1>{form}{runs}<p>{' '.join(paging)}</p>"
         f"<p>{view.links.link(view.t('run.back'), '/')}</p>"
