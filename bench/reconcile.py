@@ -1,6 +1,6 @@
 """The reconciliation scenario: after the exports, LNB matches Fastmag; reconcile reads both sides and compares.
 
-Its fewest calls: the inventory in one call, products and retailers one page each per `page_size` records they
+Its fewest calls: the inventory in one call, fabrics, products and retailers one page each per `page_size` records they
 hold in LNB (prices are not reconciled by default: `reconcile.price_models` is 0); in Fastmag, the stock, products,
 customers and addresses queries. Nothing is sent: a clean export leaves no drift.
 """
@@ -27,6 +27,6 @@ def scenarios() -> list[Scenario]:
             "reconcile",
             "schedule_reconcile",
             prepare=_read_everything,
-            note="stock, products and retailers read back and compared; prices off",
+            note="stock, fabrics, products and retailers read back and compared; prices off",
         )
     ]

@@ -105,7 +105,7 @@ class StackControl:
     def lnb_held(self) -> dict[str, int]:
         """Records LNB holds per paginated list the reconciliation reads."""
         lnb = self.stack.lnb
-        return {"products": len(lnb.products), "retailers": len(lnb.retailers)}
+        return {"fabrics": len(lnb.fabrics), "products": len(lnb.products), "retailers": len(lnb.retailers)}
 
     def page_size(self) -> int:
         return int(self.stack.lnb.page_size)

@@ -82,6 +82,7 @@ _NORMALISED_READS = frozenset(
         "get_retailer",
         "list_prices",
         "list_prices_by_size",
+        "list_fabrics",
         "list_inventory",
         "get_inventory_ean",
         "get_inventory_sku",

@@ -62,15 +62,57 @@ def test_every_queue_has_a_depth_alarm(template: dict[str, Any]) -> None:
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-def test_every_function_has_errors_and_throttles_alarms(template: dict[str, Any]) -> None:
+# A metric-math alarm reads at most 10 metrics (a hard CloudWatch limit): a group beyond that is refused at deploy.
+MAX_METRICS_PER_ALARM = 10
+
+
+def _lambda(metric: str) -> tuple[str, str]:
+    return ("AWS/Lambda", metric)
+
+
+def _function_alarms(template: dict[str, Any], metric: str) -> dict[str, list[str]]:
+    """Alarms on the Lambda `metric` → the functions they read (by logical id), each alarm a sum over them."""
+    found: dict[str, list[str]] = {}
+    for name, alarm in _alarms(template).items():
+        if _metric(alarm) == _lambda(metric):  # a single-function alarm: what the sums replaced
+            found[name] = [alarm["Dimensions"][0]["Value"]["Ref"]]
+            continue
+        stats = [query["MetricStat"] for query in alarm.get("Metrics", []) if "MetricStat" in query]
+        read = [
+            stat
+            for stat in stats
+            if (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("AWS/Lambda", metric)
+        ]
+        if read:
+            found[name] = [stat["Metric"]["Dimensions"][0]["Value"]["Ref"] for stat in read]
+    return found
+
+
+def test_every_function_is_in_exactly_one_summed_errors_alarm_and_one_throttles_alarm(
+    template: dict[str, Any],
+) -> None:
     functions = set(resources_of_type(template, "AWS::Serverless::Function"))
     for metric in ("Errors", "Throttles"):
-        watched = {
-            alarm["Dimensions"][0]["Value"]["Ref"]
-            for alarm in _alarms(template).values()
-            if _metric(alarm) == ("AWS/Lambda", metric)
-        }
-        assert watched == functions, metric
+        alarms = _function_alarms(template, metric)
+        read = [function for functions_read in alarms.values() for function in functions_read]
+        assert sorted(read) == sorted(functions), metric  # every function, none twice
+        assert len(alarms) == 2, alarms  # the flow functions and the API's, not one alarm per function
+        for name, functions_read in alarms.items():
+            alarm = _alarms(template)[name]
+            assert len(functions_read) <= MAX_METRICS_PER_ALARM, name
+            (watched,) = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
+            assert watched["Expression"] == "SUM(METRICS())", name
+            stats = [query for query in alarm["Metrics"] if "MetricStat" in query]
+            assert len(stats) == len(alarm["Metrics"]) - 1, name  # METRICS() sums every one of them
+            assert {(query["MetricStat"]["Period"], query["MetricStat"]["Stat"]) for query in stats} == {(300, "Sum")}
+            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold"), name
+            assert alarm["TreatMissingData"] == "notBreaching", name
+            assert {query["Label"] for query in stats} == set(functions_read), name  # the graph names the function
+
+
+def test_the_template_expands_without_fn_foreach() -> None:
+    """samtranslator, checkov and the sandbox's template readers do not expand Fn::ForEach."""
+    assert "Fn::ForEach" not in (ROOT / "template.yaml").read_text(encoding="utf-8")
 
 
 def test_stock_staleness_alarm_breaches_when_no_stock_run_pushed(template: dict[str, Any]) -> None:
@@ -111,6 +153,7 @@ PAGES = {
     ("/runs/{run_id}", "get"),
     ("/orders/{reference}", "get"),
     ("/readiness/{run_id}", "get"),
+    ("/reconcile/{run_id}", "get"),
 }
 
 

@@ -55,7 +55,7 @@ def test_after_a_clean_export_reconcile_reports_zero_drift(exported: LocalStack)
     assert record["status"] == "succeeded", record
     assert record["counters"]["drift"] == 0, drifted(report)
     summary = report[0]["summary"]
-    assert set(summary) == {"stock", "products", "retailers", "prices"}
+    assert set(summary) == {"stock", "fabrics", "products", "retailers", "prices", "prices_by_size"}
     assert all(counts["equal"] > 0 for counts in summary.values()), summary
     assert exported.lnb.items_sent() == 0
 
@@ -108,6 +108,32 @@ def test_each_hand_edit_is_reported_once_with_old_and_new_then_repaired_exactly(
 
     again, report = reconcile(exported)
     assert again["counters"]["drift"] == 0, drifted(report)
+
+
+def test_a_fabric_and_a_price_by_size_edited_by_hand_are_reported_and_repaired(exported: LocalStack) -> None:
+    lnb = exported.lnb
+    code, fabric = next(iter(sorted(lnb.fabrics.items())))
+    held_name = fabric["color_name"]
+    fabric["color_name"] = "Edited by hand"
+    size_key, size_price = next(iter(sorted(lnb.prices_by_size.items())))
+    size_price["wholesale_price"] = float(size_price["wholesale_price"]) + 2
+    record, report = reconcile(exported)
+    found = drifted(report)
+    assert record["counters"]["drift"] == 2, found
+    assert found[("fabrics", code)]["changes"] == {"color_name": {"old": "Edited by hand", "new": held_name}}
+    ((where, line),) = [(where, line) for where, line in found.items() if where[0] == "prices_by_size"]
+    assert list(line["changes"]) == ["wholesale_price"]
+    assert where[1].endswith(f"|{size_price['size_name']}")
+
+    repaired, _ = reconcile(exported, repair=True)
+    assert repaired["status"] == "succeeded", repaired
+    sent = Counter(request.path for request in lnb.data_calls() if request.method == "POST")
+    assert sent == {"/multi/fabrics": 1, "/multi/prices_by_size": 1}
+    assert lnb.items_sent() == 2
+    assert lnb.fabrics[code]["color_name"] == held_name
+    again, report = reconcile(exported)
+    assert again["counters"]["drift"] == 0, drifted(report)
+    assert size_key in lnb.prices_by_size
 
 
 def test_after_a_repair_the_delta_runs_send_nothing(exported: LocalStack) -> None:

@@ -74,11 +74,15 @@ class PreviewStore:
         return key
 
     def read(self, run_id: str) -> Iterator[dict[str, Any]]:
-        answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))
+        return self.read_key(self.key(run_id))
+
+    def read_key(self, key: str) -> Iterator[dict[str, Any]]:
+        """The lines stored at `key` (a run record's pointer to its preview or report)."""
+        answer = self._s3.get_object(Bucket=self._bucket, Key=key)
         written = int(answer.get("Metadata", {}).get("format", "1"))  # previews before the version: format 1
         if written > PREVIEW_FORMAT:
             raise ConnectorError(
-                f"preview {run_id} has format {written}, this connector reads up to {PREVIEW_FORMAT}: run a new preview"
+                f"preview {key} has format {written}, this connector reads up to {PREVIEW_FORMAT}: run a new preview"
             )
         body = answer["Body"].read()
         for line in gzip.decompress(body).decode().splitlines():

@@ -54,6 +54,7 @@ class Run:
         self.preview_bases: dict[str, str] = {}  # resource → version of the snapshot its preview was diffed with
         self.skipped_items: list[dict[str, str]] = []
         self.checks: dict[str, int] = {}  # a report's problems per check (the readiness flow)
+        self.report_key: str | None = None  # where a reconcile stored its drift report
         self._store = store
         self._on_progress = on_progress
         self._last_flush = time.monotonic()

@@ -142,6 +142,7 @@ def execute(
         preview_key=preview_key,
         preview_base=run.preview_base,
         task_log_key=task_log_key,
+        report_key=run.report_key,
     )
     return _finish(store, record)
 

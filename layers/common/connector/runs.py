@@ -64,6 +64,7 @@ class RunRecord(BaseModel):
         default_factory=dict, description="caveat → how many items sent or kept with it (not errors)"
     )
     task_log_key: str | None = Field(default=None, description="where its record outcomes are (task_log.py)")
+    report_key: str | None = Field(default=None, description="reconcile: where its drift report is (its page reads it)")
     message: str | None = None
     preview_key: str | None = None
     preview_base: str | None = None

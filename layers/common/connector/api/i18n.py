@@ -208,6 +208,35 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "preview.all": ("all", "tous"),
     "preview.no_old": ("(old value not known)", "(ancienne valeur inconnue)"),
     "when.at": ("{0} at {1}", "{0} à {1}"),
+    # --- The reconcile report page (api/reconcile_page.py) ---
+    "reconcile.title": ("Reconcile report {0}", "Rapport de rapprochement {0}"),
+    "reconcile.resource": ("Resource", "Ressource"),
+    "reconcile.missing": ("Missing in Le New Black", "Absent de Le New Black"),
+    "reconcile.different": ("Different in Le New Black", "Différent dans Le New Black"),
+    "reconcile.unknown": ("Unknown to Fastmag (kept)", "Inconnu de Fastmag (conservé)"),
+    "reconcile.equal": ("Equal", "Identiques"),
+    "reconcile.shown": ("shown", "affichée"),
+    "reconcile.key": ("Key", "Clé"),
+    "reconcile.drift": ("Drift", "Écart"),
+    "reconcile.field": ("Field", "Champ"),
+    "reconcile.old": ("In Le New Black", "Dans Le New Black"),
+    "reconcile.new": ("From Fastmag", "Depuis Fastmag"),
+    "reconcile.none": (
+        "No drift: Le New Black holds what Fastmag would send.",
+        "Aucun écart : Le New Black contient ce que Fastmag enverrait.",
+    ),
+    "reconcile.range": ("Records {0}–{1} of {2}.", "Enregistrements {0} à {1} sur {2}."),
+    "reconcile.next": ("Next page", "Page suivante"),
+    "reconcile.csv": ("Download (CSV)", "Télécharger (CSV)"),
+    "reconcile.all": ("every resource", "toutes les ressources"),
+    "reconcile.run": ("The reconcile run", "L'exécution du rapprochement"),
+    "reconcile.repair": ("Repair (preview first)", "Réparer (aperçu d'abord)"),
+    "reconcile.repair.help": (
+        "Reconciles again and shows exactly what a repair would send; nothing is sent until you confirm on its page. "
+        "Records unknown to Fastmag are never deleted.",
+        "Rapproche à nouveau et montre exactement ce qu'une réparation enverrait ; rien ne part avant votre "
+        "confirmation sur sa page. Les enregistrements inconnus de Fastmag ne sont jamais supprimés.",
+    ),
 }
 
 _DAYS: dict[Language, tuple[str, ...]] = {

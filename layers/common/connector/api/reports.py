@@ -12,12 +12,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from connector import runs as run_records
-from connector.api.html import Links
+from connector.api.html import Links, View
 from connector.api.resolver import (
     html_response,
     page_caller,
     problem,
     request_links,
+    request_view,
     wants_html,
 )
 from connector.api.security import page_headers
@@ -92,6 +93,61 @@ def _readiness_report(
         "next_offset": page.next_offset,
     }
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, body)
+
+
+# --- Reconcile report -----------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/reconcile/<run_id>",
+    summary="A reconcile run's drift report: counts per resource, records grouped by resource (paged), old → new; "
+    "`format=csv` downloads it all",
+)
+def get_reconcile_report(
+    run_id: str,
+    resource: Annotated[str | None, Query(description="only this resource's records", max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    format: Annotated[str | None, Query(description="csv: the whole report (or resource) as CSV")] = None,
+) -> Response[Any]:
+    caller = page_caller()
+    if isinstance(caller, Response):
+        return caller
+    return _reconcile_report(run_id, resource, offset, limit, view=request_view(caller), csv=format == "csv")
+
+
+def _reconcile_report(
+    run_id: str, resource: str | None, offset: int, limit: int, *, view: View, csv: bool
+) -> Response[Any]:
+    from connector.api import reconcile_page as pages
+
+    services = api_services_for()
+    record = services.runs.get(run_id)
+    if record is None or record.report_key is None:
+        return problem(HTTPStatus.NOT_FOUND, f"no reconcile report for run {run_id} (not a reconcile, or not finished)")
+    try:
+        report = list(services.previews.read_key(record.report_key))
+    except services.s3.exceptions.NoSuchKey:
+        return problem(HTTPStatus.NOT_FOUND, f"the report of run {run_id} expired")
+    resources = pages.summary_of(report)
+    if resource is not None and resource not in resources:
+        return problem(HTTPStatus.BAD_REQUEST, f"unknown resource {resource!r}; resources: {', '.join(resources)}")
+    if csv:
+        headers = {**page_headers(), "Content-Disposition": f'attachment; filename="reconcile-{run_id}.csv"'}
+        body = pages.to_csv(pages.drifted(report, resource))
+        return Response(HTTPStatus.OK, "text/csv; charset=utf-8", body, headers=headers)
+    shown = pages.report_page(report, resource, offset, limit)
+    if wants_html():
+        return html_response(pages.reconcile_page(view, record, shown, resource))
+    answer = {
+        "run_id": run_id,
+        "status": record.status,
+        "summary": shown.summary,
+        "items": shown.lines,
+        "total": shown.total,
+        "next_offset": shown.next_offset,
+    }
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, answer)
 
 
 # --- Task logs and key history (what each record became; one key across runs) --------------------------------

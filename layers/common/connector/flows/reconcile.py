@@ -1,11 +1,12 @@
 """Reconcile: does Le New Black hold what the connector would send from Fastmag now? Report, and on request repair.
 
-read LNB (inventory in one call; products and retailers page by page; prices one variant per call, for a sample
-of `reconcile.price_models` models, none by default) → compute what each flow would send now (the flows' own
-read and map functions) → compare each record through its resource's projection (reconcile_projections.py) →
-report per resource: missing in LNB, different (field by field, old → new), unknown to Fastmag (reported, never
-deleted) → with `repair`: send exactly the missing and different records, and set the snapshot entry of every
-key found equal or repaired to the digest the flow itself keeps, so the next delta runs start from the truth.
+read LNB (inventory in one call; fabrics, products and retailers page by page; prices, and prices by size when
+`prices.by_size` is on, one variant per call, for a sample of `reconcile.price_models` models, none by default)
+→ compute what each flow would send now (the flows' own read and map functions) → compare each record through its
+resource's projection (reconcile_projections.py) → report per resource: missing in LNB, different (field by field,
+old → new), unknown to Fastmag (reported, never deleted) → with `repair`: send exactly the missing and different
+records, and set the snapshot entry of every key found equal or repaired to the digest the flow itself keeps, so
+the next delta runs start from the truth.
 
 A repair takes the lock of every flow it may write for (waiting up to `reconcile.lock_wait_seconds` for a run
 in progress) before it reads anything, so what it compares is what it repairs. It honours `preview`: the
@@ -30,7 +31,7 @@ from connector.flows.customers import RefusedBuyers, map_retailers
 from connector.flows.incoming_stock import incoming_stock
 from connector.flows.prices import map_prices, tariffs_to_read
 from connector.flows.products import map_products
-from connector.flows.reconcile_projections import PRICES, PRODUCTS, RETAILERS, STOCK, Change, Projection
+from connector.flows.reconcile_projections import FABRICS, PRICES, PRODUCTS, RETAILERS, STOCK, Change, Projection
 from connector.flows.stock import RESOURCES as STOCK_RESOURCES
 from connector.flows.stock import available_to_sell, fingerprint, stock_payload
 from connector.flows.sync import SNAPSHOT_SAVE_SECONDS, Outgoing, check_preview_still_holds, preview_items
@@ -42,6 +43,11 @@ from connector.state import Snapshot
 
 LOCK_POLL_SECONDS = 1.0
 REPORT_SUFFIX = ".reconcile"  # the report is stored as previews/<run_id>.reconcile.jsonl.gz
+
+
+def report_name(run_id: str) -> str:
+    """The name the preview store keeps a run's drift report under (its run record's `report_key` points to it)."""
+    return f"{run_id}{REPORT_SUFFIX}"
 
 
 class LockWaitExpired(ConnectorError):
@@ -129,9 +135,13 @@ def expected_stock(ctx: FlowContext) -> dict[str, Outgoing]:
     return expected
 
 
-def expected_products(catalogue: list[ProductRow], ctx: FlowContext) -> dict[str, Outgoing]:
-    products = map_products(catalogue, ctx.settings).products
-    return {model: Outgoing(model, payload) for model, payload in products.items()}
+def expected_catalogue(catalogue: list[ProductRow], ctx: FlowContext) -> dict[str, dict[str, Outgoing]]:
+    """The products and the fabrics they point to, as the products flow maps them (fabrics keyed by code)."""
+    export = map_products(catalogue, ctx.settings)
+    return {
+        "products": {model: Outgoing(model, payload) for model, payload in export.products.items()},
+        "fabrics": {code: Outgoing(code, payload) for code, payload in export.fabrics.items()},
+    }
 
 
 def expected_retailers(ctx: FlowContext, snapshot: Snapshot) -> dict[str, Outgoing]:
@@ -145,29 +155,40 @@ def expected_retailers(ctx: FlowContext, snapshot: Snapshot) -> dict[str, Outgoi
     }
 
 
-def expected_prices(catalogue: list[ProductRow], ctx: FlowContext) -> dict[str, Outgoing]:
+def expected_prices(catalogue: list[ProductRow], ctx: FlowContext) -> dict[str, dict[str, Outgoing]]:
+    """The variant prices and the prices by size, as the prices flow maps them."""
     price_rows = ctx.reads.price_rows(tariffs_to_read(ctx.settings))
-    prices = map_prices(catalogue, price_rows, ctx.settings).prices
-    return {key: Outgoing(key, payload) for key, payload in prices.items()}
+    export = map_prices(catalogue, price_rows, ctx.settings)
+    return {
+        name: {key: Outgoing(key, payload) for key, payload in payloads.items()}
+        for name, payloads in (("prices", export.prices), ("prices_by_size", export.prices_by_size))
+    }
 
 
-def price_sample(expected: Mapping[str, Outgoing], size: int, seed: str) -> dict[str, Outgoing]:
-    """The expected prices of `size` models drawn at random (seeded by the run: over runs, every model's turn
-    comes), or all of them when there are fewer."""
-    models = sorted({str(item.payload["product_model"]) for item in expected.values()})
+def price_sample(
+    expected: Mapping[str, Mapping[str, Outgoing]], size: int, seed: str
+) -> dict[str, dict[str, Outgoing]]:
+    """The expected prices (variant and by size alike) of `size` models drawn at random (seeded by the run: over
+    runs, every model's turn comes), or all of them when there are fewer."""
+    models = sorted({str(item.payload["product_model"]) for items in expected.values() for item in items.values()})
     # A sample of models to compare, not a secret: a seeded pseudo-random generator is what it needs.
     sampler = random.Random(seed)  # noqa: S311  # nosec B311
     chosen = set(models if size >= len(models) else sampler.sample(models, size))
-    return {key: item for key, item in expected.items() if item.payload["product_model"] in chosen}
+    return {
+        name: {key: item for key, item in items.items() if item.payload["product_model"] in chosen}
+        for name, items in expected.items()
+    }
 
 
-def held_prices(lnb: LeNewBlackReads, expected: Mapping[str, Outgoing]) -> dict[str, Row]:
-    """LNB's prices of the expected variants: one call per model and fabric code, the fewest the API allows."""
+def held_prices(lnb: LeNewBlackReads, expected: Mapping[str, Outgoing], *, by_size: bool = False) -> dict[str, Row]:
+    """LNB's prices (or prices by size) of the expected variants: one call per model and fabric code, the fewest
+    the API allows."""
     variants = sorted(
         {(str(item.payload["product_model"]), str(item.payload["fabric_code"])) for item in expected.values()}
     )
-    rows = (row for model, code in variants for row in lnb.reconcile_variant_prices(model, code))
-    return _keyed(rows, "price_list_code", "product_model", "fabric_code")
+    rows = (row for model, code in variants for row in lnb.reconcile_variant_prices(model, code, by_size=by_size))
+    key = ("price_list_code", "product_model", "fabric_code", *(("size_name",) if by_size else ()))
+    return _keyed(rows, *key)
 
 
 # --- the run ----------------------------------------------------------------------------------------------------
@@ -177,11 +198,15 @@ def resources(ctx: FlowContext) -> list[Resource]:
     stock_resource = STOCK_RESOURCES[ctx.settings.stock.key]
     chosen = [
         Resource("stock", "stock", f"stock-{ctx.settings.stock.key}", stock_resource, STOCK),
+        # Before the products: a repair sends a missing fabric before the product that points to it.
+        Resource("fabrics", "products", "products-fabrics", "fabrics", FABRICS),
         Resource("products", "products", "products", "products", PRODUCTS),
         Resource("retailers", "customers", CUSTOMERS_SNAPSHOT, "retailers", RETAILERS),
     ]
     if ctx.settings.reconcile.price_models:
         chosen.append(Resource("prices", "prices", "prices", "prices", PRICES))
+        if ctx.settings.prices.by_size:  # LNB reads prices by size only on accounts with the option
+            chosen.append(Resource("prices_by_size", "prices", "prices", "prices_by_size", PRICES))
     return chosen
 
 
@@ -189,25 +214,32 @@ def reconcile(ctx: FlowContext, chosen: list[Resource]) -> list[Findings]:
     """Read both sides of each resource and compare them."""
     lnb = LeNewBlackReads(ctx.lnb)
     settings = ctx.settings
-    needs_catalogue = any(resource.name in {"products", "prices"} for resource in chosen)
-    catalogue = ctx.reads.catalogue_rows() if needs_catalogue else []
+    names = {resource.name for resource in chosen}
+    catalogue = ctx.reads.catalogue_rows() if names & {"fabrics", "products", "prices"} else []
+    products = expected_catalogue(catalogue, ctx) if names & {"fabrics", "products"} else {}
+    prices = (
+        price_sample(expected_prices(catalogue, ctx), settings.reconcile.price_models, ctx.run.run_id)
+        if "prices" in names
+        else {}
+    )
     found: list[Findings] = []
     for resource in chosen:
         match resource.name:
             case "stock":
                 held = _keyed(lnb.reconcile_inventory(), "ean13" if settings.stock.key == "ean13" else "sku")
                 expected = expected_stock(ctx)
+            case "fabrics":
+                held = _keyed((row for page in lnb.reconcile_fabric_pages() for row in page), "code")
+                expected = products["fabrics"]
             case "products":
                 held = _keyed((row for page in lnb.reconcile_product_pages() for row in page), "model")
-                expected = expected_products(catalogue, ctx)
+                expected = products["products"]
             case "retailers":
                 held = _keyed((row for page in lnb.reconcile_retailer_pages() for row in page), "reference")
                 expected = expected_retailers(ctx, ctx.snapshots.load(resource.snapshot))
             case _:
-                expected = price_sample(
-                    expected_prices(catalogue, ctx), settings.reconcile.price_models, ctx.run.run_id
-                )
-                held = held_prices(lnb, expected)
+                expected = prices[resource.name]
+                held = held_prices(lnb, expected, by_size=resource.name == "prices_by_size")
         ctx.run.count("read", len(held))
         found.append(compare(resource, expected, held))
     return found
@@ -351,5 +383,5 @@ def _reconcile_and_report(ctx: FlowContext, chosen: list[Resource]) -> list[Find
         _log(findings)
         ctx.run.count("unchanged", len(findings.equal))
         ctx.run.count("drift", findings.drift)
-    ctx.services.previews.write(f"{ctx.run.run_id}{REPORT_SUFFIX}", report_lines(found))
+    ctx.run.report_key = ctx.services.previews.write(report_name(ctx.run.run_id), report_lines(found))
     return found

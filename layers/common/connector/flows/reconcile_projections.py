@@ -161,13 +161,15 @@ class Projection:
         return changes
 
 
-# --- the four reconciled resources ------------------------------------------------------------------------------
+# --- the reconciled resources (prices by size compare as prices: same fields, one size each) -------------------------
 
 STOCK = Projection(
     integers=("in_stock", "incoming_stock"),
     text=("incoming_stock_date",),
     zero_when_absent=frozenset({"incoming_stock"}),
 )
+
+FABRICS = Projection(text=("name", "material_code", "color_code", "color_name"))
 
 _SKU = Projection(text=("ean13", "sku"))
 _VARIANT = Projection(

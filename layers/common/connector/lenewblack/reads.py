@@ -3,9 +3,9 @@
 Readiness reads typed lists: each is one paginated list (500 per page, a bare array), so a whole account costs a
 call per 500 rows; the product list already carries every variant with its image slots and category names, which
 saves a call per product colour. Reconciliation reads LNB's current state as LNB answers it: inventory whole in
-one call, products and retailers page by page, prices one model and fabric code per call (the only way the API
-offers); comparing those rows with what the connector sends is the comparison projections' job
-(flows/reconcile_projections.py), never the client's.
+one call, fabrics, products and retailers page by page, prices (and prices by size) one model and fabric code per
+call (the only way the API offers); comparing those rows with what the connector sends is the comparison
+projections' job (flows/reconcile_projections.py), never the client's.
 """
 
 from __future__ import annotations
@@ -112,10 +112,16 @@ class LeNewBlackReads:
         """Retailers with their addresses and buyers (`GET /retailers`), a page at a time."""
         return self._client.iter_pages("/retailers")
 
-    def reconcile_variant_prices(self, model: str, fabric_code: str) -> list[Row]:
-        """The prices of one variant in every price list (`GET /prices?product_model=&fabric_code=`)."""
-        body = self._client.get("/prices", {"product_model": model, "fabric_code": fabric_code})
-        return _rows(body, "/prices")
+    def reconcile_fabric_pages(self) -> Iterator[list[Row]]:
+        """Fabrics (colour × material; `GET /fabrics`), a page at a time."""
+        return self._client.iter_pages("/fabrics")
+
+    def reconcile_variant_prices(self, model: str, fabric_code: str, *, by_size: bool = False) -> list[Row]:
+        """The prices of one variant in every price list (`GET /prices?product_model=&fabric_code=`), or its
+        prices per size (`GET /prices_by_size?…`, same parameters)."""
+        path = "/prices_by_size" if by_size else "/prices"
+        body = self._client.get(path, {"product_model": model, "fabric_code": fabric_code})
+        return _rows(body, path)
 
 
 def _rows(body: Any, path: str) -> list[Row]:
