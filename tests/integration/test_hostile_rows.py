@@ -60,8 +60,14 @@ def insert_garbage(stack: LocalStack, flow: str) -> None:
             (reference, value),
         )
         for store in ("CENTRAL", "WEB"):
-            execute("INSERT INTO stock VALUES (?, ?, ?, ?, ?, 1)", (reference, value, value, store, value))
-            execute("INSERT INTO stock VALUES (?, 'NOIR', 'M', ?, ?, 1)", (reference, store, value))
+            execute(
+                "INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES (?, ?, ?, ?, ?, 1)",
+                (reference, value, value, store, value),
+            )
+            execute(
+                "INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES (?, 'NOIR', 'M', ?, ?, 1)",
+                (reference, store, value),
+            )
         for tariff in ("GROS", "PVC"):
             execute("INSERT INTO tarifs VALUES (?, ?, ?, ?, ?)", (reference, tariff, value, value, value))
             execute("INSERT INTO tarifs VALUES (?, ?, '', '', ?)", (reference, tariff, value))
