@@ -55,6 +55,16 @@ def task_log() -> Iterator[TaskLog]:
         logger.registered_handler.setStream(previous)
 
 
+# --- scheduling over xdist workers (make pytest: -n 2 --dist loadfile --no-loadscope-reorder) ---------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`long_running` tests first: xdist hands out the files in collection order (without its reordering, which put
+    the files of fewest tests, the 5 000-file export among them, last), so no worker is left running one alone at
+    the end while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 # --- hypothesis example counts (tests/properties.py) ---------------------------------------------------------
 
 _SESSION_START = time.time()

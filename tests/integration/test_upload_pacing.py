@@ -3,6 +3,8 @@ code, paced as the template's event source mapping paces them, never more upload
 
 from __future__ import annotations
 
+import pytest
+
 from connector.runs import RunStore
 from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
@@ -13,10 +15,13 @@ from tests.integration.test_products import export
 FILES = 5000
 
 
+@pytest.mark.long_running
 def test_a_5000_file_export_never_has_more_uploads_in_flight_than_upload_concurrency() -> None:
     concurrency = upload_pacing(load_template()).max_concurrency  # UploadConcurrency's default
-    # Some 2.8 exported colours per model, 8 photos each: over 5 000 files of a few hundred bytes.
-    with LocalStack(build_seed(models=240, bad_rows=False), settings_document=NO_WAIT) as stack:
+    # Some 2.8 exported colours per model, 8 photos each: over 5 000 files of a few hundred bytes. Some 30 000 AWS
+    # calls: moto answers them in this process (the same backends as its server, without HTTP).
+    seed = build_seed(models=240, bad_rows=False)
+    with LocalStack(seed, settings_document=NO_WAIT, aws_in_process=True) as stack:
         stack.fastmag.switches.photos_per_colour = 8
         export(stack, "products")
         result = export(stack, "images")
