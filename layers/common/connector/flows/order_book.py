@@ -4,7 +4,7 @@ the line, together, so the orders flow reads as its steps."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -65,10 +65,9 @@ class OrderBook:
 
     # --- reading ------------------------------------------------------------------------------------------------
 
-    def open(self, reference: str) -> LedgerEntry:
-        if self._writes:
-            return self._ledger.open(reference, self._run.run_id)
-        return self._ledger.get(reference) or LedgerEntry(reference=reference, status=LedgerStatus.PENDING)
+    def open(self, references: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The entries of the orders read (one BatchGetItem per 100); a new order's is created by its first move."""
+        return self._ledger.open_all(references)
 
     def in_progress(self) -> list[LedgerEntry]:
         """Entries the connector still works on, whatever the order's LNB status now (blocked, sent, validated)."""

@@ -239,7 +239,7 @@ def run(ctx: FlowContext) -> None:
     book = OrderBook.for_run(ctx)
     orders = _read_orders(ctx, book)
     ctx.run.count("read", len(orders))
-    entries = {order.reference: book.open(order.reference) for order in orders}
+    entries = book.open(order.reference for order in orders)
     orders = _after_cutoff(ctx, book, orders, entries)
     checked = _validate(ctx, [o for o in orders if entries[o.reference].status != LedgerStatus.EXPORTED])
     if ctx.run.preview:
