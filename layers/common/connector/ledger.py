@@ -11,6 +11,9 @@ its lease) can never both move an order, and no step reads the item again to tri
     sent ─otherwise→ blocked (stuck: an operator resolves it)     blocked ─gone from LNB→ abandoned
     pending/validated/blocked (no write may exist) ─before the go-live cut-off→ ignored (for good)
 
+A run opens the waiting orders' entries with one BatchGetItem per 100 (`open_all`); an order without one is
+created by its first transition, conditional on no item existing, so a new order costs no call of its own.
+
 `write_may_exist` is set from the claim until the outcome is known: such an order is never claimed again
 except by an automatic resend that meets every rule, or by an operator.
 """
