@@ -79,6 +79,10 @@ def _flow_expectations(flow: str) -> list[tuple[Request, bool]]:
         (item("DeleteItem", f"LOCK#{other}"), False),
         # The order ledger: read and updated by the orders flow only, never written whole nor deleted.
         (item("GetItem", "ORDER#x"), orders),
+        # The waiting orders' entries opened in one BatchGetItem, their leading keys checked like GetItem's.
+        (Request("dynamodb:BatchGetItem", TABLE_ARN, {"dynamodb:LeadingKeys": ["ORDER#x", "ORDER#y"]}), orders),
+        (Request("dynamodb:BatchGetItem", TABLE_ARN, {"dynamodb:LeadingKeys": ["ORDER#x", "RUN#y"]}), False),
+        (Request("dynamodb:BatchGetItem", TABLE_ARN), False),
         (item("UpdateItem", "ORDER#x"), orders),
         (item("PutItem", "ORDER#x"), False),
         (item("DeleteItem", "ORDER#x"), False),

@@ -20,6 +20,14 @@ from tests.conftest import TaskLog
 INVOICING, CLOSED, BLOCKED = "invoicing", "closed", "blocked"
 
 
+@pytest.fixture(params=[1, 4], ids=["fastmag-serial", "fastmag-4"])
+def writes_at(request: pytest.FixtureRequest, stack: LocalStack) -> int:
+    """Fastmag writes serial (the default) and four at once: each order still arrives once."""
+    concurrency: int = request.param
+    stack.configure({"orders": {"fastmag_concurrency": concurrency}})
+    return concurrency
+
+
 def pull(stack: LocalStack, **fields: Any) -> dict[str, Any]:
     """One scheduled tick; each call is a new tick (no scheduled time: its own run id) unless the test names one."""
     event = stack.event("schedule_orders", **{"execution_id": None, "scheduled_time": None, **fields})
@@ -39,6 +47,7 @@ def ledger(stack: LocalStack) -> OrderLedger:
     return OrderLedger(stack.table)
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_invoicing_orders_arrive_once_with_customer_lines_and_quantities(stack: LocalStack) -> None:
     references = seeded_references(stack)
     assert len(references) >= 5
@@ -108,6 +117,7 @@ FAULTS: dict[str, Callable[[LocalStack, pytest.MonkeyPatch], None]] = {
 }
 
 
+@pytest.mark.usefixtures("writes_at")
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_matrix_one_copy_per_order_and_every_order_ends_exported(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch, fault: str
@@ -189,6 +199,7 @@ def test_fastmag_refusal_keeps_the_order_pending_and_raises_an_alarm_after_n_run
     assert fastmag_copies(stack) == Counter(dict.fromkeys(references, 1))
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_overlapping_runs_never_export_an_order_twice(stack: LocalStack) -> None:
     references = seeded_references(stack)
     stack.fastmag.faults.latency_seconds = 0.05

@@ -156,6 +156,14 @@ def gated(stack: LocalStack) -> Iterator[Callable[[str, str], Gate]]:
     stack.lnb.before_handling = None
 
 
+@pytest.fixture(params=[1, 4], ids=["fastmag-serial", "fastmag-4"])
+def writes_at(request: pytest.FixtureRequest, stack: LocalStack) -> int:
+    """Every orders interleaving holds with Fastmag writes serial (the default) and at the highest concurrency."""
+    concurrency: int = request.param
+    stack.configure({"orders": {"fastmag_concurrency": concurrency}})
+    return concurrency
+
+
 def tick_event(stack: LocalStack, flow: str, when: str, delivery: str, attempt: int = 1) -> dict[str, Any]:
     """A scheduled tick as Scheduler delivers it: the same schedule and time for every delivery of the tick."""
     name = {"orders": "schedule_orders", "stock": "schedule_stock"}[flow]
@@ -179,6 +187,7 @@ def invoicing(stack: LocalStack) -> set[str]:
     return {reference for reference, order in stack.lnb.orders.items() if order["status"] == "invoicing"}
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_a_tick_delivered_twice_at_once_is_one_run_and_the_record_stays_the_first_deliverys(
     stack: LocalStack, pacers: Pacers, gated: Callable[[str, str], Gate], task_log: TaskLog
 ) -> None:
@@ -222,6 +231,7 @@ def test_a_duplicate_of_a_finished_run_answers_it_and_does_not_raise_its_failure
     assert stack.fastmag.orders() == []
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_two_ticks_at_once_one_runs_and_the_other_is_refused_by_the_lock(
     stack: LocalStack, pacers: Pacers, gated: Callable[[str, str], Gate]
 ) -> None:
@@ -243,6 +253,7 @@ def test_two_ticks_at_once_one_runs_and_the_other_is_refused_by_the_lock(
     assert max(fastmag_copies(stack).values()) == 1
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_a_renewed_lease_keeps_the_lock_past_its_first_term(
     stack: LocalStack, clock: Clock, pacers: Pacers, gated: Callable[[str, str], Gate]
 ) -> None:
@@ -261,10 +272,14 @@ def test_a_renewed_lease_keeps_the_lock_past_its_first_term(
     assert max(fastmag_copies(stack).values()) == 1
 
 
+@pytest.mark.usefixtures("writes_at")
 def test_a_run_that_lost_its_lease_writes_no_order_while_the_next_run_completes(
     stack: LocalStack, clock: Clock, pacers: Pacers, gated: Callable[[str, str], Gate], task_log: TaskLog
 ) -> None:
     references = invoicing(stack)
+    # One follower: the pipeline has room for one order between its claim and its LNB status move, so the run's
+    # writers (one or four) wait behind the held move and the run is held as a whole after its first write.
+    stack.configure({"lenewblack": {"concurrency": 1}})
     # 1. The first run writes its first order into Fastmag, then is held on that order's LNB status move.
     gate = gated("POST", "/orders/status")
     first = InThread(lambda: pull(stack, TICK, "tick-1"))

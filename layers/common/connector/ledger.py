@@ -11,19 +11,22 @@ its lease) can never both move an order, and no step reads the item again to tri
     sent ─otherwise→ blocked (stuck: an operator resolves it)     blocked ─gone from LNB→ abandoned
     pending/validated/blocked (no write may exist) ─before the go-live cut-off→ ignored (for good)
 
+A run opens the waiting orders' entries with one BatchGetItem per 100 (`open_all`); an order without one is
+created by its first transition, conditional on no item existing, so a new order costs no call of its own.
+
 `write_may_exist` is set from the claim until the outcome is known: such an order is never claimed again
 except by an automatic resend that meets every rule, or by an operator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
 from connector.errors import ConnectorError
 from connector.observability import mask_email, masked, shorten
@@ -37,6 +40,7 @@ HISTORY_LENGTH = 30
 # one (written by a later release, then rolled back) is refused rather than misread.
 LEDGER_FORMAT = 1
 _LOOKUP_PK = "ORDERS#LOOKUP"
+BATCH_GET_KEYS = 100  # DynamoDB's limit of keys in one BatchGetItem
 
 
 def now() -> datetime:
@@ -83,6 +87,19 @@ class LedgerEntry(BaseModel):
     first_seen: str | None = None
     updated_at: str | None = None
     history: list[str] = []
+    # False for an order the ledger has no item for yet: its first transition creates the item.
+    _stored: bool = PrivateAttr(default=True)
+
+    @classmethod
+    def new(cls, reference: str) -> LedgerEntry:
+        """An order seen for the first time: `pending`, stored by its first transition (compare-and-set on absence)."""
+        entry = cls(reference=reference, status=LedgerStatus.PENDING)
+        entry._stored = False
+        return entry
+
+    @property
+    def stored(self) -> bool:
+        return self._stored
 
     @field_validator("format")
     @classmethod
@@ -135,6 +152,23 @@ class OrderLedger:
             return None
         item = self._table.get_item(Key=self._key(reference), ConsistentRead=True).get("Item")
         return LedgerEntry.model_validate(item) if item else None
+
+    def open_all(self, references: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The entries of `references`, read in one BatchGetItem per 100 keys (consistent reads); an order without
+        an item gets `LedgerEntry.new`, created by its first transition, so opening a new order costs no call."""
+        wanted = list(dict.fromkeys(references))
+        keys = [self._key(reference) for reference in wanted if fits_key(reference)]
+        found: dict[str, LedgerEntry] = {}
+        name = self._table.name
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: Any = {name: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}}
+            while request:  # DynamoDB may leave keys unprocessed (throttled, or past 16 MB): asked again
+                answer = self._table.meta.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(name, []):
+                    entry = LedgerEntry.model_validate(item)
+                    found[entry.reference] = entry
+                request = answer.get("UnprocessedKeys") or None
+        return {reference: found.get(reference) or LedgerEntry.new(reference) for reference in wanted}
 
     def open(self, reference: str, run_id: str) -> LedgerEntry:
         """The entry of an order seen in LNB, created `pending` the first time: one call, nothing overwritten."""
@@ -214,11 +248,18 @@ class OrderLedger:
             f"#{name} = :read_{name}" if read else f"(attribute_not_exists(#{name}) OR #{name} = :read_{name})"
             for name, read in (("attempt", entry.attempt), ("revision", entry.revision))
         )
+        condition = f"#status = :read_status AND {attempt} AND {revision}"
+        if not entry.stored:  # a new order: created by this move, unless another run created it first
+            condition = "attribute_not_exists(pk)"
+            names |= {"#format": "format", "#reference": "reference"}
+            values |= {":format": LEDGER_FORMAT, ":reference": entry.reference}
+            sets += ["#format = :format", "#reference = :reference", "first_seen = :now"]
+            del names["#attempt"], values[":read_status"], values[":read_attempt"], values[":read_revision"]
         try:
             answer = self._table.update_item(
                 Key=self._key(entry.reference),
                 UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
-                ConditionExpression=f"#status = :read_status AND {attempt} AND {revision}",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",

@@ -8,6 +8,7 @@ EAN13, a negative stock pushed as 0), counted and listed apart, and the run stil
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -58,6 +59,8 @@ class Run:
         self._store = store
         self._on_progress = on_progress
         self._last_flush = time.monotonic()
+        # The orders flow tallies from its worker threads: a count is a read and a write of the same field.
+        self._tally_lock = threading.RLock()
 
     @property
     def preview(self) -> bool:
@@ -69,8 +72,9 @@ class Run:
         return next(iter(self.preview_bases.values()), None)
 
     def count(self, counter: str, n: int = 1) -> None:
-        setattr(self.counters, counter, getattr(self.counters, counter) + n)
-        self._maybe_flush()
+        with self._tally_lock:
+            setattr(self.counters, counter, getattr(self.counters, counter) + n)
+            self._maybe_flush()
 
     @contextmanager
     def recording(self) -> Iterator[None]:
@@ -80,12 +84,14 @@ class Run:
 
     def problem(self, reason: str, n: int = 1) -> None:
         """A reason that made items fail, for the run's error summary (capped to the first reasons seen)."""
-        _tally(self.reasons, reason, n)
+        with self._tally_lock:
+            _tally(self.reasons, reason, n)
 
     def warning(self, reason: str, n: int = 1) -> None:
         """A caveat on `n` items that were still sent or kept: counted in `warnings`, summarised apart."""
-        self.count("warnings", n)
-        _tally(self.warning_reasons, reason, n)
+        with self._tally_lock:
+            self.count("warnings", n)
+            _tally(self.warning_reasons, reason, n)
 
     def warned(
         self, key: str, reason: str, *, event: str = "record.warning", summary: str | None = None, **fields: Any

@@ -293,6 +293,10 @@ class OrderSettings(_Model):
     `not_before`: the go-live cut-off, an ISO-8601 date-time with its offset. Orders confirmed (else created)
     before it are recorded `ignored` and never written; `null` takes every order. Left out, no orders run writes
     anything (`cutoff_set` is False): an integrator decides, once, what happens to the orders already waiting.
+
+    `fastmag_concurrency`: Fastmag order writes in flight at once (1: one after the other). Raise it only if your
+    Fastmag host allows it: its tolerance of concurrent EDI writes is not on record. LNB status moves and ledger
+    updates run `lenewblack.concurrency` at once behind the writes whatever this is.
     """
 
     missing_ean: Literal["block", "skip_line"] = "block"
@@ -300,6 +304,15 @@ class OrderSettings(_Model):
     alarm_after_failed_runs: Annotated[int, Field(ge=1)] = 3
     resend_settle_seconds: Annotated[float, Field(ge=0)] = 300
     max_auto_resends: Annotated[int, Field(ge=0, le=5)] = 1
+    fastmag_concurrency: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=4,
+            description="Fastmag order writes in flight at once; raise it only if your Fastmag host allows it "
+            "(its tolerance of concurrent EDI writes is not on record)",
+        ),
+    ] = 1
     not_before: AwareDatetime | None = None
 
     @property

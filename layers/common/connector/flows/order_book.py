@@ -4,7 +4,7 @@ the line, together, so the orders flow reads as its steps."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +20,10 @@ from connector.state import digest
 if TYPE_CHECKING:
     from connector.lenewblack.client import LeNewBlackClient
     from connector.run_log import Run
+
+
+# The longest a ledger write takes, as a lease check counts it.
+LEDGER_WRITE_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class OrderBook:
     def _move(self, entry: LedgerEntry, status: LedgerStatus, note: str, **fields: Any) -> LedgerEntry | None:
         if not self._writes:
             return entry
+        # Every worker of the run checks: a run that lost its lease writes nothing more, not even its ledger.
+        self._run.lease.require(LEDGER_WRITE_SECONDS, f"record order {entry.reference}")
         moved = self._ledger.transition(entry, status, note, last_run_id=self._run.run_id, **fields)
         if moved is None:
             self._run.skipped(entry.reference, "changed by another run meanwhile: left to that run")
@@ -59,10 +65,9 @@ class OrderBook:
 
     # --- reading ------------------------------------------------------------------------------------------------
 
-    def open(self, reference: str) -> LedgerEntry:
-        if self._writes:
-            return self._ledger.open(reference, self._run.run_id)
-        return self._ledger.get(reference) or LedgerEntry(reference=reference, status=LedgerStatus.PENDING)
+    def open(self, references: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The entries of the orders read (one BatchGetItem per 100); a new order's is created by its first move."""
+        return self._ledger.open_all(references)
 
     def in_progress(self) -> list[LedgerEntry]:
         """Entries the connector still works on, whatever the order's LNB status now (blocked, sent, validated)."""
@@ -206,6 +211,10 @@ class OrderBook:
     def status_moved(self, entry: LedgerEntry, status: str) -> None:
         if not self._writes:
             return
+        lnb = self._settings.lenewblack
+        self._run.lease.require(
+            lnb.connect_timeout_seconds + lnb.read_timeout_seconds, f"move order {entry.reference} in Le New Black"
+        )
         try:
             self._lnb.set_order_status(entry.reference, status)
         except ConnectorError as error:
@@ -218,6 +227,7 @@ class OrderBook:
         """Orders written `OK` this run were looked up again: the lookup proved itself, or auto resends stop."""
         missing = sorted(set(written) - set(found))
         query = digest(self._settings.fastmag.queries.orders_by_reference)
+        self._run.lease.require(LEDGER_WRITE_SECONDS, "record what the lookup found")
         if not missing:
             self._ledger.record_lookup(query, found=True)
             return

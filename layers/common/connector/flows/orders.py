@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ from connector.fastmag.transaction import build_order_transaction
 from connector.flows.context import FlowContext
 from connector.flows.order_book import Found, OrderBook
 from connector.flows.order_check import Checked, Variant, check_order
+from connector.flows.order_pipeline import FollowUp, OrderPipeline
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.lenewblack.models import Order
 from connector.observability import mask_email
@@ -106,27 +108,35 @@ def _transaction(ctx: FlowContext, order: FastmagOrder) -> list[str]:
     return build_order_transaction(order, fastmag.order_transaction, fastmag.wire.write_decimal_separator)
 
 
-def _send(ctx: FlowContext, book: OrderBook, entry: LedgerEntry, order: FastmagOrder, *, resend: bool = False) -> bool:
-    """Claim and write one order; True when Fastmag answered `OK`."""
+def _send(
+    ctx: FlowContext,
+    book: OrderBook,
+    entry: LedgerEntry,
+    order: FastmagOrder,
+    *,
+    written: list[str],
+    resend: bool = False,
+) -> FollowUp:
+    """Claim and write one order (on a writer); its outcome is recorded by the steps returned (on a follower).
+    `written` gets the reference when Fastmag answered `OK`."""
     lines = _transaction(ctx, order)
     claimed = book.claim(entry, len(order.lines), resend=resend)
     if claimed is None:
-        return False
+        return None
+    # Outcomes bound with `partial` now: an `except … as` name is gone once its block ends.
     try:
         result = ctx.fastmag.write(lines)
     except FastmagNotSent as error:
-        book.not_sent(claimed, error)
+        return partial(book.not_sent, claimed, error)
     except FastmagPartialWrite as error:
         # The client counts transaction lines: the first is the order's header.
-        book.partial(claimed, max(error.accepted - 1, 0), error.total - 1)
+        return partial(book.partial, claimed, max(error.accepted - 1, 0), error.total - 1)
     except FastmagOutcomeUnknown as error:
-        book.unknown(claimed, error)
+        return partial(book.unknown, claimed, error)
     except FastmagError as error:
-        book.refused(claimed, error.remote_message or str(error))
-    else:
-        book.exported(claimed, result.number or "", "written")
-        return True
-    return False
+        return partial(book.refused, claimed, error.remote_message or str(error))
+    written.append(entry.reference)  # list.append is atomic: the writers share the list
+    return partial(book.exported, claimed, result.number or "", "written")
 
 
 def _found(book: OrderBook, entry: LedgerEntry, checked: Checked, found: Found) -> None:
@@ -138,29 +148,34 @@ def _found(book: OrderBook, entry: LedgerEntry, checked: Checked, found: Found) 
         book.exported(entry, found.number, "found in Fastmag")
 
 
-def _in_doubt(ctx: FlowContext, book: OrderBook, entry: LedgerEntry, checked: Checked) -> bool:
-    """A write may have reached Fastmag and the lookup missed it: resend only when every rule allows it.
-
-    Returns True when the order was resent and Fastmag answered `OK`.
-    """
+def _in_doubt(
+    ctx: FlowContext,
+    book: OrderBook,
+    pipeline: OrderPipeline,
+    entry: LedgerEntry,
+    checked: Checked,
+    *,
+    written: list[str],
+) -> None:
+    """A write may have reached Fastmag and the lookup missed it: resend only when every rule allows it."""
     if entry.status == LedgerStatus.BLOCKED:  # stuck or partial: an operator resolves it
-        book.block(entry, entry.reason or "outcome unknown: resolve it")
-        return False
+        pipeline.follow(partial(book.block, entry, entry.reason or "outcome unknown: resolve it"))
+        return
     rules = ctx.settings.orders
     sent_at = entry.sent_time()
     if sent_at is not None and clock.now() - sent_at < timedelta(seconds=rules.resend_settle_seconds):
         ctx.run.skipped(entry.reference, f"outcome of the write at {entry.sent_at} unknown: looked up again later")
-        return False
+        return
     if checked.order is None:  # validation never downgrades `sent`: it waits, visibly, until fixed
         ctx.run.skipped(entry.reference, f"outcome of an earlier write unknown, and now: {checked.reason}")
-        return False
+        return
     if entry.auto_resends >= rules.max_auto_resends:
-        book.stuck(entry, f"resent automatically {entry.auto_resends} times already")
-        return False
+        pipeline.follow(partial(book.stuck, entry, f"resent automatically {entry.auto_resends} times already"))
+        return
     if not book.lookup_proof().proven:
-        book.stuck(entry, "the lookup has not proven it finds orders Fastmag accepted")
-        return False
-    return _send(ctx, book, entry, checked.order, resend=True)
+        pipeline.follow(partial(book.stuck, entry, "the lookup has not proven it finds orders Fastmag accepted"))
+        return
+    pipeline.write(partial(_send, ctx, book, entry, checked.order, written=written, resend=True))
 
 
 def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
@@ -213,7 +228,10 @@ def _preview(ctx: FlowContext, book: OrderBook, entries: Mapping[str, LedgerEntr
 
 
 def run(ctx: FlowContext) -> None:
-    """Read → open → cut-off → validate → look up → send → prove the lookup → move LNB statuses (`OrderBook`)."""
+    """Read → open → cut-off → validate → look up → send → prove the lookup → move LNB statuses (`OrderBook`).
+
+    The writes and the steps after them run in an `OrderPipeline`: Fastmag writes `orders.fastmag_concurrency`
+    at once, ledger records and LNB status moves `lenewblack.concurrency` at once behind them."""
     held = hold_reason(ctx.settings.orders, preview=ctx.run.preview)
     if held is not None:
         ctx.run.hold(held)
@@ -221,28 +239,32 @@ def run(ctx: FlowContext) -> None:
     book = OrderBook.for_run(ctx)
     orders = _read_orders(ctx, book)
     ctx.run.count("read", len(orders))
-    entries = {order.reference: book.open(order.reference) for order in orders}
+    entries = book.open(order.reference for order in orders)
     orders = _after_cutoff(ctx, book, orders, entries)
-    for entry in entries.values():
-        if entry.status == LedgerStatus.EXPORTED:
-            book.unchanged(entry)
     checked = _validate(ctx, [o for o in orders if entries[o.reference].status != LedgerStatus.EXPORTED])
     if ctx.run.preview:
+        for entry in entries.values():
+            if entry.status == LedgerStatus.EXPORTED:
+                book.unchanged(entry)
         _preview(ctx, book, entries, list(checked.values()))
         return
     # A write can succeed in Fastmag while the caller sees an error: look up every order before sending.
     known = _in_fastmag(ctx, (r for r, c in checked.items() if c.order is not None or entries[r].write_may_exist))
     written: list[str] = []
-    for reference, result in checked.items():
-        entry = entries[reference]
-        if reference in known:
-            _found(book, entry, result, known[reference])
-        elif entry.write_may_exist:
-            if _in_doubt(ctx, book, entry, result):
-                written.append(reference)
-        elif result.order is None:
-            book.block(entry, result.reason)
-        elif _send(ctx, book, entry, result.order):
-            written.append(reference)
+    concurrency = ctx.settings.lenewblack.concurrency
+    with OrderPipeline(writers=ctx.settings.orders.fastmag_concurrency, followers=concurrency) as pipeline:
+        for entry in entries.values():
+            if entry.status == LedgerStatus.EXPORTED:
+                pipeline.follow(partial(book.unchanged, entry))
+        for reference, result in checked.items():
+            entry = entries[reference]
+            if reference in known:
+                pipeline.follow(partial(_found, book, entry, result, known[reference]))
+            elif entry.write_may_exist:
+                _in_doubt(ctx, book, pipeline, entry, result, written=written)
+            elif result.order is None:
+                pipeline.follow(partial(book.block, entry, result.reason))
+            else:
+                pipeline.write(partial(_send, ctx, book, entry, result.order, written=written))
     if written:
         book.lookup_checked(written, _in_fastmag(ctx, written))
