@@ -146,3 +146,12 @@ def test_any_order_maps_or_is_blocked_with_reasons(
     assert (checked.order is None) == bool(checked.problems)
     if checked.order is not None:
         assert all(0 < line.quantity <= 100_000 and line.unit_price >= 0 for line in checked.order.lines)
+
+
+def test_a_unit_price_past_any_real_one_blocks_the_order_instead_of_overflowing_the_amounts() -> None:
+    # 1e26 at two decimals needs 29 digits: past the decimal context's 28, the amounts would raise.
+    items = [{"ean13": EAN, "quantity": 3, "unit_price": "1E+26", "sku": "CH2301-NOIR-M"}]
+    checked = check_order(order(items=items), VARIANTS, CUSTOMERS, Settings(), TODAY)
+    assert checked.order is None
+    (reason,) = reasons(checked.problems)
+    assert "unit price must be between 0 and 1000000000" in reason

@@ -15,6 +15,8 @@ from connector.lenewblack.models import Order, OrderItem
 from connector.settings import Settings
 
 MAX_QUANTITY = 100_000
+# A unit price past this is an error of the order (and would overflow the amounts' 28-digit decimal arithmetic).
+MAX_UNIT_PRICE = Decimal(1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ def _line_label(number: int, item: OrderItem) -> str:
     return f"line {number} ({', '.join(what)})" if what else f"line {number}"
 
 
+def _unit_price_problem(price: Decimal | None) -> str | None:
+    if price is None:
+        return "no unit price"
+    if not 0 <= price <= MAX_UNIT_PRICE:
+        return f"unit price must be between 0 and {MAX_UNIT_PRICE} (got {price})"
+    return None
+
+
 def check_order(
     order: Order,
     variants: Mapping[str, Variant],
@@ -99,8 +109,8 @@ def check_order(
         if item.quantity is None or not 0 < item.quantity <= MAX_QUANTITY:
             problems.append(f"{label}: quantity must be between 1 and {MAX_QUANTITY} (got {item.quantity})")
             continue
-        if item.unit_price is None or item.unit_price < 0:
-            problems.append(f"{label}: " + ("no unit price" if item.unit_price is None else "negative unit price"))
+        if (price_problem := _unit_price_problem(item.unit_price)) is not None:
+            problems.append(f"{label}: {price_problem}")
             continue
         lines.append(
             FastmagOrderLine(
