@@ -111,6 +111,7 @@ PAGES = {
     ("/runs/{run_id}", "get"),
     ("/orders/{reference}", "get"),
     ("/readiness/{run_id}", "get"),
+    ("/keys/{key}", "get"),
 }
 
 

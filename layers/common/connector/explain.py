@@ -28,8 +28,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from connector.config import load_settings
 from connector.ean import is_valid_ean13
-from connector.errors import ConnectorError, LeNewBlackError
+from connector.errors import ConnectorError, FastmagError, LeNewBlackError
 from connector.fastmag.reads import FastmagReads, ProductRow, StockRow, Unreadable
 from connector.flows.customers import map_retailers
 from connector.flows.incoming_stock import expected_receptions
@@ -37,11 +38,14 @@ from connector.flows.products import map_products
 from connector.flows.reconcile_projections import PRODUCTS, RETAILERS, Projection
 from connector.flows.source import sku_of, text, variant_label
 from connector.flows.stock import Entry, available_to_sell
-from connector.keys import KeyEvent, searchable_key
+from connector.keys import InvalidKey, KeyEvent, searchable_key
 from connector.lenewblack.reads import IMAGE_SLOTS, LeNewBlackReads
+from connector.observability import logger
 from connector.runs import RunRecord, RunStatus
-from connector.services import Services
+from connector.services import Services, services_for
 
+# The function that answers the export API's explain requests: it holds the credentials and reads both sides.
+EXPLAINING_FLOW = "readiness"
 RECENT_STOCK_RUNS = 5  # stock runs read for the last one that ended (its status explains a value not pushed)
 
 
@@ -75,6 +79,21 @@ class Explanation(BaseModel):
     sections: dict[str, Any] = Field(default_factory=dict)
     differences: list[Difference] = Field(default_factory=list)
     events: list[KeyEvent] | None = Field(default=None, description="recent events (null: ask /keys/{key}/history)")
+
+
+class ExplainRequest(BaseModel):
+    """What the export API asks the function that holds the credentials (`{"explain": {...}}`)."""
+
+    key: str
+    kind: KeyKind | None = None
+
+
+class ExplainAnswer(BaseModel):
+    """That function's answer: an HTTP status, and the explanation (200) or what is wrong (otherwise)."""
+
+    status: int
+    explanation: Explanation | None = None
+    message: str | None = None
 
 
 type History = Callable[[str], list[KeyEvent]]
@@ -389,3 +408,25 @@ class KeyExplainer:
             explanation.findings.append(f"Le New Black differs on {fields}: the next full export sends them")
         else:
             explanation.findings.append(f"Le New Black holds the {what} as the connector would send it")
+
+
+def answer(request: ExplainRequest, services: Services) -> ExplainAnswer:
+    """A request explained, or why not: 404 unknown key, 422 a key no record can have, 502 a side unreadable
+    (its answer goes to the log: the caller learns which side to check)."""
+    try:
+        return ExplainAnswer(status=200, explanation=KeyExplainer(services).explain(request.key, request.kind))
+    except KeyNotFound as error:
+        return ExplainAnswer(status=404, message=str(error))
+    except InvalidKey as error:
+        return ExplainAnswer(status=422, message=str(error))
+    except (FastmagError, LeNewBlackError) as error:
+        logger.warning(f"explain {request.key}: {error}", extra={"event": "explain.failed", "key": request.key})
+        side = "Fastmag" if isinstance(error, FastmagError) else "Le New Black"
+        return ExplainAnswer(status=502, message=f"{side} could not be read: try again, or run connector check")
+
+
+def handle_explain(event: dict[str, Any]) -> dict[str, Any]:
+    """The body of a function's synchronous explain request (the export API's `GET /keys/{key}`): the API holds
+    no credentials, so the function that reads both sides answers it."""
+    request = ExplainRequest.model_validate(event["explain"])
+    return answer(request, services_for(*load_settings())).model_dump(mode="json", exclude_none=True)

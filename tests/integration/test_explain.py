@@ -1,0 +1,128 @@
+"""One key explained (`GET /keys/{key}`, through ApiFunction's real handler, which asks the readiness function):
+a stock value LNB holds that Fastmag no longer gives, with the guard's reason; an order's ledger and LNB status;
+a retailer changed in LNB, field by field; unknown keys."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from sandbox.seed import lnb_orders
+from sandbox.stack import LocalStack
+from tests.integration.test_api import call, event
+from tests.integration.test_products import export
+from tests.integration.test_stock import lnb_stock, push, set_stock, variant_of
+
+
+def explain(stack: LocalStack, key: str, *, html: bool = False, **query: str) -> tuple[int, Any]:
+    headers = {"Accept": "text/html"} if html else {"Accept": "application/json"}
+    document = event(stack, "api_order", path=f"/keys/{quote(key, safe='')}", params={"key": key}, headers=headers)
+    document["queryStringParameters"] = query or None
+    document["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()} or None
+    status, body, _ = call(stack, document)
+    return status, body
+
+
+def test_an_ean_lnb_holds_otherwise_shows_both_values_and_that_the_guard_held_the_push(api: LocalStack) -> None:
+    push(api)
+    zeroed = {
+        str(row[0]) for row in api.fastmag.execute("SELECT barcode FROM produitsfiches ORDER BY barcode LIMIT 75")
+    }
+    ean, held_quantity = next(
+        (ean, quantity)
+        for ean, quantity in lnb_stock(api).items()
+        if quantity > 0 and variant_of(api, ean)[0] in zeroed
+    )
+    api.fastmag.execute(
+        "UPDATE stock SET stock = 0 WHERE barcode IN (SELECT barcode FROM produitsfiches ORDER BY barcode LIMIT 75)"
+    )
+    held = push(api)
+    assert held["status"] == "held"
+
+    status, body = explain(api, ean)
+    assert status == 200, body
+    assert body["kind"] == "ean"
+    fastmag, lnb = body["sections"]["fastmag"], body["sections"]["le new black"]
+    assert fastmag["available to sell now"] == 0
+    assert fastmag["stores counted"] == ["CENTRAL", "WEB"]
+    assert all(store["real"] == 0 for store in fastmag["per store"].values())
+    assert lnb["value held now"] == lnb["last value pushed"] == held_quantity
+    assert f"Le New Black holds {held_quantity}; Fastmag gives 0 now" in body["findings"]
+    (reason,) = [finding for finding in body["findings"] if "was held" in finding]
+    assert held["run_id"] in reason and "stock push held" in reason
+    assert body["history_url"].endswith(f"/keys/{ean}/history")
+
+    status, page = explain(api, ean, html=True)
+    assert status == 200
+    assert f"Le New Black holds {held_quantity}; Fastmag gives 0 now" in page
+    assert 'id="events" data-url=' in page and f"/keys/{ean}/history" in page
+
+
+def test_a_stock_value_lnb_changed_after_the_push_is_said_so(api: LocalStack) -> None:
+    push(api)
+    ean = next(ean for ean, quantity in lnb_stock(api).items() if quantity > 0)
+    set_stock(api, ean, 40)
+    api.lnb.inventory_ean[ean]["in_stock"] = 3  # an order placed in LNB since
+    status, body = explain(api, ean, kind="ean")
+    assert status == 200, body
+    assert body["sections"]["fastmag"]["available to sell now"] == 40
+    assert body["sections"]["le new black"]["value held now"] == 3
+    assert "the change is not pushed yet: the next stock run sends it" in body["findings"]
+
+
+def test_an_order_shows_its_ledger_its_lnb_status_and_what_fastmag_finds(api: LocalStack) -> None:
+    api.lnb.add_order({**lnb_orders(api.seed, count=1, start_reference=9003)[0], "retailer_reference": "777777"})
+    api.invoke("import_orders", {"flow": "orders", "trigger": "cli"})
+
+    status, body = explain(api, "9003")
+    assert status == 200, body
+    assert body["kind"] == "order"
+    assert body["sections"]["ledger"]["status"] == "blocked"
+    assert body["sections"]["le new black"]["status"] == api.lnb.orders["9003"]["status"]
+    assert body["sections"]["fastmag lookup"] == {"found": False}
+    assert any(finding.startswith("ledger: blocked (") for finding in body["findings"])
+
+    exported = next(ref for ref, order in api.lnb.orders.items() if ref != "9003")
+    status, body = explain(api, exported, kind="order")
+    assert status == 200, body
+    number = body["sections"]["ledger"]["fastmag_number"]
+    assert body["sections"]["fastmag lookup"] == {"found": True, "fastmag number": number}
+
+
+def test_a_retailer_changed_in_lnb_shows_the_field_with_both_values(api: LocalStack) -> None:
+    export(api, "customers")
+    reference, retailer = next(iter(sorted(api.lnb.retailers.items())))
+    connector_name = retailer["name"]
+    retailer["name"] = "Renamed in LNB"
+    status, body = explain(api, reference)
+    assert status == 200, body
+    assert body["kind"] == "retailer"
+    assert {"field": "name", "connector": connector_name, "lnb": "Renamed in LNB"} in body["differences"]
+    assert body["sections"]["connector payload"]["reference"] == reference
+    assert any("Le New Black differs on name" in finding for finding in body["findings"])
+
+    status, page = explain(api, reference, html=True)
+    assert '<table id="differences">' in page
+    assert "Renamed in LNB" in page and "<td>name</td>" in page
+
+
+def test_a_model_is_compared_with_the_product_lnb_holds(api: LocalStack) -> None:
+    export(api, "products")
+    model = next(iter(sorted(api.lnb.products)))
+    status, body = explain(api, model, kind="model")
+    assert status == 200, body
+    assert body["differences"] == []
+    assert "Le New Black holds the product as the connector would send it" in body["findings"]
+
+
+def test_unknown_keys_answer_404_with_what_was_looked_for(api: LocalStack) -> None:
+    for key in ("NOPE-404", "4006381333931"):  # the second: a valid EAN13 Fastmag does not have
+        status, body = explain(api, key)
+        assert status == 404, body
+        assert key in body["message"]
+    status, body = explain(api, "NOPE-404")
+    assert "no EAN13, SKU, order, retailer or model has this key" in body["message"]
+    status, body = explain(api, "NOPE-404", kind="order")
+    assert status == 404 and "neither in the ledger nor in Le New Black" in body["message"]
+    status, body = explain(api, "NOPE-404", kind="socks")
+    assert status == 422
