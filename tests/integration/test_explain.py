@@ -1,15 +1,31 @@
 """One key explained (`GET /keys/{key}`, through ApiFunction's real handler, which asks the readiness function):
 a stock value LNB holds that Fastmag no longer gives, with the guard's reason; an order's ledger and LNB status;
-a retailer changed in LNB, field by field; unknown keys."""
+a retailer changed in LNB, field by field; unknown keys. Then the command line's `explain`, `history` and
+`show --items`, each in a process of its own."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess  # nosec B404 - the test runs the repository's own modules
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sandbox.handlers import ROOT
 from sandbox.seed import lnb_orders
 from sandbox.stack import LocalStack
 from tests.integration.test_api import call, event
+from tests.integration.test_cli import (
+    TIMEOUT,
+    assert_one_line_error,
+    clean_environment,
+    files_for,
+    record_lines,
+    run_id_of,
+    stack_environment,
+)
 from tests.integration.test_products import export
 from tests.integration.test_stock import lnb_stock, push, set_stock, variant_of
 
@@ -126,3 +142,70 @@ def test_unknown_keys_answer_404_with_what_was_looked_for(api: LocalStack) -> No
     assert status == 404 and "neither in the ledger nor in Le New Black" in body["message"]
     status, body = explain(api, "NOPE-404", kind="socks")
     assert status == 422
+
+
+# --- The command line: `explain`, `history`, `show --items`, each its own process ---------------------------------
+
+
+def command(module: str, *arguments: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m connector|sandbox …` in a process of its own, on this checkout's code: the installed console
+    scripts are an editable install of one checkout, which need not be this one."""
+    checkout = {"PYTHONPATH": f"{ROOT / 'layers' / 'common'}{os.pathsep}{ROOT}"}
+    return subprocess.run(  # nosec B603 - this interpreter and fixed arguments
+        [sys.executable, "-m", module, *arguments],
+        cwd=cwd,
+        env={**env, **checkout},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_the_cli_explains_a_held_ean_and_an_unknown_key_against_real_endpoints(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    push(stack)
+    ean = next(ean for ean, quantity in lnb_stock(stack).items() if quantity > 0)
+    stack.fastmag.execute("UPDATE stock SET stock = 0")
+    held = push(stack)
+    assert held["status"] == "held"
+    environment, arguments = stack_environment(stack), files_for(stack, tmp_path)
+
+    answer = command("connector", "explain", ean, *arguments, cwd=tmp_path, env=environment)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert answer.stdout.startswith(f"ean {ean}\n")
+    assert f"Le New Black holds {lnb_stock(stack)[ean]}; Fastmag gives 0 now" in answer.stdout
+    assert f"the last stock run {held['run_id']} was held: stock push held" in answer.stdout
+    assert re.search(r"^  available to sell now: 0$", answer.stdout, re.MULTILINE)
+    assert re.search(rf"^  \S+  stock  record\.sent  sent  null → {lnb_stock(stack)[ean]}", answer.stdout, re.M)
+
+    unknown = command("connector", "explain", "NOPE-404", *arguments, cwd=tmp_path, env=environment)
+    assert_one_line_error(unknown, 1, "NOPE-404: no EAN13, SKU, order, retailer or model has this key")
+    bad_kind = command("connector", "explain", ean, "--kind", "socks", *arguments, cwd=tmp_path, env=environment)
+    assert bad_kind.returncode == 2 and "invalid choice: 'socks'" in bad_kind.stderr
+
+
+def test_the_sandbox_history_and_show_items_read_the_task_log_a_previous_process_kept(tmp_path: Path) -> None:
+    environment = clean_environment()
+    helped = command("connector", "--help", cwd=tmp_path, env=environment)
+    assert re.search(r"^\s+explain\s", helped.stdout, re.M) and re.search(r"^\s+history\s", helped.stdout, re.M)
+    ran = command("sandbox", "run", "stock", cwd=tmp_path, env=environment)
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+    skipped = record_lines(tmp_path / ".local" / "task-log.jsonl", run_id)
+    bad = next(line for line in skipped if line["event"] == "record.skipped" and "checksum" in line["reason"])
+
+    shown = command("sandbox", "show", run_id, "--items", cwd=tmp_path, env=environment)
+    assert shown.returncode == 0, shown.stderr
+    assert f"  skipped {bad['key']}: invalid EAN13 checksum" in shown.stdout.splitlines()
+    assert "× invalid EAN13 checksum" in shown.stdout  # the record's reasons, then each item
+
+    history = command("sandbox", "history", bad["key"], "--since", "1", cwd=tmp_path, env=environment)
+    assert history.returncode == 0, history.stderr
+    (line,) = history.stdout.splitlines()
+    assert f"stock  record.skipped  skipped  invalid EAN13 checksum  (run {run_id})" in line
+    none = command("sandbox", "history", "NEVER-SEEN", cwd=tmp_path, env=environment)
+    assert none.stdout.strip() == "no event for NEVER-SEEN in the last 7 days"
+    too_far = command("sandbox", "history", "NEVER-SEEN", "--since", "400", cwd=tmp_path, env=environment)
+    assert_one_line_error(too_far, 2, "--since takes a number of days from 1 to 30")

@@ -13,7 +13,8 @@ says the connector would send is what the flow sends:
 
 Nothing is written to either side. The kind is given, or inferred in that order: 13 digits with a valid check
 digit is an EAN13; a reference the ledger knows is an order; a Fastmag customer id a retailer; a Fastmag
-reference a model; a variant's SKU a SKU. Anything else is KeyNotFound.
+reference a model; a variant's SKU a SKU; a variant's EAN13 with a bad check digit an EAN13. Anything else is
+KeyNotFound.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class KeyExplainer:
         self._reads = FastmagReads(services.fastmag, services.settings)
         self._lnb = LeNewBlackReads(services.lnb)
         self._history = history
+        self._events: dict[str, list[KeyEvent]] = {}
 
     # --- what is read once ----------------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class KeyExplainer:
             return KeyKind.MODEL
         if any(sku_of(self._settings, row) == key for row in (*self._catalogue, *self._stock_rows)):
             return KeyKind.SKU
+        if any(text(row, "ean13") == key for row in (*self._catalogue, *self._stock_rows)):
+            return KeyKind.EAN  # an EAN13 Fastmag holds with a bad check digit: explained with its reason
         raise KeyNotFound(f"{key}: no EAN13, SKU, order, retailer or model has this key")
 
     def explain(self, key: str, kind: KeyKind | None = None) -> Explanation:
@@ -171,8 +175,16 @@ class KeyExplainer:
             case KeyKind.MODEL:
                 self._model(explanation)
         if self._history is not None:
-            explanation.events = self._history(key)
+            explanation.events = self._recent(key)
         return explanation
+
+    def _recent(self, key: str) -> list[KeyEvent]:
+        """The key's recent events, read once (a Logs Insights query takes seconds)."""
+        if self._history is None:
+            return []
+        if key not in self._events:
+            self._events[key] = self._history(key)
+        return self._events[key]
 
     # --- an EAN13 or SKU --------------------------------------------------------------------------------------
 
@@ -258,7 +270,7 @@ class KeyExplainer:
     def _last_sent_at(self, key: str) -> str | None:
         if self._history is None:
             return None
-        sent = [event for event in self._history(key) if event.flow == "stock" and event.event == "record.sent"]
+        sent = [event for event in self._recent(key) if event.flow == "stock" and event.event == "record.sent"]
         return sent[0].at if sent else None
 
     @staticmethod
