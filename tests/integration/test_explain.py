@@ -76,13 +76,19 @@ def test_an_ean_lnb_holds_otherwise_shows_both_values_and_that_the_guard_held_th
 
 def test_a_stock_value_lnb_changed_after_the_push_is_said_so(api: LocalStack) -> None:
     push(api)
-    ean = next(ean for ean, quantity in lnb_stock(api).items() if quantity > 0)
-    set_stock(api, ean, 40)
-    api.lnb.inventory_ean[ean]["in_stock"] = 3  # an order placed in LNB since
+    ean, pushed = next((ean, quantity) for ean, quantity in lnb_stock(api).items() if quantity > 3)
+    api.lnb.inventory_ean[ean]["in_stock"] = 3  # an order placed in LNB since the push
     status, body = explain(api, ean, kind="ean")
     assert status == 200, body
-    assert body["sections"]["fastmag"]["available to sell now"] == 40
+    assert body["sections"]["le new black"]["last value pushed"] == pushed
+    changed_since = f"the connector last pushed {pushed}: Le New Black changed it since"
+    assert any(finding.startswith(changed_since) for finding in body["findings"])
+
+    set_stock(api, ean, pushed + 7)  # and Fastmag changed too: the next tick sends it
+    status, body = explain(api, ean, kind="ean")
+    assert body["sections"]["fastmag"]["available to sell now"] == pushed + 7
     assert body["sections"]["le new black"]["value held now"] == 3
+    assert f"Le New Black holds 3; Fastmag gives {pushed + 7} now" in body["findings"]
     assert "the change is not pushed yet: the next stock run sends it" in body["findings"]
 
 
