@@ -38,6 +38,11 @@ pollHistory(null);
 """
 
 
+# The facts nest (a store's real and pending stock inside the stock section): side-by-side columns and the
+# definitions' default indent, at every level, would push a phone's page sideways, so each name sits above its value.
+KEY_STYLE = "<style>#facts dl{display:block;margin:.25rem 0}#facts dd{margin:0 0 .25rem .75rem;min-width:0}</style>"
+
+
 def _value(value: Any) -> str:
     if isinstance(value, Mapping):
         return _facts(value)
@@ -85,7 +90,7 @@ def key_page(explanation: Mapping[str, Any], view: View) -> str:
     title = view.t("key.title", key)
     body = (
         f'<h1>{esc(title)}</h1><p id="kind" data-kind="{esc(kind)}">{esc(view.t("key.kind", kind))}</p>'
-        f'<ul id="findings">{findings}</ul>{differences}{sections}{events}'
+        f'{KEY_STYLE}<ul id="findings">{findings}</ul>{differences}<div id="facts">{sections}</div>{events}'
         f"<p>{view.links.link(view.t('run.back'), '/')}</p>"
     )
     return page(title, body, language=view.language)
