@@ -2,8 +2,9 @@
 (connector/cli) on the bundled sandbox, started for the command's duration; every command `connector` has.
 
 Each command starts a new sandbox: the simulators from the seed, moto empty. So that `runs`, `show`, `preview`
-and `apply` can read what an earlier command did, the run records and stored previews are kept under
-`.local/` of the current directory (`.local/runs/<run_id>.json`, `.local/previews/<run_id>.jsonl.gz`): put back
+and `apply` can read what an earlier command did, the run records, stored previews and task logs are kept under
+`.local/` of the current directory (`.local/runs/<run_id>.json`, `.local/previews/<run_id>.jsonl.gz`,
+`.local/task-logs/<run_id>.jsonl.gz`, which `show --items` and `history` read): put back
 into moto when a sandbox starts, saved when it stops. Nothing else is kept (snapshots, staged images, the
 ledger): a sandbox's simulators would not match them. Delete `.local/runs` and `.local/previews` to forget.
 `--seed clean` seeds it without the catalogue's deliberate defects (default: `--seed default`).
@@ -31,6 +32,7 @@ from sandbox.stack import LocalStack
 
 LOCAL = Path(".local")
 PREVIEWS = "previews/"
+TASK_LOGS = "runs/"  # each run's task log file (`show --items`, `history`), kept in .local/task-logs/
 
 
 class KeptRecords:
@@ -40,6 +42,7 @@ class KeptRecords:
         self._stack = stack
         self.runs = folder / "runs"
         self.previews = folder / "previews"
+        self.task_logs = folder / "task-logs"
         self._bucket = stack.names["STAGING_BUCKET"]
 
     def restore(self) -> None:
@@ -53,6 +56,14 @@ class KeptRecords:
                 Body=path.read_bytes(),
                 Metadata=json.loads(metadata.read_text(encoding="utf-8")) if metadata.exists() else {},
             )
+        for path in sorted(self.task_logs.glob("*.jsonl.gz")):
+            metadata = path.with_name(path.name.removesuffix(".jsonl.gz") + ".metadata.json")
+            self._stack.s3.put_object(
+                Bucket=self._bucket,
+                Key=TASK_LOGS + path.name,
+                Body=path.read_bytes(),
+                Metadata=json.loads(metadata.read_text(encoding="utf-8")) if metadata.exists() else {},
+            )
 
     def save(self) -> int:
         """Write the finished runs and the previews the sandbox holds now; returns how many runs are kept."""
@@ -62,13 +73,15 @@ class KeptRecords:
         for item in items:
             path = self.runs / f"{item['run_id']}.json"
             path.write_text(json.dumps(item, default=_number, ensure_ascii=False), encoding="utf-8")
-        pages = self._stack.s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=PREVIEWS)
-        for summary in (item for page in pages for item in page.get("Contents", [])):
-            name = summary["Key"].removeprefix(PREVIEWS)
-            answer = self._stack.s3.get_object(Bucket=self._bucket, Key=summary["Key"])
-            (self.previews / name).write_bytes(answer["Body"].read())
-            metadata = self.previews / (name.removesuffix(".jsonl.gz") + ".metadata.json")
-            metadata.write_text(json.dumps(answer.get("Metadata", {})), encoding="utf-8")
+        self.task_logs.mkdir(parents=True, exist_ok=True)
+        for prefix, folder in ((PREVIEWS, self.previews), (TASK_LOGS, self.task_logs)):
+            pages = self._stack.s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+            for summary in (item for page in pages for item in page.get("Contents", [])):
+                name = summary["Key"].removeprefix(prefix)
+                answer = self._stack.s3.get_object(Bucket=self._bucket, Key=summary["Key"])
+                (folder / name).write_bytes(answer["Body"].read())
+                metadata = folder / (name.removesuffix(".jsonl.gz") + ".metadata.json")
+                metadata.write_text(json.dumps(answer.get("Metadata", {})), encoding="utf-8")
         return len(items)
 
 
@@ -98,8 +111,8 @@ def on_sandbox(seed: str = "default") -> Iterator[tuple[Settings, Secret]]:
             yield stack.settings, parse_secret(SANDBOX_CREDENTIALS)
         finally:
             count = kept.save()
-            kept_where = f"{LOCAL}/runs/ and {LOCAL}/previews/"
-            print(f"sandbox: {count} run records and their previews kept in {kept_where}", file=sys.stderr)
+            kept_where = f"{LOCAL}/runs/, {LOCAL}/previews/ and {LOCAL}/task-logs/"
+            print(f"sandbox: {count} run records, their previews and task logs kept in {kept_where}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,11 @@ class LocalInvoker:
         self._threads.append(thread)
         thread.start()
 
+    def ask(self, flow: str, event: dict[str, Any]) -> dict[str, Any]:
+        """A synchronous invoke: the handler's answer, in this thread."""
+        answer: dict[str, Any] = handler_module(self._functions[flow]).lambda_handler(event, FakeLambdaContext(flow))
+        return answer
+
     # make serve's terminal: one line per run started and finished (None: say nothing, as in the tests).
     announce: TextIO | None = None
 

@@ -271,11 +271,14 @@ READINESS_CASES = [
     (item("DeleteItem", "ORDER#x"), False),
     (index_query("LEDGER#sent"), True),
     (index_query("FLOW#prices"), True),
-    (index_query("FLOW#stock"), False),
+    # It explains keys for the export API: the last stock runs and the stock snapshot, read only.
+    (index_query("FLOW#stock"), True),
+    (index_query("FLOW#orders"), False),
     (scan(), False),
-    # Its reports; no snapshot, not even read.
+    # Its reports; no snapshot written, only the stock one read.
     (s3_object("PutObject", "readiness/run-1.jsonl.gz"), True),
     (s3_object("PutObject", "snapshots/stock-all.json.gz"), False),
+    (s3_object("GetObject", "snapshots/stock-ean13.json.gz"), True),
     (s3_object("GetObject", "snapshots/prices.json.gz"), False),
     (read_secret(CREDENTIALS), True),
     (read_secret(API_ACCESS), False),

@@ -154,6 +154,7 @@ PAGES = {
     ("/orders/{reference}", "get"),
     ("/readiness/{run_id}", "get"),
     ("/reconcile/{run_id}", "get"),
+    ("/keys/{key}", "get"),
 }
 
 

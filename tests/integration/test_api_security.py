@@ -210,7 +210,16 @@ def test_every_route_left_to_the_pages_checks_its_caller_and_says_what_to_do(
 
 def test_the_pages_left_to_api_function_are_the_browser_pages() -> None:
     assert sorted(_page_routes()) == sorted(
-        ["/", "/exports/stock", "/runs", "/runs/stock", "/orders/stock", "/readiness/stock", "/reconcile/stock"]
+        [
+            "/",
+            "/exports/stock",
+            "/runs",
+            "/runs/stock",
+            "/orders/stock",
+            "/readiness/stock",
+            "/reconcile/stock",
+            "/keys/stock",
+        ]
     )
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from connector.api.auth import Refusal
 from connector.api.html import Links, View
 from connector.api.i18n import preferred_language
+from connector.api.key_html import key_page
 from connector.api.pages import SCRIPTS, confirm_page
 from connector.api.run_html import PreviewView, run_page
 from connector.api.security import CONTENT_SECURITY_POLICY, page_headers, refusal_page
@@ -45,10 +46,15 @@ def test_the_policy_allows_the_pages_scripts_by_hash_and_nothing_else() -> None:
         run_page(preview, View(Links("/dev", "<csrf>")), preview=PreviewView(None, 3, 0, None)),
         run_page(held, View(Links("/dev", "<csrf>"))),
         status_page([], View(Links("/dev", "<csrf>"))),
+        key_page(
+            {"key": "ticket", "kind": "model", "findings": [], "sections": {}, "differences": []},
+            View(Links("/dev", "<csrf>")),
+        ),
     ]
     scripts = [script for page in pages for script in _scripts(page)]
-    # Confirm, the run page's POST buttons (apply, new preview, Send anyway: one script), the key search.
-    assert len(scripts) == 4 and set(scripts) == set(SCRIPTS)
+    # Confirm, the run page's POST buttons (apply, new preview, Send anyway: one script), the key search, a key's
+    # events.
+    assert len(scripts) == 5 and set(scripts) == set(SCRIPTS)
     allowed = CONTENT_SECURITY_POLICY.split("script-src ", 1)[1].split(";", 1)[0].split()
     assert sorted(allowed) == sorted(map(_hash, set(scripts)))
     # A script injected into a page (were escaping ever to fail) is not one of them: the browser would not run it.

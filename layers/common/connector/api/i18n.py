@@ -237,6 +237,23 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "Rapproche à nouveau et montre exactement ce qu'une réparation enverrait ; rien ne part avant votre "
         "confirmation sur sa page. Les enregistrements inconnus de Fastmag ne sont jamais supprimés.",
     ),
+    # One key's page (api/key_html.py).
+    "key.title": ("Key {0}", "Clé {0}"),
+    "key.kind": ("Read as: {0}", "Lue comme : {0}"),
+    "key.differences": ("Differences", "Différences"),
+    "key.field": ("field", "champ"),
+    "key.connector": ("the connector would send", "le connecteur enverrait"),
+    "key.lnb": ("Le New Black holds", "Le New Black contient"),
+    "key.events": ("Recent events", "Événements récents"),
+    "key.events.loading": ("Searching the runs' records…", "Recherche dans les exécutions…"),
+    "key.events.none": ("No event for this key.", "Aucun événement pour cette clé."),
+    "key.event.at": ("when", "quand"),
+    "key.event.flow": ("flow", "flux"),
+    "key.event.event": ("what happened", "événement"),
+    "key.event.outcome": ("outcome", "résultat"),
+    "key.event.reason": ("reason", "raison"),
+    "key.event.old": ("before", "avant"),
+    "key.event.new": ("after", "après"),
 }
 
 _DAYS: dict[Language, tuple[str, ...]] = {

@@ -1,4 +1,5 @@
-"""Handing a queued run to its flow function without waiting for it: long work never runs in the API call.
+"""Handing a queued run to its flow function without waiting for it: long work never runs in the API call; and
+asking a function a short read-only question (`ask`, waiting for its answer) that needs what the API does not hold.
 
 In AWS the API invokes the flow function asynchronously (`InvocationType=Event`); Lambda's on-failure
 destination catches what fails. Locally (make serve, tests) there is no Lambda to invoke, so the run goes to the
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.config import Environment
-from connector.errors import SettingsError
+from connector.errors import ConnectorError, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -26,6 +27,10 @@ class Invoker(Protocol):
     def flows(self) -> tuple[str, ...]: ...
 
     def invoke(self, flow: str, event: dict[str, Any]) -> None: ...
+
+    def ask(self, flow: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the flow's function and wait for its answer (a short read-only request, never a run)."""
+        ...
 
 
 def flow_functions(env: Environment) -> dict[str, str]:
@@ -52,6 +57,15 @@ class LambdaInvoker:
         self._client.invoke(
             FunctionName=self._functions[flow], InvocationType="Event", Payload=json.dumps(event).encode()
         )
+
+    def ask(self, flow: str, event: dict[str, Any]) -> dict[str, Any]:
+        answer = self._client.invoke(
+            FunctionName=self._functions[flow], InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+        body = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError") or not isinstance(body, dict):
+            raise ConnectorError(f"the {flow} function failed to answer: {answer.get('FunctionError') or body!r}")
+        return body
 
 
 InvokerFactory = Callable[[dict[str, str]], Invoker]

@@ -11,6 +11,7 @@ text (their values come from data attributes) so the Content-Security-Policy can
 from __future__ import annotations
 
 from connector.api.html import Links, View, esc, page
+from connector.api.key_html import KEY_EVENTS_SCRIPT
 from connector.api.run_html import POST_BUTTONS_SCRIPT
 from connector.api.status_html import KEY_SEARCH_SCRIPT
 
@@ -42,7 +43,7 @@ exportForm.addEventListener("submit", async (event) => {
 """
 
 # Every script a page may run: the Content-Security-Policy allows these texts and no other (connector.api.security).
-SCRIPTS = (CONFIRM_SCRIPT, POST_BUTTONS_SCRIPT, KEY_SEARCH_SCRIPT)
+SCRIPTS = (CONFIRM_SCRIPT, POST_BUTTONS_SCRIPT, KEY_SEARCH_SCRIPT, KEY_EVENTS_SCRIPT)
 
 
 def confirm_page(flow: str, view: View) -> str:

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connector import runs as run_records
-from connector.api import pages, reports
+from connector.api import keys_routes, pages, reports
 from connector.api.auth import (
     LINK_CODE_PARAMETER,
     Caller,
@@ -425,3 +425,4 @@ def get_order(reference: str) -> Response[Any]:
 
 
 app.include_router(reports.router)
+app.include_router(keys_routes.router)

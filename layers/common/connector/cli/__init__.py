@@ -1,5 +1,6 @@
 """`connector`: run a flow, read its runs and previews, apply a preview, upload staged images, check the
-configuration, resolve an order, and write the brand-owned settings and secrets.
+configuration, resolve an order, explain a key and read its history, and write the brand-owned settings and
+secrets.
 
 Against real endpoints every command that talks to Fastmag, Le New Black or the stack's AWS state takes
 `--settings FILE` and a secret (`--secret FILE`, or CONNECTOR_SECRET_FILE / CONNECTOR_SECRET); the AWS state is
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
-from connector.cli import commands
+from connector.cli import commands, key_commands
 from connector.cli.terminal import EXIT_CODES_HELP, Exit, TaskLogOptions, expected_failure, task_log
 from connector.config import load_local_settings
 from connector.errors import SettingsError
@@ -24,6 +25,8 @@ from connector.flows import FLOWS
 from connector.runs import RunStatus
 from connector.services import build_services
 from connector.settings import Secret, Settings
+
+COMMANDS = {**commands.COMMANDS, "explain": key_commands.explain, "history": key_commands.key_history}
 
 # Starts a local stack for the command's duration and gives its settings and secret (the sandbox's).
 Sandbox = Callable[[], AbstractContextManager[tuple[Settings, Secret]]]
@@ -85,6 +88,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "check", parents=[remote], help="is this configuration right? one line per check, exit 1 on a failure"
     )
     check.add_argument("--known-order", metavar="REF", help="an LNB order reference Fastmag holds: proves the lookup")
+    key_commands.add_commands(sub, remote)
     _configuration_commands(sub, common, remote)
     return parser
 
@@ -172,4 +176,4 @@ def _dispatch(args: argparse.Namespace, arguments: list[str], sandbox: Sandbox |
         else:
             settings, secret = load_local_settings(args.settings, args.secret)
         services = build_services(settings, secret)
-        return commands.COMMANDS[args.command](args, services, out)
+        return COMMANDS[args.command](args, services, out)

@@ -39,6 +39,7 @@ from connector.runner import execute
 from connector.runs import RunRecord
 from connector.services import Services
 from connector.settings import Settings
+from connector.task_log import MAX_PAGE, Outcome, TaskLogMissing, entry_filter, page_of
 
 # --- settings and secrets (no services: they write the brand-owned configuration in AWS) ------------------------
 
@@ -234,12 +235,29 @@ def runs(args: argparse.Namespace, services: Services, out: TextIO) -> int:
     return Exit.SUCCEEDED
 
 
-def run_items(services: Services, record: RunRecord) -> Iterator[str]:
-    """The run's rejected, skipped and warned records, one line each.
+# What `show --items` lists: the outcomes that need a look (sent, staged, uploaded and info lines do not).
+ITEM_OUTCOMES = (Outcome.REJECTED, Outcome.BLOCKED, Outcome.ERROR, Outcome.SKIPPED, Outcome.WARNED)
 
-    Hook: per-record outcomes are kept per run by the task-log store (`runs/<run_id>.jsonl.gz`, connector/
-    task_log.py) once it lands; until then this lists what the run record holds, its reasons with their counts,
-    and for a preview the items it skipped (they are in the stored preview)."""
+
+def run_items(services: Services, record: RunRecord) -> Iterator[str]:
+    """The run's rejected, blocked, failed, skipped and warned records, one line each, from its task log file
+    (at most MAX_PAGE per outcome, then how many more). A run without one (it logged no record outcome, or its
+    file expired) lists what its record holds: its reasons with their counts, and a preview's skipped items."""
+    try:
+        entries = services.task_logs.read(record.run_id)  # read once, paged per outcome as TaskLogStore.page does
+    except TaskLogMissing:
+        yield from _record_items(services, record)
+        return
+    for outcome in ITEM_OUTCOMES:
+        page = page_of(entries, entry_filter(outcome), limit=MAX_PAGE)
+        for entry in page.items:
+            reason = f": {_one_line(entry.reason)}" if entry.reason else ""
+            yield f"  {outcome.value} {_one_line(entry.key)}{reason}"
+        if page.total > len(page.items):
+            yield f"  … {page.total - len(page.items)} more {outcome.value}"
+
+
+def _record_items(services: Services, record: RunRecord) -> Iterator[str]:
     for reason, count in sorted(record.errors.items(), key=lambda item: -item[1]):
         yield f"  {count} × {reason}"
     if record.preview_key:
