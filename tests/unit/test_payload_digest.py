@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.flows.sync import Outgoing
 from connector.state import digest, payload_digest
 
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
@@ -34,24 +30,3 @@ def test_payloads_as_the_flows_build_them_keep_their_stored_digest() -> None:
     # Flows dump their payloads without None (`exclude_none`): snapshots written before still match.
     payload = {"model": "CH2301", "name": "Chemise", "variants": [{"ean13": "3000000000017", "in_stock": 3}]}
     assert payload_digest(payload) == digest(payload)
-
-
-json_scalars = scalars | st.floats(allow_nan=False) | st.text(alphabet='anul"\\é\u2028', max_size=6)
-json_payloads = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-)
-
-
-@given(st.dictionaries(st.text(max_size=4), json_payloads, max_size=4))
-def test_an_outgoing_digests_its_wire_bytes_as_the_snapshot_always_did(payload: dict[str, object]) -> None:
-    item = Outgoing("key", payload)
-    assert item.digest == payload_digest(payload)
-    assert item.wire is not None and json.loads(item.wire) == payload  # the body sends the same document
-
-
-def test_a_payload_that_is_not_plain_json_is_digested_and_sent_as_before() -> None:
-    payload = {"wholesale_price": Decimal("25.50"), "model": "CH1"}
-    item = Outgoing("key", payload)
-    assert item.wire is None
-    assert item.digest == payload_digest(payload)

@@ -60,13 +60,10 @@ def is_condition_failed(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-DIGEST_LENGTH = 24  # hex characters of the SHA-256 a snapshot keeps per key
-
-
 def digest(payload: Any) -> str:
     """Content hash of a payload: canonical JSON, so key order and formatting never count as a change."""
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 _CONTAINERS = (dict, list, tuple)

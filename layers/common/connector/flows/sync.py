@@ -8,8 +8,6 @@ by the next run. The save is conditional: another run's save in between is merge
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +18,7 @@ from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
 from connector.observability import log_record, masked
-from connector.state import DIGEST_LENGTH, Snapshot, payload_digest
+from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
 SNAPSHOT_SAVE_SECONDS = 30
@@ -39,25 +37,9 @@ class Outgoing:
     unchanged: bool = False
 
     @cached_property
-    def wire(self) -> bytes | None:
-        """The payload as JSON, encoded once: the batch body joins it and its digest hashes it. Canonical (sorted
-        keys, compact) as `state.digest` encodes it; None for a payload that is not plain JSON (a Decimal…)."""
-        try:
-            return json.dumps(self.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        except TypeError:
-            return None
-
-    @cached_property
     def digest(self) -> str:
         """Computed once: the diff and the snapshot update both read it."""
-        if self.fingerprint is not None:
-            return self.fingerprint
-        wire = self.wire
-        # Without a None anywhere, the canonical bytes are exactly what `payload_digest` hashes (it drops None
-        # fields first); `null` in the bytes (or in a text) takes the general path.
-        if wire is not None and b"null" not in wire:
-            return hashlib.sha256(wire).hexdigest()[:DIGEST_LENGTH]
-        return payload_digest(self.payload)
+        return self.fingerprint if self.fingerprint is not None else payload_digest(self.payload)
 
 
 @dataclass
@@ -180,9 +162,7 @@ def _send(
     retries: list[Outgoing] = []
     resent_unchanged = 0
     entries = snapshot.entries
-    wires = [item.wire for item in items]
-    encoded = None if None in wires else [wire for wire in wires if wire is not None]
-    for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items], encoded=encoded):
+    for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
         item = items[index]
         ctx.run.count("sent")
         if outcome.accepted:

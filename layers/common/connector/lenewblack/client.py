@@ -187,7 +187,6 @@ class LeNewBlackClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-        encoded_json: bytes | None = None,
         form: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         accept_statuses: frozenset[int] = frozenset(),
@@ -196,17 +195,14 @@ class LeNewBlackClient:
         `new token` statuses).
 
         Returns the response and its parsed JSON (None for an empty body). Non-2xx statuses raise
-        LeNewBlackError, except those in `accept_statuses`, which the caller reads itself. `encoded_json` is a
-        body already encoded as JSON (UTF-8), sent as it is.
+        LeNewBlackError, except those in `accept_statuses`, which the caller reads itself.
         """
         query = dict(params or {})
         shown = f"{path}?{urlencode(query)}" if query else path
         data: bytes | Mapping[str, str] | None = None
         headers: dict[str, str] = {}
         if json_body is not None:
-            encoded_json = json.dumps(json_body, default=json_default, ensure_ascii=False).encode()
-        if encoded_json is not None:
-            data = encoded_json
+            data = json.dumps(json_body, default=json_default, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         elif form is not None:
             data = form
@@ -294,12 +290,8 @@ class LeNewBlackClient:
 
     # --- batches ---------------------------------------------------------------------------------------------
 
-    def multi(
-        self, resource: str, items: Sequence[Mapping[str, Any]], encoded: Sequence[bytes] | None = None
-    ) -> list[ItemOutcome]:
-        """One `POST /multi/{resource}`; one outcome per input item, in input order, matched by key.
-
-        `encoded`: each item already encoded as JSON (what the flow digested), joined into the body as it is."""
+    def multi(self, resource: str, items: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
+        """One `POST /multi/{resource}`; one outcome per input item, in input order, matched by key."""
         if not items:
             return []
         name = resource.strip("/")
@@ -308,15 +300,9 @@ class LeNewBlackClient:
             raise ValueError(f"no batch key declared for {name!r} in BATCH_KEYS")
         path = f"/multi/{name}"
         # A 400/422 that still carries per-item `data` is a partly failed batch, not a failed call.
-        if encoded is None:
-            response, body = self._request(
-                "POST", path, json_body={"requests": list(items)}, accept_statuses=frozenset({400, 422})
-            )
-        else:
-            if len(encoded) != len(items):
-                raise ValueError(f"{len(encoded)} encoded items for {len(items)} items")
-            joined = b'{"requests":[' + b",".join(encoded) + b"]}"
-            response, body = self._request("POST", path, encoded_json=joined, accept_statuses=frozenset({400, 422}))
+        response, body = self._request(
+            "POST", path, json_body={"requests": list(items)}, accept_statuses=frozenset({400, 422})
+        )
         if not response.ok and not (isinstance(body, Mapping) and isinstance(body.get("data"), list)):
             raise _error_from_response(response, "POST", path, body, LeNewBlackError)
         outcomes = parse_batch_response(body, items, response.status_code, key, self.settings.batch_success_without_key)
@@ -339,26 +325,24 @@ class LeNewBlackClient:
         *,
         batch_size: int | None = None,
         concurrency: int | None = None,
-        encoded: Sequence[bytes] | None = None,
     ) -> Iterator[tuple[int, ItemOutcome]]:
         """Send `items` in batches, several at once; yield `(index in items, outcome)` as batches finish.
 
         Every item gets exactly one outcome. A batch that fails as a whole gives each of its items a
         rejection carrying the HTTP status and message; the other batches go on. After a failure the retry
         table marks `stops_batches` (authentication), the remaining batches are not sent (they would fail the
-        same way) and are reported so. `encoded`: the items already encoded as JSON, one per item (`multi`).
+        same way) and are reported so.
         """
         size = batch_size or self.settings.batch_size
         workers = concurrency or self.settings.concurrency
         starts = iter(range(0, len(items), size))
         stopped_by: list[LeNewBlackError] = []
 
-        def send(start: int) -> list[ItemOutcome]:
-            batch = items[start : start + size]
+        def send(batch: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
             if stopped_by:
                 return batch_failed(len(batch), stopped_by[0])
             try:
-                return self.multi(resource, batch, None if encoded is None else encoded[start : start + size])
+                return self.multi(resource, batch)
             except LeNewBlackError as error:
                 if retry.lnb_rule(error).stops_batches:
                     stopped_by.append(error)
@@ -373,7 +357,7 @@ class LeNewBlackClient:
             # At most `workers` batches in flight: memory stays flat and a consumer that stops early does
             # not leave hundreds of queued requests behind.
             pending: dict[Future[list[ItemOutcome]], int] = {
-                pool.submit(send, start): start for start in islice(starts, workers)
+                pool.submit(send, items[start : start + size]): start for start in islice(starts, workers)
             }
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -381,7 +365,7 @@ class LeNewBlackClient:
                     start = pending.pop(future)
                     following = next(starts, None)
                     if following is not None:
-                        pending[pool.submit(send, following)] = following
+                        pending[pool.submit(send, items[following : following + size])] = following
                     for outcome in future.result():
                         yield start + outcome.index, outcome
 
