@@ -149,3 +149,24 @@ def test_preview_writes_the_price_payloads_and_sends_nothing(catalogued: LocalSt
     first = next(line for line in payloads if line["resource"] == "prices")
     assert set(first["payload"]) >= {"product_model", "fabric_code", "price_list_code", "wholesale_price"}
     assert first["payload"]["wholesale_price"] > 0
+
+
+def test_a_full_export_resends_every_price_but_logs_only_the_changed_ones(
+    catalogued: LocalStack, task_log: TaskLog
+) -> None:
+    stack = catalogued
+    first = export(stack, "prices")
+    special = {r.barcode for r in stack.seed.prices if r.tarif == "GROS" and (r.couleur or r.taille or not r.prix)}
+    reference, (_, by_colour) = next((r, c) for r, c in catalogue(stack.seed).items() if r not in special)
+    stack.fastmag.execute("UPDATE tarifs SET prix = prix + 1 WHERE barcode = ? AND tarif = 'GROS'", (reference,))
+    task_log.stream.seek(0)
+    task_log.stream.truncate()
+    stack.lnb.clear_requests()
+    again = export(stack, "prices", full=True)
+
+    assert again["counters"]["accepted"] == first["counters"]["accepted"]
+    assert stack.lnb.items_sent() == first["counters"]["accepted"]
+    sent = [line["key"] for line in task_log.events("record.sent")]
+    assert len(sent) == len(by_colour) and all(f"|{reference}|" in key for key in sent)
+    summaries = task_log.events("records.resent_unchanged")
+    assert sum(line["count"] for line in summaries) == first["counters"]["accepted"] - len(by_colour)

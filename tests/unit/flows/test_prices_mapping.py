@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from connector.fastmag.queries import PRICES
 from connector.fastmag.queries import PRODUCTS as PRODUCTS_QUERY
@@ -136,3 +138,29 @@ def test_every_sent_price_is_positive_and_equals_its_fastmag_price(by_size: dict
     skipped = {skip.key.rsplit("|", 1)[-1] for skip in export.skipped}
     if export.prices_by_size:
         assert sent_sizes | skipped >= {"S", "M", "L"}
+
+
+texts = st.text(alphabet=st.sampled_from("AZ09 -\t\u00a0é"), max_size=4)
+money = st.decimals(allow_nan=False, allow_infinity=True, places=None) | st.decimals(
+    min_value=Decimal("-1"), max_value=Decimal("99999.99999"), places=5
+)
+
+
+@given(texts, texts, texts, money, money | st.none(), texts | st.none())
+def test_a_price_payload_is_the_models_payload_or_the_models_refusal(  # noqa: PLR0917 - one per field
+    model: str, code: str, price_list: str, wholesale: Decimal, recommended: Decimal | None, size: str | None
+) -> None:
+    common = {"product_model": model, "fabric_code": code, "price_list_code": price_list}
+    expected_model = prices.Price if size is None else prices.PriceBySize
+    extra = {} if size is None else {"size_name": size}
+    try:
+        expected = expected_model(  # type: ignore[call-arg]
+            **common, wholesale_price=wholesale, recommended_retail_price=recommended, **extra
+        ).payload()
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            prices.price_payload(common, wholesale, recommended, size)
+        return
+    built = prices.price_payload(common, wholesale, recommended, size)
+    assert built == expected
+    assert list(built) == list(expected)  # the same key order: the same bytes on the wire

@@ -16,9 +16,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from connector.errors import describe
 from connector.fastmag.reads import PriceRow, Unreadable
@@ -26,7 +27,7 @@ from connector.flows.catalogue import Row, Sheet, group_catalogue
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip, text
 from connector.flows.sync import Outgoing, record_skips, synchronise
-from connector.lenewblack.models import ItemOutcome, Price, PriceBySize
+from connector.lenewblack.models import ItemOutcome, Money, Price, PriceBySize
 from connector.observability import log_record
 from connector.settings import Settings
 
@@ -98,6 +99,56 @@ def resolve(table: Mapping[tuple[str, str], Decimal | None], colour: str, size: 
     return None
 
 
+_MONEY: TypeAdapter[Decimal] = TypeAdapter(Annotated[Money, Field(gt=0)])
+
+
+@lru_cache(maxsize=8192)  # a catalogue has few distinct prices, each met on many variants and sizes
+def _valid_money(value: Decimal) -> bool:
+    """Whether `value` passes the models' Money rules (pydantic normalises first: equal values agree)."""
+    try:
+        _MONEY.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _stripped(value: str) -> bool:
+    return bool(value) and value == value.strip()
+
+
+def price_payload(
+    common: dict[str, str], wholesale: Decimal, recommended: Decimal | None, size: str | None = None
+) -> dict[str, Any]:
+    """`Price(...).payload()` (or `PriceBySize`'s with `size`), the same dict in the same key order.
+
+    A full export builds one per price record (100 000 a run): fields already valid (stripped non-empty texts,
+    money the models accept) are laid out directly; anything else goes through the model, which raises the
+    ValidationError the flow reports."""
+    texts = [*common.values(), size] if size is not None else common.values()
+    if (
+        all(_stripped(value) for value in texts)
+        and wholesale.is_finite()
+        and _valid_money(wholesale)
+        and (recommended is None or (recommended.is_finite() and _valid_money(recommended)))
+    ):
+        payload: dict[str, Any] = {
+            "product_model": common["product_model"],
+            "fabric_code": common["fabric_code"],
+            "price_list_code": common["price_list_code"],
+            "wholesale_price": float(wholesale),
+        }
+        if recommended is not None:
+            payload["recommended_retail_price"] = float(recommended)
+        if size is not None:
+            payload["size_name"] = size
+        return payload
+    if size is None:
+        return Price(**common, wholesale_price=wholesale, recommended_retail_price=recommended).payload()
+    return PriceBySize(
+        **common, size_name=size, wholesale_price=wholesale, recommended_retail_price=recommended
+    ).payload()
+
+
 def _positive(value: Decimal | None) -> Decimal | None:
     return value if value is not None and value > 0 else None
 
@@ -140,10 +191,7 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
             for size, reason in invalid.items():
                 export.skipped.append(Skip(f"{key}|{size}", f"{reason} {where}"))
             for size, price in valid.items():
-                model = PriceBySize(
-                    **common, size_name=size, wholesale_price=price, recommended_retail_price=suggested[size]
-                )
-                export.prices_by_size[f"{key}|{size}"] = model.payload()
+                export.prices_by_size[f"{key}|{size}"] = price_payload(common, price, suggested[size], size)
             return
         variant_price = _most_common(valid.values())
         for size in sizes:
@@ -163,7 +211,7 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
         if price == variant_price and (retail_price := suggested[size]) is not None
     ]
     recommended = _most_common(retail_prices) if retail_prices else None
-    export.prices[key] = Price(**common, wholesale_price=variant_price, recommended_retail_price=recommended).payload()
+    export.prices[key] = price_payload(common, variant_price, recommended)
 
 
 def map_prices(product_rows: Iterable[Row], price_rows: Iterable[PriceRow], settings: Settings) -> PriceExport:

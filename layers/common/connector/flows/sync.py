@@ -161,15 +161,18 @@ def _send(
     """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones."""
     retries: list[Outgoing] = []
     resent_unchanged = 0
+    entries = snapshot.entries
     for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
         item = items[index]
         ctx.run.count("sent")
         if outcome.accepted:
+            # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.
+            unchanged = item.unchanged or entries.get(item.key) == item.digest
             snapshot.accept(item.key, item.digest)
             result.accepted += 1
             if item.fingerprint is None:  # a fingerprint is itself readable (stock's quantity): nothing to keep
                 result.accepted_values[item.key] = (item.digest, item.payload)
-            if item.unchanged:
+            if unchanged:
                 ctx.run.count("accepted")
                 resent_unchanged += 1
             else:
