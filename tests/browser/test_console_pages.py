@@ -58,14 +58,27 @@ def at_width(browser: Any, name: str) -> None:
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 
-def wait_finished(browser: Any, timeout: float = 60) -> str:
-    from selenium.webdriver.common.by import By
+# A running run's page reloads itself, and a submitted form loads a new page: an element read in between is stale.
+def _waiting(browser: Any, timeout: float) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, timeout).until(
+    return WebDriverWait(browser, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+
+def wait_finished(browser: Any, timeout: float = 60) -> str:
+    from selenium.webdriver.common.by import By
+
+    _waiting(browser, timeout).until(
         lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in FINISHED
     )
     return str(browser.find_element(By.ID, "status").get_attribute("data-status"))
+
+
+def wait_text(browser: Any, element_id: str, expected: str, timeout: float = 30) -> None:
+    from selenium.webdriver.common.by import By
+
+    _waiting(browser, timeout).until(lambda driver: driver.find_element(By.ID, element_id).text == expected)
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +217,9 @@ def test_a_products_preview_lists_its_items_with_their_counts_and_pages_through_
     # Only the changed ones, through the page's own filter form; then the next page keeps the filter.
     Select(browser.find_element(By.ID, "preview-change")).select_by_value("changed")
     browser.find_element(By.CSS_SELECTOR, "#preview-filter button").click()
-    assert browser.find_element(By.ID, "preview-shown").text == f"1–50 of {RENAMED}"
+    wait_text(browser, "preview-shown", f"1–50 of {RENAMED}")
     browser.find_element(By.ID, "preview-next").click()
+    wait_text(browser, "preview-shown", f"51–{RENAMED} of {RENAMED}")
     rows = browser.find_elements(By.CSS_SELECTOR, "#preview-items tr.item")
     assert len(rows) == RENAMED - 50 and not {row.text for row in rows} & first_page
     assert all(row.find_element(By.CSS_SELECTOR, "td.changed") for row in rows)
