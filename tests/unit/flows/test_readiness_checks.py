@@ -16,10 +16,11 @@ from connector.fastmag.reads import Unreadable
 from connector.flows import readiness_checks as checks
 from connector.flows.catalogue import group_catalogue
 from connector.flows.products import map_products
-from connector.flows.readiness_report import BY_NAME, Item, blocking_total, counts, ordered, safe_cell, to_csv
+from connector.flows.readiness_report import BY_NAME, Item, blocking_total, counts, ordered, to_csv
 from connector.ledger import LedgerEntry, LedgerStatus
 from connector.lenewblack.reads import LnbOrder, LnbProduct, LnbVariant
 from connector.settings import Settings
+from connector.task_log import csv_cell
 from tests.unit.flows.as_read import as_read
 
 SETTINGS = Settings()
@@ -140,7 +141,7 @@ def test_counts_name_every_check_and_the_metric_counts_only_blocking_ones() -> N
 
 @given(st.text())
 def test_no_csv_cell_starts_with_a_formula_character(value: str) -> None:
-    cell = safe_cell(value)
+    cell = csv_cell(value)
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
     assert cell.removeprefix("'") == value or cell == value
 

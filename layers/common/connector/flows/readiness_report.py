@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from connector.errors import ConnectorError
 from connector.observability import logger, mask_email
+from connector.task_log import csv_cell
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -82,13 +83,7 @@ def ordered(items: Iterable[Item]) -> list[Item]:
 
 # --- CSV ------------------------------------------------------------------------------------------------------
 
-# A spreadsheet runs a cell starting with these as a formula (CSV injection): such a cell is quoted as text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("check", "key", "problem", "action")
-
-
-def safe_cell(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def to_csv(items: Iterable[Item]) -> str:
@@ -96,7 +91,8 @@ def to_csv(items: Iterable[Item]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerow([safe_cell(getattr(item, column)) for column in CSV_COLUMNS])
+        # Inert cells, as in every CSV the connector writes (task_log.csv_cell: no formula injection).
+        writer.writerow([csv_cell(getattr(item, column)) for column in CSV_COLUMNS])
     return out.getvalue()
 
 
