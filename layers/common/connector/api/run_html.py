@@ -394,8 +394,9 @@ def _history_rows(view: View, entry: LedgerEntry) -> list[str]:
 def _resolve_section(view: View, entry: LedgerEntry) -> str:
     """The command line resolves a stuck order (it also moves the Le New Black status)."""
     reference = shlex.quote(entry.reference)
-    exported = f"python -m connector order {reference} --resolve exported --fastmag-number NUMBER --why TEXT"
-    resend = f"python -m connector order {reference} --resolve resend --why TEXT"
+    where = "--settings settings.json --secret credentials.json"  # the CLI runs only with both given
+    exported = f"connector order {reference} --resolve exported --fastmag-number NUMBER --why TEXT {where}"
+    resend = f"connector order {reference} --resolve resend --why TEXT {where}"
     return (
         f'<section id="resolve"><h2>{esc(view.t("order.resolve"))}</h2>'
         f"<p>{esc(view.t('order.resolve.exported'))}<br><code>{esc(exported)}</code></p>"
