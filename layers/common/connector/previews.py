@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
+from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
 from connector.state import is_missing
@@ -50,27 +51,21 @@ class PreviewStore:
     """Exact payloads of a preview run as gzip JSON Lines under `previews/<run_id>.jsonl.gz`."""
 
     def __init__(self, s3: S3Client, bucket: str) -> None:
-        self._s3 = s3
-        self._bucket = bucket
+        self._files = JsonLinesStore(
+            s3,
+            bucket,
+            prefix="previews/",
+            what="preview",
+            format_version=PREVIEW_FORMAT,
+            newer_hint=": run a new preview",
+        )
 
-    @staticmethod
-    def key(run_id: str) -> str:
-        return f"previews/{run_id}.jsonl.gz"
+    def key(self, run_id: str) -> str:
+        return self._files.key(run_id)
 
     def write(self, run_id: str, lines: Iterable[Mapping[str, Any]]) -> str:
-        body = gzip.compress(
-            "".join(json.dumps(masked(line), ensure_ascii=False, default=str) + "\n" for line in lines).encode(),
-            mtime=0,
-        )
-        key = self.key(run_id)
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/x-ndjson",
-            Metadata={"format": str(PREVIEW_FORMAT)},
-        )
-        logger.info(f"preview stored at s3://{self._bucket}/{key}", extra={"event": "run.preview", "key": key})
+        key = self._files.write(self.key(run_id), (masked(line) for line in lines))
+        logger.info(f"preview stored at s3://{self._files.bucket}/{key}", extra={"event": "run.preview", "key": key})
         return key
 
     def read(self, run_id: str) -> Iterator[dict[str, Any]]:
@@ -78,21 +73,10 @@ class PreviewStore:
 
     def read_key(self, key: str) -> Iterator[dict[str, Any]]:
         """The lines stored at `key` (a run record's pointer to its preview or report)."""
-        answer = self._s3.get_object(Bucket=self._bucket, Key=key)
-        written = int(answer.get("Metadata", {}).get("format", "1"))  # previews before the version: format 1
-        if written > PREVIEW_FORMAT:
-            raise ConnectorError(
-                f"preview {key} has format {written}, this connector reads up to {PREVIEW_FORMAT}: run a new preview"
-            )
-        body = answer["Body"].read()
-        for line in gzip.decompress(body).decode().splitlines():
-            if line:
-                yield json.loads(line)
+        return self._files.read(key)[1]
 
     def presigned_url(self, run_id: str, expires_in: int = 900) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": self.key(run_id)}, ExpiresIn=expires_in
-        )
+        return self._files.presigned_url(self.key(run_id), expires_in)
 
 
 def apply_refusal(preview: RunRecord, runs: RunStore) -> str | None:

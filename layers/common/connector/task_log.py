@@ -9,17 +9,16 @@ key's history (keys.py) read them back through `TaskLogStore`; `to_csv` and `to_
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.state import is_missing, now_iso
+from connector.jsonl_store import JsonLinesStore
+from connector.state import now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -149,26 +148,23 @@ class TaskLogStore:
     """Task log files as gzip JSON Lines under `runs/<run_id>.jsonl.gz` in the staging bucket."""
 
     def __init__(self, s3: S3Client, bucket: str) -> None:
-        self._s3 = s3
-        self._bucket = bucket
+        self._files = JsonLinesStore(
+            s3,
+            bucket,
+            prefix=PREFIX,
+            what="task log",
+            missing=lambda run_id: TaskLogMissing(f"run {run_id} has no task log"),
+        )
 
-    @staticmethod
-    def key(run_id: str) -> str:
-        return f"{PREFIX}{run_id}.jsonl.gz"
+    def key(self, run_id: str) -> str:
+        return self._files.key(run_id)
 
     def write(self, run_id: str, entries: Sequence[TaskLogEntry], *, flow: str) -> str | None:
         """Store the run's entries; nothing (None) when it had none. Returns the object's key."""
         if not entries:
             return None
-        key = self.key(run_id)
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=gzip.compress(to_jsonl(entries).encode(), compresslevel=6, mtime=0),
-            ContentType="application/x-ndjson",
-            Metadata={"flow": flow},
-        )
-        return key
+        lines = (entry.model_dump(mode="json") for entry in entries)
+        return self._files.write(self.key(run_id), lines, metadata={"flow": flow}, compresslevel=6)
 
     def read(self, run_id: str) -> list[TaskLogEntry]:
         """The run's entries in the order they were logged; TaskLogMissing if it has no file."""
@@ -176,20 +172,12 @@ class TaskLogStore:
 
     def read_with_flow(self, run_id: str) -> tuple[str | None, list[TaskLogEntry]]:
         """The run's flow (as written) and entries; TaskLogMissing if it has no file."""
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))
-        except ClientError as error:
-            if is_missing(error):
-                raise TaskLogMissing(f"run {run_id} has no task log") from None
-            raise
-        entries = list(parse_jsonl(gzip.decompress(answer["Body"].read()).decode()))
-        return answer.get("Metadata", {}).get("flow"), entries
+        metadata, lines = self._files.read(self.key(run_id), run_id)
+        return metadata.get("flow"), [TaskLogEntry.model_validate(line) for line in lines]
 
     def presigned_url(self, run_id: str, expires_in: int = 900) -> str:
         """A link to the stored file itself (gzip JSON Lines), for a download too large for an API answer."""
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": self.key(run_id)}, ExpiresIn=expires_in
-        )
+        return self._files.presigned_url(self.key(run_id), expires_in)
 
     def page(
         self, run_id: str, *, outcome: str | None = None, q: str | None = None, offset: int = 0, limit: int = 50
@@ -199,11 +187,7 @@ class TaskLogStore:
 
     def run_ids(self) -> Iterator[str]:
         """Every run that has a task log file (the bucket's lifecycle bounds how far back)."""
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=PREFIX):
-            for item in page.get("Contents", []):
-                name = item["Key"][len(PREFIX) :]
-                if name.endswith(".jsonl.gz"):
-                    yield name.removesuffix(".jsonl.gz")
+        return self._files.names()
 
 
 # --- Exports ------------------------------------------------------------------------------------------------------

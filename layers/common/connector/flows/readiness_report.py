@@ -8,14 +8,13 @@ per check (`checks`); the page reads the object back, grouped by check, a page a
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from connector.errors import ConnectorError
+from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email
 from connector.task_log import csv_cell
 
@@ -120,41 +119,29 @@ class ReportStore:
     """Reports as gzip JSON Lines under `readiness/<run_id>.jsonl.gz`."""
 
     def __init__(self, s3: S3Client, bucket: str) -> None:
-        self._s3 = s3
-        self._bucket = bucket
+        self._files = JsonLinesStore(
+            s3,
+            bucket,
+            prefix=PREFIX,
+            what="report",
+            format_version=REPORT_FORMAT,
+            missing=lambda run_id: ReportNotFound(f"no readiness report for run {run_id}"),
+        )
 
-    @staticmethod
-    def key(run_id: str) -> str:
-        return f"{PREFIX}{run_id}.jsonl.gz"
+    def key(self, run_id: str) -> str:
+        return self._files.key(run_id)
 
     def write(self, run_id: str, items: Iterable[Item]) -> str:
         # Problems quote Fastmag and LNB data: an email in them is masked as everywhere support reads.
-        lines = (
-            json.dumps({**asdict(item), "problem": mask_email(item.problem)}, ensure_ascii=False) for item in items
+        key = self._files.write(
+            self.key(run_id), ({**asdict(item), "problem": mask_email(item.problem)} for item in items)
         )
-        body = gzip.compress("".join(line + "\n" for line in lines).encode(), mtime=0)
-        key = self.key(run_id)
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/x-ndjson",
-            Metadata={"format": str(REPORT_FORMAT)},
-        )
-        logger.info(f"readiness report stored at s3://{self._bucket}/{key}", extra={"event": "readiness.report"})
+        logger.info(f"readiness report stored at s3://{self._files.bucket}/{key}", extra={"event": "readiness.report"})
         return key
 
     def read(self, run_id: str) -> Iterator[Item]:
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(run_id))
-        except self._s3.exceptions.NoSuchKey:
-            raise ReportNotFound(f"no readiness report for run {run_id}") from None
-        written = int(answer.get("Metadata", {}).get("format", "1"))
-        if written > REPORT_FORMAT:
-            raise ConnectorError(f"report {run_id} has format {written}, this connector reads up to {REPORT_FORMAT}")
-        for line in gzip.decompress(answer["Body"].read()).decode().splitlines():
-            if line:
-                yield Item(**json.loads(line))
+        for line in self._files.read(self.key(run_id), run_id)[1]:
+            yield Item(**line)
 
     def page(self, run_id: str, *, check: str | None, offset: int, limit: int) -> Page:
         matching = [item for item in self.read(run_id) if check is None or item.check == check]
