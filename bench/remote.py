@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 # Variables the stack sets as Lambda would; the handlers read them to find moto, the table and the bucket.
@@ -203,6 +204,20 @@ def _serve(connection: Connection, models: int, retailers: int, settings_documen
         connection.send(("ok", None))
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, every thread) process `pid` has used so far; None where /proc is not there.
+
+    The benchmark reads the sandbox process's before and after each handler call: the simulators' and moto's
+    own service time, which stands for work the real remotes do on their machines, not for the connector's.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime and stime fields 14 and 15, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RemoteStack:
     """Parent side: starts the child, keeps its environment, forwards commands."""
 
@@ -238,6 +253,12 @@ class RemoteStack:
         if status != "ok":
             raise RuntimeError(f"sandbox process: {value}")
         return value
+
+    @property
+    def pid(self) -> int:
+        """The sandbox process's id, whose CPU time is the remotes' service time."""
+        assert self._process is not None and self._process.pid is not None
+        return self._process.pid
 
     def call(self, command: str, *args: Any) -> Any:
         assert self._connection is not None
