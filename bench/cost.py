@@ -51,14 +51,16 @@ AWS_CALL_SECONDS = 0.010
 
 
 def connector_wall_seconds(
-    wall: float, cpu: float, remote_cpu: float | None, injected_waits: float, aws_calls: int
+    wall: float, cpu: float, *, remote_cpu: float | None, contention: float, injected_waits: float, aws_calls: int
 ) -> float:
     """The wall time the connector itself takes: the measured wall less the sandbox's service time (its CPU time
-    during the call), never less than the connector's own CPU time plus the latency the simulators injected, plus
-    a real AWS round trip per AWS call. Without the sandbox's CPU time (no /proc), the measured wall as it is."""
+    during the call) and less the time the sandbox's threads and the handler's main thread waited for a core of
+    the shared machine (`contention`); never less than the connector's own CPU time plus the latency the
+    simulators injected into its calls; plus a real AWS round trip per AWS call. Without the sandbox's CPU time
+    (no /proc), the measured wall as it is."""
     if remote_cpu is None:
         return wall
-    return max(wall - remote_cpu, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS
+    return max(wall - remote_cpu - contention, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS
 
 
 def lambda_seconds(wall: float, cpu: float, memory_mb: int) -> float:

@@ -6,7 +6,9 @@ leave it (settings loaded, clients built), which holds only the connector. Aroun
 - wall time (`time.perf_counter`), with the simulators' injected latency;
 - the sandbox process's CPU time over the same call (`remote CPU`): the simulators' and moto's service time
   (building a 100 000-row EDIQUERY answer in Python, moto's DynamoDB and S3), which stands for work the real
-  remotes do on their own machines. The "connector wall" takes it out of the wall time (`bench.cost`);
+  remotes do on their own machines; and the time the sandbox's threads and the handler's main thread waited for
+  a core of this shared machine (`contention`, from schedstat). The "connector wall" takes both out of the wall
+  time (`bench.cost`);
 - handler CPU (`time.process_time`: every thread of this process, so the LNB batch threads count too);
 - RSS high-water mark (`VmHWM`, reset after the warm-up through `/proc/self/clear_refs`; `ru_maxrss` where
   that is not available): the figure Lambda reports as "Max Memory Used", imported libraries included;
@@ -31,6 +33,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cost import connector_wall_seconds
-from bench.remote import RemoteStack, Traffic, process_cpu_seconds
+from bench.remote import RemoteStack, Traffic, process_cpu_seconds, threads_waiting, waited_between
 from connector import services
 from connector.config import load_settings
 from sandbox.handlers import ROOT, FakeLambdaContext, handler_module
@@ -88,6 +91,7 @@ class Invocation:
     aws_calls: dict[str, int]
     profile: list[dict[str, Any]]
     remote_cpu_seconds: float | None
+    contention_seconds: float
     published_metrics: list[str]
     traffic: Traffic
 
@@ -124,6 +128,7 @@ class Result:
     # The sandbox process's CPU time during the call (None where it cannot be read), the latency the simulators
     # injected into the calls made, and the wall time with the first taken out (bench.cost.connector_wall_seconds).
     remote_cpu_seconds: float | None = None
+    contention_seconds: float = 0.0  # the sandbox's threads and the handler's main thread waiting for a core
     injected_wait_seconds: float = 0.0
     connector_wall_seconds: float = 0.0
     connector_wall_seconds_each: list[float] = field(default_factory=list)
@@ -250,6 +255,9 @@ def _measure(
         tracemalloc.start()
     profile = cProfile.Profile() if profile_rows else None
     remote_cpu = None if remote_pid is None else process_cpu_seconds(remote_pid)
+    remote_waiting = {} if remote_pid is None else threads_waiting(remote_pid)
+    main_thread = (threading.get_native_id(),)
+    own_waiting = threads_waiting(os.getpid(), main_thread)
     cpu = time.process_time()
     started = time.perf_counter()
     try:
@@ -264,6 +272,9 @@ def _measure(
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     remote_after = None if remote_pid is None else process_cpu_seconds(remote_pid)
+    contention = waited_between(own_waiting, threads_waiting(os.getpid(), main_thread))
+    if remote_pid is not None:
+        contention += waited_between(remote_waiting, threads_waiting(remote_pid))
     remote_cpu = None if remote_cpu is None or remote_after is None else remote_after - remote_cpu
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
     rss = _rss_peak_mb(reset_worked)
@@ -282,6 +293,7 @@ def _measure(
         "aws_calls": dict(aws.counts),
         "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
         "remote_cpu_seconds": remote_cpu,
+        "contention_seconds": contention,
         "published_metrics": published,
     }
 
@@ -353,9 +365,10 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         connector_wall_seconds(
             invocation.wall_seconds,
             invocation.cpu_seconds,
-            invocation.remote_cpu_seconds,
-            injected,
-            sum(invocation.aws_calls.values()),
+            remote_cpu=invocation.remote_cpu_seconds,
+            contention=invocation.contention_seconds,
+            injected_waits=injected,
+            aws_calls=sum(invocation.aws_calls.values()),
         )
         for invocation, injected in zip(timed, waits, strict=True)
     ]
@@ -391,6 +404,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         remote_cpu_seconds=(
             None if None in remote_cpus else round(statistics.median(r for r in remote_cpus if r is not None), 3)
         ),
+        contention_seconds=round(statistics.median(invocation.contention_seconds for invocation in timed), 3),
         injected_wait_seconds=round(statistics.median(waits), 3),
         connector_wall_seconds=round(statistics.median(connector_walls), 3),
         connector_wall_seconds_each=[round(seconds, 3) for seconds in connector_walls],

@@ -64,18 +64,22 @@ def _results() -> dict[str, dict[str, Any]]:
     }
 
 
-def test_the_connector_wall_leaves_out_the_simulators_service_time() -> None:
-    # 18 s measured, 16 s of it the sandbox building answers: 2 s is the connector's, plus 11 real AWS round trips.
-    assert cost.connector_wall_seconds(18.0, 0.8, 16.0, 0.27, 11) == pytest.approx(2.0 + 11 * cost.AWS_CALL_SECONDS)
+def test_the_connector_wall_leaves_out_the_simulators_service_time_and_the_machines_contention() -> None:
+    # 18 s measured: 12 s the sandbox building answers, 4 s threads waiting for a core of the shared machine;
+    # 2 s is the connector's, plus 11 real AWS round trips.
+    wall = cost.connector_wall_seconds(18.0, 0.8, remote_cpu=12.0, contention=4.0, injected_waits=0.27, aws_calls=11)
+    assert wall == pytest.approx(2.0 + 11 * cost.AWS_CALL_SECONDS)
 
 
 def test_the_connector_wall_never_drops_below_its_cpu_and_the_injected_latency() -> None:
     """The two processes share the cores: the sandbox's CPU may overlap the connector's, never erase it."""
-    assert cost.connector_wall_seconds(5.0, 3.0, 4.0, 1.5, 0) == pytest.approx(4.5)
+    wall = cost.connector_wall_seconds(5.0, 3.0, remote_cpu=4.0, contention=1.0, injected_waits=1.5, aws_calls=0)
+    assert wall == pytest.approx(4.5)
 
 
 def test_without_the_sandboxs_cpu_time_the_wall_is_kept_as_measured() -> None:
-    assert cost.connector_wall_seconds(7.0, 1.0, None, 0.5, 10) == 7.0
+    wall = cost.connector_wall_seconds(7.0, 1.0, remote_cpu=None, contention=2.0, injected_waits=0.5, aws_calls=10)
+    assert wall == 7.0
 
 
 def test_a_tick_at_the_measured_share_is_the_measured_tick_and_at_zero_the_unchanged_one() -> None:
