@@ -130,7 +130,7 @@ def at_share(
     def moved(key: str) -> float:
         return max(float(start[key]) - (float(changed[key]) - float(unchanged[key])) * remaining, 0.0)
 
-    result = {key: moved(key) for key in _SCALED}
+    result: dict[str, Any] = {key: moved(key) for key in _SCALED}
     operations = set(start["aws_calls"]) | set(changed["aws_calls"]) | set(unchanged["aws_calls"])
     result["aws_calls"] = {
         operation: max(

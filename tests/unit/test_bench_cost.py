@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench import cost
+from bench.remote import process_cpu_seconds, threads_waiting, waited_between
 from bench.report import (
     STOCK_EVERY_MINUTE_INCREMENTAL_USD,
     STOCK_EVERY_MINUTE_USD,
@@ -187,3 +192,23 @@ def test_the_budgets_judge_the_totals_against_the_goals() -> None:
     assert (whole["limit"], whole["met"]) == (f"≤ ${WHOLE_STACK_USD:g}", total <= WHOLE_STACK_USD)
     # Without a measured full-read tick the minute-stock goals are not judged; the whole stack still is.
     assert [check["budget"] for check in _cost_checks(estimate, False)] == ["whole stack, default schedules, a month"]
+
+
+def test_contention_counts_threads_started_since_from_zero_and_never_goes_negative() -> None:
+    before = {1: 2.0, 2: 1.0, 3: 5.0}
+    after = {1: 2.5, 2: 1.0, 4: 0.25}  # thread 3 ended (its time is lost: the figure errs low), 4 started
+    assert waited_between(before, after) == pytest.approx(0.75)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_a_process_cpu_time_and_its_main_threads_waiting_are_read_from_proc() -> None:
+    pid = os.getpid()
+    started = process_cpu_seconds(pid)
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    assert started is not None
+    assert (process_cpu_seconds(pid) or 0.0) >= started + 0.03  # clock ticks of 10 ms
+    main = threading.get_native_id()
+    assert set(threads_waiting(pid, (main,))) <= {main}
+    assert process_cpu_seconds(2**31) is None
