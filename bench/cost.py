@@ -353,6 +353,24 @@ def stack_plan(items: list[Schedule], memory: dict[str, int], facts: StackFacts)
     }
 
 
+def change_rate(
+    results: dict[str, dict[str, Any]], changed_name: str, measured_share: float, facts: StackFacts
+) -> dict[str, Any]:
+    """The change rate the plans assume, and what one changed record costs in CloudWatch Logs a month at it."""
+    changed, unchanged = results.get(changed_name) or {}, results.get(UNCHANGED) or {}
+    sent = int(changed.get("sent", 0))
+    per_change = (changed.get("log_bytes", 0) - unchanged.get("log_bytes", 0)) / sent if sent and unchanged else 0.0
+    per_gb = LOGS_INGESTION_PER_GB + facts.log_retention_days / DAYS_PER_MONTH * LOGS_STORAGE_PER_GB_MONTH
+    return {
+        "share_per_tick": measured_share,
+        "tick_minutes": MEASURED_TICK_MINUTES,
+        "changed_per_hour": round(sent * 60 / MEASURED_TICK_MINUTES),
+        "log_bytes_per_change": round(per_change),
+        # Ingestion, and storage at the retention, of 10 000 changed records' lines (the same at any tick rate).
+        "logs_usd_per_10k_changes": round(per_change * 10_000 / 2**30 * per_gb, 6),
+    }
+
+
 def estimate(
     results: dict[str, dict[str, Any]],
     memory: dict[str, int],
@@ -370,13 +388,7 @@ def estimate(
         "price_per_request_usd": PRICE_PER_REQUEST,
         "price_note": "AWS Lambda arm64, first tier, us-east-1 / eu-west-3; free tier not deducted",
         "days_per_month": DAYS_PER_MONTH,
-        "change_rate": {
-            "share_per_tick": measured_share,
-            "tick_minutes": MEASURED_TICK_MINUTES,
-            "changed_per_hour": round(
-                float((results.get(changed_name) or {}).get("sent", 0)) * 60 / MEASURED_TICK_MINUTES
-            ),
-        },
+        "change_rate": change_rate(results, changed_name, measured_share, facts),
         "plans": stack,
         "increments_usd": increments,
     }

@@ -292,7 +292,9 @@ def _cost_markdown(cost: dict[str, Any]) -> list[str]:
         f"${cost['price_per_gb_second_usd']} per GB-second and ${cost['price_per_request_usd'] * 1e6:.2f} per "
         f"million requests ({cost['price_note']}), on the Lambda-scaled connector wall (see the method). Change "
         f"rate: {rate['share_per_tick']:.0%} of the catalogue per {rate['tick_minutes']}-minute tick, "
-        f"{rate['changed_per_hour']:,} changed SKUs an hour whatever the tick rate; a minute tick's figures are "
+        f"{rate['changed_per_hour']:,} changed SKUs an hour whatever the tick rate (each logs "
+        f"{rate.get('log_bytes_per_change', 0):,} bytes: ${rate.get('logs_usd_per_10k_changes', 0):.4f} of "
+        "CloudWatch Logs per 10 000 changes, storage included); a minute tick's figures are "
         "interpolated from the measured 0 % and changed ticks. Orders: the idle tick (orders themselves are the "
         "business's volume); products, prices, customers and images run on demand and are left out.",
         "",

@@ -146,7 +146,10 @@ def test_every_monthly_line_at_default_schedules_and_at_minute_stock() -> None:
     estimate = cost.estimate(_results(), MEMORY, FACTS, "stock 1% changed", 0.01)
     plans = estimate["plans"]
     assert list(plans) == ["default schedules", "stock every minute", "stock every minute, incremental reads"]
-    assert estimate["change_rate"]["changed_per_hour"] == 12_000
+    rate = estimate["change_rate"]
+    assert (rate["changed_per_hour"], rate["log_bytes_per_change"]) == (12_000, 500)
+    per_gb = cost.LOGS_INGESTION_PER_GB + 3 * cost.LOGS_STORAGE_PER_GB_MONTH  # 90-day retention
+    assert rate["logs_usd_per_10k_changes"] == pytest.approx(500 * 10_000 / 2**30 * per_gb, abs=1e-6)
     default = {line["item"]: line["usd"] for line in plans["default schedules"]["lines"]}
     assert default["CloudWatch alarms"] == pytest.approx(1.40)
     assert default["KMS (the alarm topic's key)"] == pytest.approx(1.00)
