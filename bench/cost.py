@@ -1,15 +1,24 @@
-"""Monthly Lambda cost of the scheduled flows, from the measured durations and the configured memory.
+"""Monthly cost of the stack, every line, from the measured scenarios, the template and public prices.
 
 Lambda bills the configured memory × the billed duration, plus a fee per request. Its CPU share grows with
 memory (one full vCPU at 1 769 MB), so at 512 MB a CPU-bound stretch runs about 3.5 times slower than on
-the benchmark's core: next to the measured duration we give a Lambda-scaled one, where the measured CPU
-time is stretched by that factor and the waiting (latency) is kept as it is.
+the benchmark's core: the Lambda-scaled duration stretches the measured CPU time by that factor and keeps the
+waiting as it is.
+
+The waiting is the connector's, not the simulators': the benchmark's wall time also holds the sandbox
+process's own service time (building a 100 000-row EDIQUERY answer in Python, moto's DynamoDB and S3), which
+stands for work the real remotes do on their machines. The connector wall takes that CPU time out, keeps the
+latency the simulators inject per call, and puts back a real AWS round trip per AWS call (`connector_wall_seconds`).
+
+Changes are the business's, not the tick's: the benchmark's share changed per 5-minute tick (1 %) is the
+change rate, so a minute tick sees a fifth of it. A tick's figures (time, log bytes, AWS calls) at a share are
+interpolated between the measured 0 % and 1 % ticks, and every changed record's log line is counted once
+whatever the tick rate; what a faster cadence adds is the per-tick overhead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # AWS Lambda public price, arm64, first tier (the first 7.5 billion GB-seconds a month), in us-east-1 and
@@ -23,15 +32,35 @@ MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
 
 @dataclass(frozen=True)
 class Line:
+    """Lambda's monthly line for one scheduled invocation kind."""
+
     flow: str
-    scenario: str  # the measured scenario standing for one invocation
+    scenario: str  # the measured scenario standing for one invocation (or how it was interpolated)
     schedule: str
     invocations: int
     memory_mb: int
-    measured_seconds: float
-    lambda_seconds: float
-    measured_usd: float
+    wall_seconds: float  # as measured, simulators' service time included
+    connector_seconds: float  # connector wall: see `connector_wall_seconds`
+    lambda_seconds: float  # the connector wall, its CPU part stretched to the memory's CPU share
     lambda_usd: float
+
+
+# A DynamoDB, S3, SSM or Secrets Manager round trip from a Lambda in the same region. moto's service time leaves
+# the connector wall with the sandbox's CPU time; a real call's latency is put back for each call instead.
+AWS_CALL_SECONDS = 0.010
+
+
+def connector_wall_seconds(
+    wall: float, cpu: float, *, remote_cpu: float | None, contention: float, injected_waits: float, aws_calls: int
+) -> float:
+    """The wall time the connector itself takes: the measured wall less the sandbox's service time (its CPU time
+    during the call) and less the time the sandbox's threads and the handler's main thread waited for a core of
+    the shared machine (`contention`); never less than the connector's own CPU time plus the latency the
+    simulators injected into its calls; plus a real AWS round trip per AWS call. Without the sandbox's CPU time
+    (no /proc), the measured wall as it is."""
+    if remote_cpu is None:
+        return wall
+    return max(wall - remote_cpu - contention, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS
 
 
 def lambda_seconds(wall: float, cpu: float, memory_mb: int) -> float:
@@ -44,76 +73,151 @@ def monthly_usd(invocations: int, seconds: float, memory_mb: int) -> float:
     return invocations * (seconds * memory_mb / 1024 * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST)
 
 
-def line(flow: str, scenario: dict[str, Any], schedule: str, invocations: int, memory_mb: int) -> Line:
-    wall, cpu = float(scenario["wall_seconds"]), float(scenario["cpu_seconds"])
-    scaled = lambda_seconds(wall, cpu, memory_mb)
-    return Line(
-        flow=flow,
-        scenario=str(scenario["scenario"]),
-        schedule=schedule,
-        invocations=invocations,
-        memory_mb=memory_mb,
-        measured_seconds=round(wall, 3),
-        lambda_seconds=round(scaled, 3),
-        measured_usd=round(monthly_usd(invocations, wall, memory_mb), 4),
-        lambda_usd=round(monthly_usd(invocations, scaled, memory_mb), 4),
-    )
+# --- the scheduled invocations of each plan, and what one of them does ----------------------------------------
+MEASURED_TICK_MINUTES = 5  # the benchmark's changed share is what changes in a 5-minute tick (the default rate)
+HOURS_PER_MONTH = DAYS_PER_MONTH * 24
+FULL_READS_A_MONTH = HOURS_PER_MONTH  # stock.full_read_every_minutes = 60 with incremental reads
+WEEKS_PER_MONTH = DAYS_PER_MONTH // 7
+
+DEFAULT = "default schedules"
+MINUTE_FULL = "stock every minute"
+MINUTE_INCREMENTAL = "stock every minute, incremental reads"
+UNCHANGED = "stock 0 % changed"
+INCREMENTAL = "stock incremental"
+# Figures of a tick that move with the share changed (interpolated); the others are the scenario's.
+_SCALED = ("wall_seconds", "connector_wall_seconds", "cpu_seconds", "log_bytes")
 
 
-def estimate(results: dict[str, dict[str, Any]], memory: dict[str, int], incremental: str) -> dict[str, Any]:
-    """Default schedules (stock every 5 minutes + nightly full, orders every 15 minutes) and 1-minute stock.
+@dataclass(frozen=True)
+class Schedule:
+    """One scheduled invocation kind of a plan, and the figures of one of its invocations."""
 
-    `incremental` names the stock scenario that stands for one incremental tick.
-    """
-    plans: dict[str, list[Line]] = {"default schedules": [], "stock every minute": []}
-    stock_memory = memory.get("push_stock", 512)
-    full = results.get("stock full push")
-    tick = results.get(incremental)
-    orders = results.get("orders idle")
-    for plan, every in (("default schedules", 5), ("stock every minute", 1)):
-        if tick:
-            plans[plan].append(
-                line(
-                    "stock",
-                    tick,
-                    f"rate({every} minute{'s' if every > 1 else ''})",
-                    MINUTES_PER_MONTH // every,
-                    stock_memory,
-                )
-            )
-        if full:
-            plans[plan].append(line("stock", full, "nightly full", DAYS_PER_MONTH, stock_memory))
-        if orders and plan == "default schedules":
-            plans[plan].append(
-                line("orders", orders, "rate(15 minutes)", MINUTES_PER_MONTH // 15, memory.get("import_orders", 512))
-            )
+    flow: str
+    function: str
+    schedule: str
+    invocations: int
+    figures: dict[str, Any] = field(repr=False)
+
+
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """What the cost needs of a measured scenario (a report written before the connector wall: the wall)."""
     return {
-        "price_per_gb_second_usd": PRICE_PER_GB_SECOND,
-        "price_per_request_usd": PRICE_PER_REQUEST,
-        "price_note": "AWS Lambda arm64, first tier, us-east-1 / eu-west-3; free tier not deducted",
-        "days_per_month": DAYS_PER_MONTH,
-        "plans": {
-            plan: {
-                "lines": [asdict(item) for item in items],
-                "measured_usd": round(sum(item.measured_usd for item in items), 4),
-                "lambda_usd": round(sum(item.lambda_usd for item in items), 4),
-            }
-            for plan, items in plans.items()
-        },
-        "stock_every_minute_usd": {
-            "measured": round(sum(i.measured_usd for i in plans["stock every minute"] if i.flow == "stock"), 4),
-            "lambda": round(sum(i.lambda_usd for i in plans["stock every minute"] if i.flow == "stock"), 4),
-        },
+        "scenario": result["scenario"],
+        "wall_seconds": float(result["wall_seconds"]),
+        "connector_wall_seconds": float(result.get("connector_wall_seconds") or result["wall_seconds"]),
+        "cpu_seconds": float(result["cpu_seconds"]),
+        "log_bytes": int(result["log_bytes"]),
+        "aws_calls": dict(result.get("aws_calls", {})),
+        "published_metrics": list(result.get("published_metrics", [])),
     }
+
+
+def at_share(
+    unchanged: dict[str, Any],
+    changed: dict[str, Any],
+    measured_share: float,
+    share: float,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A tick's figures when `share` of the catalogue changed, interpolated linearly between the measured
+    unchanged tick and the one at `measured_share` (the per-change part: records mapped, sent and logged).
+
+    `base`, a tick of another kind measured at `measured_share` (an incremental read), moves by the same
+    per-change slope, as its per-change work is the same. Nothing falls below zero."""
+    start = base if base is not None else changed
+    remaining = 1 - share / measured_share
+
+    def moved(key: str) -> float:
+        return max(float(start[key]) - (float(changed[key]) - float(unchanged[key])) * remaining, 0.0)
+
+    result: dict[str, Any] = {key: moved(key) for key in _SCALED}
+    operations = set(start["aws_calls"]) | set(changed["aws_calls"]) | set(unchanged["aws_calls"])
+    result["aws_calls"] = {
+        operation: max(
+            round(
+                start["aws_calls"].get(operation, 0)
+                - (changed["aws_calls"].get(operation, 0) - unchanged["aws_calls"].get(operation, 0)) * remaining
+            ),
+            0,
+        )
+        for operation in sorted(operations)
+    }
+    result["published_metrics"] = start["published_metrics"] if share > 0 else unchanged["published_metrics"]
+    result["scenario"] = (
+        start["scenario"]
+        if share == measured_share
+        else f"{start['scenario']} at {share:.2%} changed (interpolated from {unchanged['scenario']})"
+    )
+    return result
+
+
+def plans(results: dict[str, dict[str, Any]], changed_name: str, measured_share: float) -> dict[str, list[Schedule]]:
+    """The scheduled invocations at the default schedules and at minute stock (full reads; incremental reads
+    with a full read every hour), for the scenarios that were measured."""
+    measured = {name: figures(result) for name, result in results.items()}
+    changed = measured.get(changed_name)
+    unchanged = measured.get(UNCHANGED, changed)
+    incremental = measured.get(INCREMENTAL)
+    every: dict[str, list[Schedule]] = {DEFAULT: [], MINUTE_FULL: []}
+    if incremental is not None:
+        every[MINUTE_INCREMENTAL] = []
+    for plan, items in every.items():
+        minutes = MEASURED_TICK_MINUTES if plan == DEFAULT else 1
+        ticks = MINUTES_PER_MONTH // minutes
+        share = measured_share * minutes / MEASURED_TICK_MINUTES
+        schedule = f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        if changed is not None and unchanged is not None:
+            full_read = at_share(unchanged, changed, measured_share, share)
+            if plan == MINUTE_INCREMENTAL and incremental is not None:
+                items += [
+                    Schedule(
+                        "stock",
+                        "push_stock",
+                        schedule + ", incremental",
+                        ticks - FULL_READS_A_MONTH,
+                        at_share(unchanged, changed, measured_share, share, base=incremental),
+                    ),
+                    Schedule("stock", "push_stock", "hourly full read", FULL_READS_A_MONTH, full_read),
+                ]
+            else:
+                items.append(Schedule("stock", "push_stock", schedule, ticks, full_read))
+        for name, flow, function, label, invocations in (
+            ("stock full push", "stock", "push_stock", "nightly full", DAYS_PER_MONTH),
+            ("orders idle", "orders", "import_orders", "rate(15 minutes), no order waiting", MINUTES_PER_MONTH // 15),
+            ("readiness report", "readiness", "readiness", "daily", DAYS_PER_MONTH),
+            ("reconcile (no drift)", "reconcile", "reconcile", "weekly", WEEKS_PER_MONTH),
+        ):
+            if name in measured:
+                items.append(Schedule(flow, function, label, invocations, measured[name]))
+    return every
+
+
+def lambda_line(item: Schedule, memory: dict[str, int]) -> Line:
+    memory_mb = memory.get(item.function, 512)
+    tick = item.figures
+    scaled = lambda_seconds(tick["connector_wall_seconds"], tick["cpu_seconds"], memory_mb)
+    return Line(
+        flow=item.flow,
+        scenario=str(tick["scenario"]),
+        schedule=item.schedule,
+        invocations=item.invocations,
+        memory_mb=memory_mb,
+        wall_seconds=round(tick["wall_seconds"], 3),
+        connector_seconds=round(tick["connector_wall_seconds"], 3),
+        lambda_seconds=round(scaled, 3),
+        lambda_usd=round(monthly_usd(item.invocations, scaled, memory_mb), 4),
+    )
 
 
 # --- every monthly line of the stack, not Lambda alone ------------------------------------------------------
 # Public prices, us-east-1 (eu-west-3 is within a few percent), free tiers not deducted.
 LOGS_INGESTION_PER_GB = 0.50
 LOGS_STORAGE_PER_GB_MONTH = 0.03  # billed on the compressed size: the raw bytes used here are an upper bound
-LAMBDA_PLATFORM_LOG_BYTES = 400  # START, END and REPORT lines Lambda adds to every invocation
-METRIC_PER_MONTH = 0.30  # a custom metric published every hour of the month; pro-rated by the hours it is
-ALARM_PER_METRIC_MONTH = 0.10  # standard resolution, per metric an alarm reads
+# The JSON platform records Lambda adds to every invocation (LoggingConfig LogFormat JSON): platform.start,
+# platform.runtimeDone and platform.report, each with the request id and, under Tracing Active, the trace id.
+LAMBDA_PLATFORM_LOG_BYTES = 900
+METRIC_PER_MONTH = 0.30  # a custom metric published in every hour of the month; billed by the hour it is
+ALARM_PER_METRIC_MONTH = 0.10  # standard resolution, per metric an alarm reads (a metric-math alarm: each one)
 DYNAMODB_PER_MILLION_WRITES = 0.625  # on-demand, per write request unit (items ≤ 1 KB)
 DYNAMODB_PER_MILLION_READS = 0.125  # on-demand, per read request unit (counted as strongly consistent)
 S3_PER_THOUSAND_PUTS = 0.005
@@ -121,162 +225,170 @@ S3_PER_THOUSAND_GETS = 0.0004
 SCHEDULER_PER_MILLION = 1.00
 XRAY_PER_MILLION_TRACES = 5.00  # `Tracing: Active` records one trace per invocation
 SECRET_PER_MONTH = 0.40
+KMS_KEY_PER_MONTH = 1.00  # a customer-managed key; each of its first two rotations adds $1 a month (then capped)
 SECRETS_PER_TEN_THOUSAND_CALLS = 0.05
 CONFIG_MAX_AGE_MINUTES = 5  # PARAMETERS_MAX_AGE: a warm function reads its settings and secret again after it
-HOURS_PER_MONTH = DAYS_PER_MONTH * 24
 
 _DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 _S3_PUTS = ("PutObject", "CopyObject", "ListObjects", "ListObjectsV2")
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """One scheduled invocation kind: the scenario standing for it and how often it runs a month."""
-
-    flow: str
-    scenario: str
-    function: str
-    invocations: int
-
-
-@dataclass(frozen=True)
 class StackFacts:
-    """What the template says that costs money whatever runs: alarms, secrets, log retention, metric filters."""
+    """What the template says that costs money whatever runs: alarms, secrets, log retention."""
 
     alarm_metrics: int  # metrics read by all alarms together (a metric-math alarm pays for each)
     alarms: int
     secrets: int
     log_retention_days: int
-    published_metrics_per_flow: int  # sent, rejected, run_<status> of the statuses a healthy flow reports
+    kms_keys: int = 0
+    firewall_default: str = "off"  # ApiFirewall: AWS WAF in front of the API, about $7 a month when on
 
 
-MINUTE_INCREMENTAL = "stock every minute, incremental reads"
-FULL_READS_A_MONTH = HOURS_PER_MONTH  # stock.full_read_every_minutes = 60
-
-
-def schedules(plan: str, incremental: str) -> list[Schedule]:
-    """The scheduled invocations of a plan; `incremental` names the scenario of a full-read stock tick."""
-    every = 5 if plan == "default schedules" else 1
-    ticks = MINUTES_PER_MONTH // every
-    stock = [Schedule("stock", incremental, "push_stock", ticks)]
-    if plan == MINUTE_INCREMENTAL:
-        # One tick an hour still reads the whole stock (the periodic full read); the others read what changed.
-        stock = [
-            Schedule("stock", "stock incremental", "push_stock", ticks - FULL_READS_A_MONTH),
-            Schedule("stock", incremental, "push_stock", FULL_READS_A_MONTH),
-        ]
-    return [
-        *stock,
-        Schedule("stock", "stock full push", "push_stock", DAYS_PER_MONTH),
-        Schedule("orders", "orders idle", "import_orders", MINUTES_PER_MONTH // 15),
-    ]
-
-
-def _calls(result: dict[str, Any], service: str, operations: tuple[str, ...] | None, *, among: bool) -> int:
+def _calls(aws_calls: dict[str, int], service: str, operations: tuple[str, ...], *, among: bool) -> int:
     total = 0
-    for name, count in result.get("aws_calls", {}).items():
+    for name, count in aws_calls.items():
         prefix, _, operation = name.partition(".")
-        if prefix == service and (operations is None or (operation in operations) == among):
+        if prefix == service and (operation in operations) == among:
             total += count
     return total
 
 
-def _monthly(planned: list[tuple[Schedule, dict[str, Any]]], per_invocation: Callable[[dict[str, Any]], int]) -> int:
-    """A per-invocation figure of each schedule's scenario, times its invocations a month, summed."""
-    return sum(item.invocations * per_invocation(result) for item, result in planned)
+def secret_reads(items: list[Schedule]) -> int:
+    """Secret reads a month: the measured invocation reuses what a warm container cached, so reads are counted
+    from the cache's age: a function invoked more often than every CONFIG_MAX_AGE_MINUTES reads once per
+    CONFIG_MAX_AGE_MINUTES, one invoked less often on every invocation (cold starts are within that)."""
+    by_function: dict[str, int] = {}
+    for item in items:
+        by_function[item.function] = by_function.get(item.function, 0) + item.invocations
+    return sum(min(count, MINUTES_PER_MONTH // CONFIG_MAX_AGE_MINUTES) for count in by_function.values())
 
 
-def stack_lines(
-    results: dict[str, dict[str, Any]], memory: dict[str, int], facts: StackFacts, incremental: str
+def metric_hours(items: list[Schedule]) -> dict[str, int]:
+    """Hours a month each custom metric (name and dimensions) is published in: a schedule publishing it at
+    least hourly covers the month, a daily one a day's hour each time."""
+    hours: dict[str, int] = {}
+    for item in items:
+        for metric in item.figures["published_metrics"]:
+            hours[metric] = min(HOURS_PER_MONTH, hours.get(metric, 0) + min(item.invocations, HOURS_PER_MONTH))
+    return hours
+
+
+def stack_plan(items: list[Schedule], memory: dict[str, int], facts: StackFacts) -> dict[str, Any]:
+    """Every monthly line of one plan."""
+    invocations = sum(item.invocations for item in items)
+    lambda_lines = [lambda_line(item, memory) for item in items]
+    log_gb = sum(item.invocations * (item.figures["log_bytes"] + LAMBDA_PLATFORM_LOG_BYTES) for item in items) / 2**30
+    stored_gb = log_gb * facts.log_retention_days / DAYS_PER_MONTH
+    writes = sum(
+        item.invocations * _calls(item.figures["aws_calls"], "dynamodb", _DYNAMODB_WRITES, among=True) for item in items
+    )
+    reads = sum(
+        item.invocations * _calls(item.figures["aws_calls"], "dynamodb", _DYNAMODB_WRITES, among=False)
+        for item in items
+    )
+    puts = sum(item.invocations * _calls(item.figures["aws_calls"], "s3", _S3_PUTS, among=True) for item in items)
+    gets = sum(item.invocations * _calls(item.figures["aws_calls"], "s3", _S3_PUTS, among=False) for item in items)
+    reads_of_secret = secret_reads(items)
+    hours = metric_hours(items)
+    lines = [
+        (
+            "Lambda (Lambda-scaled connector wall)",
+            f"{invocations:,} invocations",
+            sum(i.lambda_usd for i in lambda_lines),
+        ),
+        (
+            "CloudWatch Logs ingestion",
+            f"{log_gb:.3f} GB measured from the task log (+{LAMBDA_PLATFORM_LOG_BYTES} B platform records each)",
+            log_gb * LOGS_INGESTION_PER_GB,
+        ),
+        (
+            "CloudWatch Logs storage",
+            f"{stored_gb:.3f} GB held at {facts.log_retention_days}-day retention (raw size: an upper bound)",
+            stored_gb * LOGS_STORAGE_PER_GB_MONTH,
+        ),
+        (
+            "CloudWatch custom metrics",
+            f"{len(hours)} metrics, {sum(hours.values()):,} metric-hours (published only in hours with a value)",
+            sum(hours.values()) / HOURS_PER_MONTH * METRIC_PER_MONTH,
+        ),
+        (
+            "CloudWatch alarms",
+            f"{facts.alarms} alarms reading {facts.alarm_metrics} metrics",
+            facts.alarm_metrics * ALARM_PER_METRIC_MONTH,
+        ),
+        (
+            "DynamoDB (on demand)",
+            f"{writes:,} writes, {reads:,} reads",
+            writes / 1e6 * DYNAMODB_PER_MILLION_WRITES + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
+        ),
+        (
+            "S3 requests",
+            f"{puts:,} PUT/LIST, {gets:,} GET/HEAD",
+            puts / 1e3 * S3_PER_THOUSAND_PUTS + gets / 1e3 * S3_PER_THOUSAND_GETS,
+        ),
+        ("EventBridge Scheduler", f"{invocations:,} invocations", invocations / 1e6 * SCHEDULER_PER_MILLION),
+        ("X-Ray", f"{invocations:,} traces", invocations / 1e6 * XRAY_PER_MILLION_TRACES),
+        (
+            "Secrets Manager (SSM standard parameters are free)",
+            f"{facts.secrets} secrets, {reads_of_secret:,} reads (cached {CONFIG_MAX_AGE_MINUTES} min when warm)",
+            facts.secrets * SECRET_PER_MONTH + reads_of_secret / 1e4 * SECRETS_PER_TEN_THOUSAND_CALLS,
+        ),
+        (
+            "KMS (the alarm topic's key)",
+            f"{facts.kms_keys} customer-managed key(s), first year (rotations add up to $2 a month each later)",
+            facts.kms_keys * KMS_KEY_PER_MONTH,
+        ),
+        (
+            "Dashboard, SNS, SQS, API Gateway, WAF",
+            f"1 dashboard (3 free an account); alarm mails, empty failure queues, API calls on demand; "
+            f"ApiFirewall {facts.firewall_default} (about $7 a month on)",
+            0.0,
+        ),
+    ]
+    return {
+        "lambda_lines": [asdict(line) for line in lambda_lines],
+        "lines": [{"item": name, "basis": basis, "usd": round(usd, 4)} for name, basis, usd in lines],
+        "total_usd": round(sum(usd for _, _, usd in lines), 4),
+    }
+
+
+def change_rate(
+    results: dict[str, dict[str, Any]], changed_name: str, measured_share: float, facts: StackFacts
 ) -> dict[str, Any]:
-    """Every monthly line per plan (default schedules; stock every minute), from the measured scenarios."""
-    plans: dict[str, Any] = {}
-    for plan in ("default schedules", "stock every minute", MINUTE_INCREMENTAL):
-        if plan == MINUTE_INCREMENTAL and "stock incremental" not in results:
-            continue
-        planned = [(item, results[item.scenario]) for item in schedules(plan, incremental) if item.scenario in results]
-        invocations = sum(item.invocations for item, _ in planned)
-        lambda_usd = sum(
-            line(item.flow, result, "", item.invocations, memory.get(item.function, 512)).lambda_usd
-            for item, result in planned
-        )
-        log_bytes = sum(
-            item.invocations * (result["log_bytes"] + LAMBDA_PLATFORM_LOG_BYTES) for item, result in planned
-        )
-        log_gb = log_bytes / 2**30
-        writes = sum(
-            item.invocations * _calls(result, "dynamodb", _DYNAMODB_WRITES, among=True) for item, result in planned
-        )
-        reads = sum(
-            item.invocations * _calls(result, "dynamodb", _DYNAMODB_WRITES, among=False) for item, result in planned
-        )
-        puts = sum(item.invocations * _calls(result, "s3", _S3_PUTS, among=True) for item, result in planned)
-        gets = sum(item.invocations * _calls(result, "s3", _S3_PUTS, among=False) for item, result in planned)
-        # A warm function reads its settings (SSM, free at standard throughput) and secret at most every
-        # CONFIG_MAX_AGE_MINUTES; a function invoked less often reads them on every invocation.
-        secret_reads = sum(min(item.invocations, MINUTES_PER_MONTH // CONFIG_MAX_AGE_MINUTES) for item, _ in planned)
-        flows = {item.flow for item, _ in planned}
-        # A scheduled flow publishes in every hour it runs (stock and orders run several times an hour).
-        metric_months = len(flows) * facts.published_metrics_per_flow
-        lines = [
-            ("Lambda (Lambda-scaled)", f"{invocations:,} invocations", lambda_usd),
-            (
-                "CloudWatch Logs ingestion",
-                f"{log_gb:.3f} GB measured from the task log (+{LAMBDA_PLATFORM_LOG_BYTES} B platform lines each)",
-                log_gb * LOGS_INGESTION_PER_GB,
-            ),
-            (
-                "CloudWatch Logs storage",
-                f"{log_gb * facts.log_retention_days / DAYS_PER_MONTH:.3f} GB held at {facts.log_retention_days}-day "
-                "retention (raw size: an upper bound)",
-                log_gb * facts.log_retention_days / DAYS_PER_MONTH * LOGS_STORAGE_PER_GB_MONTH,
-            ),
-            (
-                "CloudWatch custom metrics",
-                f"{metric_months} metrics, {facts.published_metrics_per_flow} a flow, {HOURS_PER_MONTH} h each",
-                metric_months * METRIC_PER_MONTH,
-            ),
-            (
-                "CloudWatch alarms",
-                f"{facts.alarms} alarms reading {facts.alarm_metrics} metrics",
-                facts.alarm_metrics * ALARM_PER_METRIC_MONTH,
-            ),
-            (
-                "DynamoDB (on demand)",
-                f"{writes:,} writes, {reads:,} reads",
-                writes / 1e6 * DYNAMODB_PER_MILLION_WRITES + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
-            ),
-            (
-                "S3 requests",
-                f"{puts:,} PUT/LIST, {gets:,} GET/HEAD",
-                puts / 1e3 * S3_PER_THOUSAND_PUTS + gets / 1e3 * S3_PER_THOUSAND_GETS,
-            ),
-            ("EventBridge Scheduler", f"{invocations:,} invocations", invocations / 1e6 * SCHEDULER_PER_MILLION),
-            ("X-Ray", f"{invocations:,} traces", invocations / 1e6 * XRAY_PER_MILLION_TRACES),
-            (
-                "Secrets Manager (SSM standard parameters are free)",
-                f"{facts.secrets} secrets, {secret_reads:,} reads",
-                facts.secrets * SECRET_PER_MONTH + secret_reads / 1e4 * SECRETS_PER_TEN_THOUSAND_CALLS,
-            ),
-        ]
-        plans[plan] = {
-            "lines": [{"item": name, "basis": basis, "usd": round(usd, 4)} for name, basis, usd in lines],
-            "total_usd": round(sum(usd for _, _, usd in lines), 4),
-            "stock_usd": round(
-                sum(
-                    line(item.flow, result, "", item.invocations, memory.get(item.function, 512)).lambda_usd
-                    + item.invocations
-                    * (result["log_bytes"] + LAMBDA_PLATFORM_LOG_BYTES)
-                    / 2**30
-                    * (LOGS_INGESTION_PER_GB + facts.log_retention_days / DAYS_PER_MONTH * LOGS_STORAGE_PER_GB_MONTH)
-                    for item, result in planned
-                    if item.flow == "stock"
-                ),
-                4,
-            ),
-        }
-    base = plans["default schedules"]["total_usd"]
-    plans["minute stock increment"] = round(plans["stock every minute"]["total_usd"] - base, 4)
-    if MINUTE_INCREMENTAL in plans:
-        plans["minute incremental stock increment"] = round(plans[MINUTE_INCREMENTAL]["total_usd"] - base, 4)
-    return plans
+    """The change rate the plans assume, and what one changed record costs in CloudWatch Logs a month at it."""
+    changed, unchanged = results.get(changed_name) or {}, results.get(UNCHANGED) or {}
+    sent = int(changed.get("sent", 0))
+    per_change = (changed.get("log_bytes", 0) - unchanged.get("log_bytes", 0)) / sent if sent and unchanged else 0.0
+    per_gb = LOGS_INGESTION_PER_GB + facts.log_retention_days / DAYS_PER_MONTH * LOGS_STORAGE_PER_GB_MONTH
+    return {
+        "share_per_tick": measured_share,
+        "tick_minutes": MEASURED_TICK_MINUTES,
+        "changed_per_hour": round(sent * 60 / MEASURED_TICK_MINUTES),
+        "log_bytes_per_change": round(per_change),
+        # Ingestion, and storage at the retention, of 10 000 changed records' lines (the same at any tick rate).
+        "logs_usd_per_10k_changes": round(per_change * 10_000 / 2**30 * per_gb, 6),
+    }
+
+
+def estimate(
+    results: dict[str, dict[str, Any]],
+    memory: dict[str, int],
+    facts: StackFacts,
+    changed_name: str,
+    measured_share: float,
+) -> dict[str, Any]:
+    """Every monthly line at the default schedules and at minute stock, and minute stock's increments."""
+    planned = plans(results, changed_name, measured_share)
+    stack = {plan: stack_plan(items, memory, facts) for plan, items in planned.items()}
+    base = stack[DEFAULT]["total_usd"]
+    increments = {plan: round(detail["total_usd"] - base, 4) for plan, detail in stack.items() if plan != DEFAULT}
+    return {
+        "price_per_gb_second_usd": PRICE_PER_GB_SECOND,
+        "price_per_request_usd": PRICE_PER_REQUEST,
+        "price_note": "AWS Lambda arm64, first tier, us-east-1 / eu-west-3; free tier not deducted",
+        "days_per_month": DAYS_PER_MONTH,
+        "change_rate": change_rate(results, changed_name, measured_share, facts),
+        "plans": stack,
+        "increments_usd": increments,
+    }

@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 # Variables the stack sets as Lambda would; the handlers read them to find moto, the table and the bucket.
@@ -203,6 +204,45 @@ def _serve(connection: Connection, models: int, retailers: int, settings_documen
         connection.send(("ok", None))
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, every thread, ended ones included) process `pid` has used so far; None where
+    /proc is not there.
+
+    The benchmark reads the sandbox process's before and after each handler call: the simulators' and moto's
+    own service time, which stands for work the real remotes do on their machines, not for the connector's.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime and stime fields 14 and 15, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads_waiting(pid: int, threads: tuple[int, ...] | None = None) -> dict[int, float]:
+    """Seconds each thread of `pid` (or only `threads`) has spent ready to run but waiting for a core
+    (/proc/<pid>/task/<tid>/schedstat, second field): the shared machine's contention, not work. Empty where the
+    kernel does not keep it."""
+    waiting: dict[int, float] = {}
+    folder = Path(f"/proc/{pid}/task")
+    try:
+        tasks = threads if threads is not None else tuple(int(task.name) for task in folder.iterdir())
+    except OSError:
+        return waiting
+    for task in tasks:
+        try:
+            waiting[task] = int((folder / str(task) / "schedstat").read_text().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue
+    return waiting
+
+
+def waited_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """Run-queue waiting added between two `threads_waiting` readings: threads started since count from zero;
+    threads ended since are lost (the figure errs low, keeping their time in the connector's)."""
+    return sum(max(seconds - before.get(thread, 0.0), 0.0) for thread, seconds in after.items())
+
+
 class RemoteStack:
     """Parent side: starts the child, keeps its environment, forwards commands."""
 
@@ -238,6 +278,12 @@ class RemoteStack:
         if status != "ok":
             raise RuntimeError(f"sandbox process: {value}")
         return value
+
+    @property
+    def pid(self) -> int:
+        """The sandbox process's id, whose CPU time is the remotes' service time."""
+        assert self._process is not None and self._process.pid is not None
+        return self._process.pid
 
     def call(self, command: str, *args: Any) -> Any:
         assert self._connection is not None

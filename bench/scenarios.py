@@ -4,6 +4,11 @@ Method (also in the report): the simulators and moto run in a process of their o
 handler call runs in a fresh worker process, a new Lambda container warmed up as an earlier invocation would
 leave it (settings loaded, clients built), which holds only the connector. Around the call we take
 - wall time (`time.perf_counter`), with the simulators' injected latency;
+- the sandbox process's CPU time over the same call (`remote CPU`): the simulators' and moto's service time
+  (building a 100 000-row EDIQUERY answer in Python, moto's DynamoDB and S3), which stands for work the real
+  remotes do on their own machines; and the time the sandbox's threads and the handler's main thread waited for
+  a core of this shared machine (`contention`, from schedstat). The "connector wall" takes both out of the wall
+  time (`bench.cost`);
 - handler CPU (`time.process_time`: every thread of this process, so the LNB batch threads count too);
 - RSS high-water mark (`VmHWM`, reset after the warm-up through `/proc/self/clear_refs`; `ru_maxrss` where
   that is not available): the figure Lambda reports as "Max Memory Used", imported libraries included;
@@ -28,6 +33,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -38,7 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.remote import RemoteStack, Traffic
+from bench.cost import connector_wall_seconds
+from bench.remote import RemoteStack, Traffic, process_cpu_seconds, threads_waiting, waited_between
 from connector import services
 from connector.config import load_settings
 from sandbox.handlers import ROOT, FakeLambdaContext, handler_module
@@ -83,6 +90,9 @@ class Invocation:
     log_lines: dict[str, int]
     aws_calls: dict[str, int]
     profile: list[dict[str, Any]]
+    remote_cpu_seconds: float | None
+    contention_seconds: float
+    published_metrics: list[str]
     traffic: Traffic
 
 
@@ -115,6 +125,14 @@ class Result:
     log_lines: dict[str, int]  # lines per `event`
     aws_calls: dict[str, int]  # AWS API calls by `service.Operation`, first run
     profile: list[dict[str, Any]]  # top cumulative times of a cProfile pass, when profiled
+    # The sandbox process's CPU time during the call (None where it cannot be read), the latency the simulators
+    # injected into the calls made, and the wall time with the first taken out (bench.cost.connector_wall_seconds).
+    remote_cpu_seconds: float | None = None
+    contention_seconds: float = 0.0  # the sandbox's threads and the handler's main thread waiting for a core
+    injected_wait_seconds: float = 0.0
+    connector_wall_seconds: float = 0.0
+    connector_wall_seconds_each: list[float] = field(default_factory=list)
+    published_metrics: list[str] = field(default_factory=list)  # custom metrics (EMF) the first run published
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,17 +173,38 @@ class _AwsCalls:
         Endpoint.make_request = counted  # type: ignore[method-assign]
 
 
-def _log_lines(path: Path) -> tuple[int, dict[str, int]]:
-    """Bytes the handler logged, and its lines per `event` (lines without one under "other")."""
+def _log_lines(path: Path) -> tuple[int, dict[str, int], list[str]]:
+    """Bytes the handler logged, its lines per `event` (lines without one under "other", the metrics line
+    under "metrics"), and the custom metrics its embedded-metric lines published, as `name{dimension=value,…}`."""
     by_event: Counter[str] = Counter()
+    published: set[str] = set()
     with path.open("rb") as lines:
         for line in lines:
             try:
-                event = json.loads(line).get("event") or "other"
+                document = json.loads(line)
             except ValueError:
-                event = "other"
-            by_event[str(event)] += 1
-    return path.stat().st_size, dict(by_event)
+                by_event["other"] += 1
+                continue
+            if not isinstance(document, dict):
+                by_event["other"] += 1
+                continue
+            if "_aws" in document:
+                by_event["metrics"] += 1
+                published |= _emf_metrics(document)
+                continue
+            by_event[str(document.get("event") or "other")] += 1
+    return path.stat().st_size, dict(by_event), sorted(published)
+
+
+def _emf_metrics(document: dict[str, Any]) -> set[str]:
+    """The metrics one CloudWatch embedded-metric-format line publishes (CloudWatch bills each name and
+    dimension set for every hour it receives a value in)."""
+    names = set()
+    for directive in document["_aws"].get("CloudWatchMetrics", []):
+        for dimensions in directive.get("Dimensions", []) or [[]]:
+            where = ",".join(f"{name}={document.get(name)}" for name in sorted(dimensions))
+            names |= {f"{metric['Name']}{{{where}}}" for metric in directive.get("Metrics", [])}
+    return names
 
 
 def _top_cumulative(profile: cProfile.Profile, rows: int) -> list[dict[str, Any]]:
@@ -187,7 +226,13 @@ def _top_cumulative(profile: cProfile.Profile, rows: int) -> list[dict[str, Any]
 
 
 def _measure(
-    environment: dict[str, str], function: str, event: dict[str, Any], trace: bool, profile_rows: int = 0
+    environment: dict[str, str],
+    function: str,
+    event: dict[str, Any],
+    trace: bool,
+    *,
+    profile_rows: int = 0,
+    remote_pid: int | None = None,
 ) -> dict[str, Any]:
     """In a fresh worker process (a new Lambda container): warm it up, then call the handler once, measured."""
     os.environ.update(environment)
@@ -209,6 +254,10 @@ def _measure(
     if trace:
         tracemalloc.start()
     profile = cProfile.Profile() if profile_rows else None
+    remote_cpu = None if remote_pid is None else process_cpu_seconds(remote_pid)
+    remote_waiting = {} if remote_pid is None else threads_waiting(remote_pid)
+    main_thread = (threading.get_native_id(),)
+    own_waiting = threads_waiting(os.getpid(), main_thread)
     cpu = time.process_time()
     started = time.perf_counter()
     try:
@@ -222,10 +271,15 @@ def _measure(
             profile.disable()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    remote_after = None if remote_pid is None else process_cpu_seconds(remote_pid)
+    contention = waited_between(own_waiting, threads_waiting(os.getpid(), main_thread))
+    if remote_pid is not None:
+        contention += waited_between(remote_waiting, threads_waiting(remote_pid))
+    remote_cpu = None if remote_cpu is None or remote_after is None else remote_after - remote_cpu
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
     rss = _rss_peak_mb(reset_worked)
     sys.stdout.flush()
-    log_bytes, log_lines = _log_lines(log_file)
+    log_bytes, log_lines, published = _log_lines(log_file)
     log_file.unlink()
     return {
         "status": str(answer.get("status")),
@@ -238,6 +292,9 @@ def _measure(
         "log_lines": log_lines,
         "aws_calls": dict(aws.counts),
         "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
+        "remote_cpu_seconds": remote_cpu,
+        "contention_seconds": contention,
+        "published_metrics": published,
     }
 
 
@@ -247,7 +304,11 @@ def invoke(
     """One handler call in a worker process; returns the measurements and the tracemalloc peak (MB)."""
     stack.call("reset")
     with multiprocessing.get_context("spawn").Pool(1) as worker:
-        measured = worker.apply(_measure, (stack.environment, scenario.function, event, trace, profile_rows))
+        measured = worker.apply(
+            _measure,
+            (stack.environment, scenario.function, event, trace),
+            {"profile_rows": profile_rows, "remote_pid": stack.pid},
+        )
     peak = measured.pop("tracemalloc_peak_mb")
     return Invocation(**measured, traffic=stack.traffic()), peak
 
@@ -299,6 +360,19 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     lower_bound = work.fastmag_calls * settings.fastmag_latency + lnb_min * settings.lnb_latency / settings.concurrency
     items = first.counters.get("read", 0)
     wall = statistics.median(invocation.wall_seconds for invocation in timed)
+    waits = [_injected_wait_seconds(invocation.traffic, settings) for invocation in timed]
+    connector_walls = [
+        connector_wall_seconds(
+            invocation.wall_seconds,
+            invocation.cpu_seconds,
+            remote_cpu=invocation.remote_cpu_seconds,
+            contention=invocation.contention_seconds,
+            injected_waits=injected,
+            aws_calls=sum(invocation.aws_calls.values()),
+        )
+        for invocation, injected in zip(timed, waits, strict=True)
+    ]
+    remote_cpus = [invocation.remote_cpu_seconds for invocation in timed]
     return Result(
         scenario=scenario.name,
         function=scenario.function,
@@ -327,7 +401,22 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         log_lines=first.log_lines,
         aws_calls=first.aws_calls,
         profile=profile,
+        remote_cpu_seconds=(
+            None if None in remote_cpus else round(statistics.median(r for r in remote_cpus if r is not None), 3)
+        ),
+        contention_seconds=round(statistics.median(invocation.contention_seconds for invocation in timed), 3),
+        injected_wait_seconds=round(statistics.median(waits), 3),
+        connector_wall_seconds=round(statistics.median(connector_walls), 3),
+        connector_wall_seconds_each=[round(seconds, 3) for seconds in connector_walls],
+        published_metrics=first.published_metrics,
     )
+
+
+def _injected_wait_seconds(traffic: Traffic, settings: BenchSettings) -> float:
+    """The latency the simulators injected into the calls made: Fastmag's serial, LNB's spread over the
+    concurrency (token requests included). What the real remotes would make the connector wait, at the least."""
+    lnb = (traffic.lnb_calls + traffic.lnb_token_calls) * settings.lnb_latency / settings.concurrency
+    return traffic.fastmag_calls * settings.fastmag_latency + lnb
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from connector.api.routes import app
+from connector.runner import HEARTBEAT_FLOWS, HEARTBEAT_METRIC
 from sandbox.template import ROOT, resources_of_type
 
 
@@ -62,52 +63,41 @@ def test_every_queue_has_a_depth_alarm(template: dict[str, Any]) -> None:
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-# A metric-math alarm reads at most 10 metrics (a hard CloudWatch limit): a group beyond that is refused at deploy.
-MAX_METRICS_PER_ALARM = 10
+# Functions whose failures reach support other than through FlowFailureQueue: the API's two behind API Gateway
+# (their errors and throttles answer 5XX: api-5xx), the image uploader behind its queue (image-upload-dlq).
+BEHIND_THE_API = {"ApiFunction", "AuthorizerFunction"}
+BEHIND_A_QUEUE = {"UploadImagesFunction": "ImageUploadQueue"}
 
 
-def _lambda(metric: str) -> tuple[str, str]:
-    return ("AWS/Lambda", metric)
-
-
-def _function_alarms(template: dict[str, Any], metric: str) -> dict[str, list[str]]:
-    """Alarms on the Lambda `metric` → the functions they read (by logical id), each alarm a sum over them."""
-    found: dict[str, list[str]] = {}
-    for name, alarm in _alarms(template).items():
-        if _metric(alarm) == _lambda(metric):  # a single-function alarm: what the sums replaced
-            found[name] = [alarm["Dimensions"][0]["Value"]["Ref"]]
+def test_every_function_failure_reaches_an_alarm_without_paying_for_its_metrics(template: dict[str, Any]) -> None:
+    """No alarm reads the functions' own Errors or Throttles (a metric-math alarm is billed per metric it reads):
+    each function's failure already ends where an alarm watches."""
+    alarms = _alarms(template)
+    assert not [name for name, alarm in alarms.items() if "AWS/Lambda" in json.dumps(alarm)]
+    watched_queues = {
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in alarms.values()
+        if _metric(alarm) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    }
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    for name, function in functions.items():
+        properties = function["Properties"]
+        if name in BEHIND_THE_API:
+            assert "EventInvokeConfig" not in properties, name
             continue
-        stats = [query["MetricStat"] for query in alarm.get("Metrics", []) if "MetricStat" in query]
-        read = [
-            stat
-            for stat in stats
-            if (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("AWS/Lambda", metric)
-        ]
-        if read:
-            found[name] = [stat["Metric"]["Dimensions"][0]["Value"]["Ref"] for stat in read]
-    return found
-
-
-def test_every_function_is_in_exactly_one_summed_errors_alarm_and_one_throttles_alarm(
-    template: dict[str, Any],
-) -> None:
-    functions = set(resources_of_type(template, "AWS::Serverless::Function"))
-    for metric in ("Errors", "Throttles"):
-        alarms = _function_alarms(template, metric)
-        read = [function for functions_read in alarms.values() for function in functions_read]
-        assert sorted(read) == sorted(functions), metric  # every function, none twice
-        assert len(alarms) == 2, alarms  # the flow functions and the API's, not one alarm per function
-        for name, functions_read in alarms.items():
-            alarm = _alarms(template)[name]
-            assert len(functions_read) <= MAX_METRICS_PER_ALARM, name
-            (watched,) = [query for query in alarm["Metrics"] if query.get("ReturnData", True)]
-            assert watched["Expression"] == "SUM(METRICS())", name
-            stats = [query for query in alarm["Metrics"] if "MetricStat" in query]
-            assert len(stats) == len(alarm["Metrics"]) - 1, name  # METRICS() sums every one of them
-            assert {(query["MetricStat"]["Period"], query["MetricStat"]["Stat"]) for query in stats} == {(300, "Sum")}
-            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold"), name
-            assert alarm["TreatMissingData"] == "notBreaching", name
-            assert {query["Label"] for query in stats} == set(functions_read), name  # the graph names the function
+        if name in BEHIND_A_QUEUE:
+            queue = template["Resources"][BEHIND_A_QUEUE[name]]["Properties"]
+            dead_letters = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert dead_letters in watched_queues, name
+            continue
+        # Asynchronous (schedules, buttons): an error, a timeout or a throttle past the event's age is delivered to
+        # the failure queue, whose depth alarms; no Lambda retry hides a failed run.
+        invoke = properties["EventInvokeConfig"]
+        assert invoke["MaximumRetryAttempts"] == 0, name
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FlowFailureQueue", "Arn"]}
+    assert "FlowFailureQueue" in watched_queues
+    api_5xx = alarms["Api5xxAlarm"]
+    assert _metric(api_5xx) == ("AWS/ApiGateway", "5XXError")
 
 
 def test_the_template_expands_without_fn_foreach() -> None:
@@ -119,15 +109,13 @@ def test_stock_staleness_alarm_breaches_when_no_stock_run_pushed(template: dict[
     alarm = _alarms(template)["StockStaleAlarm"]
     assert alarm["TreatMissingData"] == "breaching"
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StockStaleMinutes"}
-    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
-    assert stats["succeeded"]["Metric"]["MetricName"] == "run_succeeded"
-    for stat in stats.values():
-        assert stat["Metric"]["Namespace"] == "FastmagLeNewBlack"
-        assert stat["Metric"]["Dimensions"] == [
-            {"Name": "flow", "Value": "stock"},
-            {"Name": "service", "Value": "connector"},
-        ]
-        assert stat["Period"] == 60  # one datapoint a minute: StockStaleMinutes of them in a row
+    # One metric (one alarm metric billed): the heartbeat every stock run that pushed publishes.
+    assert "Metrics" not in alarm
+    assert _metric(alarm) == ("FastmagLeNewBlack", HEARTBEAT_METRIC)
+    assert "stock" in HEARTBEAT_FLOWS
+    assert alarm["Dimensions"] == [{"Name": "flow", "Value": "stock"}, {"Name": "service", "Value": "connector"}]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "LessThanThreshold", 1)
+    assert alarm["Period"] == 60  # one datapoint a minute: StockStaleMinutes of them in a row
 
 
 def test_log_metric_filters_count_events_the_code_logs(template: dict[str, Any]) -> None:

@@ -59,11 +59,17 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert verdicts["stock 1 % (full read): LNB calls"] is True
     assert all(check["limit"] for check in report["budgets"] if check["met"] is not None)
     plans = report["cost"]["plans"]
-    assert plans["stock every minute"]["lines"][0]["invocations"] == 43_200
-    assert plans["default schedules"]["lines"][0]["invocations"] == 8_640
-    stack = report["cost"]["stack"]
-    assert stack["default schedules"]["total_usd"] > 0
-    assert {line["item"] for line in stack["default schedules"]["lines"]} >= {
+    assert plans["stock every minute"]["lambda_lines"][0]["invocations"] == 43_200
+    assert plans["default schedules"]["lambda_lines"][0]["invocations"] == 8_640
+    assert plans["default schedules"]["total_usd"] > 0
+    # The sandbox's service time is measured and taken out of the connector's wall, never below its CPU.
+    for result in (full, unchanged, changed):
+        assert result["remote_cpu_seconds"] is not None and result["remote_cpu_seconds"] > 0
+        assert result["cpu_seconds"] <= result["connector_wall_seconds"]
+    # A stock run publishes the stock staleness heartbeat; an idle orders tick publishes no custom metric.
+    assert "pushed{flow=stock,service=connector}" in unchanged["published_metrics"]
+    assert results["orders idle"]["published_metrics"] == []
+    assert {line["item"] for line in plans["default schedules"]["lines"]} >= {
         "CloudWatch Logs ingestion",
         "CloudWatch alarms",
         "DynamoDB (on demand)",

@@ -16,6 +16,7 @@ import math
 import re
 import threading
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 SERVICE = "connector"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="FastmagLeNewBlack", service=SERVICE)
+# A run with nothing worth a custom metric publishes none (runner._log_finished): not a fault worth a log line.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 # Bounded as addresses are (a local part of at most 64 characters, a domain of at most 253): unbounded, a long run
 # of address characters without an "@" (a hostile field) costs time in the square of its length.

@@ -32,8 +32,15 @@ from connector.runs import RunRecord, RunStatus, RunStore
 from connector.services import Services, services_for
 from connector.settings import Flow
 
-# The counters the dashboard's "records" widget reads (template.yaml); `run_<status>` is published beside them.
-PUBLISHED_COUNTERS = ("sent", "rejected")
+# The counters the dashboard's "records" widget (sent, rejected) and ReconcileDriftAlarm (drift) read
+# (template.yaml), published only when not zero: a Sum graph reads a missing datapoint as nothing sent, and the
+# alarm treats missing data as not breaching.
+PUBLISHED_COUNTERS = ("sent", "rejected", "drift")
+# Flows an alarm expects a run from (StockStaleAlarm, where no datapoint is breaching): each of their runs that
+# pushed (succeeded or partial, even with nothing to send) publishes HEARTBEAT_METRIC. Other outcomes are in the
+# run.finished line (the dashboard's runs widget queries it); failures also reach FlowFailureQueue.
+HEARTBEAT_FLOWS = frozenset({"stock"})
+HEARTBEAT_METRIC = "pushed"
 
 
 class RunFailed(ConnectorError):
@@ -195,13 +202,17 @@ def _log_finished(record: RunRecord) -> None:
             **record.counters.model_dump(),
         },
     )
-    # Only what an alarm or the dashboard reads is published (a custom metric is billed by the hour it is
-    # published in); the other counters stay in the run.finished line, which Logs Insights sums.
-    metrics.add_dimension(name="flow", value=record.flow)
+    # Only what an alarm or the dashboard reads is published, and only when it says something: a custom metric is
+    # billed for each hour it is published in. The other counters stay in the run.finished line, which Logs
+    # Insights sums. An idle tick of a flow without a heartbeat publishes nothing.
     counters = record.counters.model_dump()
-    for name in PUBLISHED_COUNTERS:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counters[name])
-    metrics.add_metric(name=f"run_{record.status}", unit=MetricUnit.Count, value=1)
+    published = {name: counters[name] for name in PUBLISHED_COUNTERS if counters[name]}
+    if record.flow in HEARTBEAT_FLOWS and record.status in {RunStatus.SUCCEEDED, RunStatus.PARTIAL}:
+        published[HEARTBEAT_METRIC] = 1
+    if published:
+        metrics.add_dimension(name="flow", value=record.flow)
+    for name, value in published.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def handler_for(flow: Flow) -> Callable[[dict[str, Any]], dict[str, Any]]:
