@@ -84,6 +84,7 @@ class Invocation:
     aws_calls: dict[str, int]
     profile: list[dict[str, Any]]
     traffic: Traffic
+    ledger_calls: int = 0
 
 
 @dataclass
@@ -115,6 +116,7 @@ class Result:
     log_lines: dict[str, int]  # lines per `event`
     aws_calls: dict[str, int]  # AWS API calls by `service.Operation`, first run
     profile: list[dict[str, Any]]  # top cumulative times of a cProfile pass, when profiled
+    ledger_calls: int = 0  # of the AWS calls, those on the order ledger's items (first run)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +143,7 @@ class _AwsCalls:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.ledger = 0  # the calls on the order ledger's items (`ORDER#…`, `ORDERS#…`), apart from the run's own
 
     def install(self) -> None:
         from botocore.endpoint import Endpoint
@@ -150,6 +153,9 @@ class _AwsCalls:
 
         def counted(endpoint: Endpoint, operation_model: Any, request_dict: Any) -> Any:
             counts[f"{operation_model.service_model.endpoint_prefix}.{operation_model.name}"] += 1
+            body = request_dict.get("body")
+            if isinstance(body, bytes) and (b'"ORDER#' in body or b'"ORDERS#' in body):
+                self.ledger += 1
             return send(endpoint, operation_model, request_dict)
 
         Endpoint.make_request = counted  # type: ignore[method-assign]
@@ -237,6 +243,7 @@ def _measure(
         "log_bytes": log_bytes,
         "log_lines": log_lines,
         "aws_calls": dict(aws.counts),
+        "ledger_calls": aws.ledger,
         "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
     }
 
@@ -326,6 +333,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         log_bytes=first.log_bytes,
         log_lines=first.log_lines,
         aws_calls=first.aws_calls,
+        ledger_calls=first.ledger_calls,
         profile=profile,
     )
 
