@@ -143,7 +143,7 @@ class OrderBook:
     def claim(self, entry: LedgerEntry, lines_total: int, *, resend: bool = False) -> LedgerEntry | None:
         """Take the order for one write; None if another run changed it since it was read."""
         # Checked before the claim: a run that stops here leaves the order unclaimed, not `sent` with nothing sent.
-        self.writing(entry)
+        self.require_write_time(entry)
         fields: dict[str, Any] = {"write_may_exist": True, "sent_at": clock.now().isoformat(), "reason": None}
         if resend:
             fields |= {"attempt": entry.attempt + 1, "auto_resends": entry.auto_resends + 1}
@@ -160,7 +160,7 @@ class OrderBook:
             self._run.count("sent")
         return claimed
 
-    def writing(self, entry: LedgerEntry) -> None:
+    def require_write_time(self, entry: LedgerEntry) -> None:
         """Raise LeaseLost unless the run's lease covers a whole Fastmag write of the order, from now."""
         wire = self._settings.fastmag.wire
         self._run.lease.require(

@@ -122,7 +122,7 @@ def _write(ctx: FlowContext, book: OrderBook, claim: Claimed, *, written: list[s
     `written` gets the reference when Fastmag answered `OK`."""
     entry = claim.entry
     # Claimed while the write before it was in flight: the lease must still cover this write now.
-    book.writing(entry)
+    book.require_write_time(entry)
     # Outcomes bound with `partial` now: an `except … as` name is gone once its block ends.
     try:
         result = ctx.fastmag.write(claim.lines)
