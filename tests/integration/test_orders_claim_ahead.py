@@ -146,16 +146,21 @@ def release(holds: list[Hold]) -> None:
         hold.release_and_wait()
 
 
+@pytest.mark.parametrize("stop", ["lease lost", "lease ending"])
 def test_a_run_that_loses_its_lease_with_orders_claimed_ahead_writes_them_no_more_and_later_runs_write_each_once(
-    stack: LocalStack, services: Services, writers: int, claims: Claims, clock: Clock
+    stack: LocalStack, writers: int, claims: Claims, clock: Clock, stop: str
 ) -> None:
+    services = services_for(stack.settings, parse_secret(SANDBOX_CREDENTIALS))
     references = waiting(stack)
     holds = hold_writes(stack, writers)
-    lease = Lease(LEASE_SECONDS)
+    lease_clock = [0.0]
+    lease = Lease(LEASE_SECONDS, clock=lambda: lease_clock[0])
     first = InThread(lambda: run_orders(services, "run-a", lease))
     held_with_orders_claimed_ahead(holds, claims, writers)
-    # The run loses its lease (a renewal refused: another run took the lock over) while its writes are in flight.
-    lease.lose("lock expired or was taken over")
+    if stop == "lease lost":  # a renewal refused: another run took the lock over
+        lease.lose("lock expired or was taken over")
+    else:  # no renewal for a while (a stalled container): the lease no longer covers a write, nor a ledger move
+        lease_clock[0] = LEASE_SECONDS - 5
     release(holds)
     assert isinstance(first.result(), LeaseLost)
     in_flight = set(copies(stack))
