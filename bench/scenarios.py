@@ -94,6 +94,7 @@ class Invocation:
     contention_seconds: float
     published_metrics: list[str]
     traffic: Traffic
+    ledger_calls: int = 0
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Result:
     connector_wall_seconds: float = 0.0
     connector_wall_seconds_each: list[float] = field(default_factory=list)
     published_metrics: list[str] = field(default_factory=list)  # custom metrics (EMF) the first run published
+    ledger_calls: int = 0  # of the AWS calls, those on the order ledger's items (first run)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +161,7 @@ class _AwsCalls:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.ledger = 0  # the calls on the order ledger's items (`ORDER#…`, `ORDERS#…`), apart from the run's own
 
     def install(self) -> None:
         from botocore.endpoint import Endpoint
@@ -168,6 +171,9 @@ class _AwsCalls:
 
         def counted(endpoint: Endpoint, operation_model: Any, request_dict: Any) -> Any:
             counts[f"{operation_model.service_model.endpoint_prefix}.{operation_model.name}"] += 1
+            body = request_dict.get("body")
+            if isinstance(body, bytes) and (b'"ORDER#' in body or b'"ORDERS#' in body):
+                self.ledger += 1
             return send(endpoint, operation_model, request_dict)
 
         Endpoint.make_request = counted  # type: ignore[method-assign]
@@ -291,6 +297,7 @@ def _measure(
         "log_bytes": log_bytes,
         "log_lines": log_lines,
         "aws_calls": dict(aws.counts),
+        "ledger_calls": aws.ledger,
         "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
         "remote_cpu_seconds": remote_cpu,
         "contention_seconds": contention,
@@ -400,6 +407,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         log_bytes=first.log_bytes,
         log_lines=first.log_lines,
         aws_calls=first.aws_calls,
+        ledger_calls=first.ledger_calls,
         profile=profile,
         remote_cpu_seconds=(
             None if None in remote_cpus else round(statistics.median(r for r in remote_cpus if r is not None), 3)

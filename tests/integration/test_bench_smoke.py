@@ -54,6 +54,10 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert reconciled["lnb_calls"] == reconciled["lnb_calls_min"]
     assert reconciled["fastmag_calls"] == reconciled["fastmag_calls_min"]
 
+    # The order ledger's calls are counted apart from the run's own (run record, lock, lease): ARCHITECTURE §10.
+    orders = results["orders import"]
+    assert 0 < orders["ledger_calls"] <= 4 * orders["counters"]["read"]
+
     verdicts = {check["budget"]: check["met"] for check in report["budgets"]}
     assert verdicts["stock 0 %: LNB calls"] is True
     assert verdicts["stock 1 % (full read): LNB calls"] is True

@@ -34,6 +34,14 @@ class Found:
     line_count: int | None
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """An order taken for one write: its entry as the claim left it, and the transaction to write."""
+
+    entry: LedgerEntry
+    lines: list[str]
+
+
 Resolution = Literal["exported", "resend"]
 
 
@@ -134,11 +142,8 @@ class OrderBook:
 
     def claim(self, entry: LedgerEntry, lines_total: int, *, resend: bool = False) -> LedgerEntry | None:
         """Take the order for one write; None if another run changed it since it was read."""
-        wire = self._settings.fastmag.wire
         # Checked before the claim: a run that stops here leaves the order unclaimed, not `sent` with nothing sent.
-        self._run.lease.require(
-            wire.connect_timeout_seconds + wire.read_timeout_seconds + 10, f"write {entry.reference}"
-        )
+        self.require_write_time(entry)
         fields: dict[str, Any] = {"write_may_exist": True, "sent_at": clock.now().isoformat(), "reason": None}
         if resend:
             fields |= {"attempt": entry.attempt + 1, "auto_resends": entry.auto_resends + 1}
@@ -154,6 +159,13 @@ class OrderBook:
         if claimed is not None:
             self._run.count("sent")
         return claimed
+
+    def require_write_time(self, entry: LedgerEntry) -> None:
+        """Raise LeaseLost unless the run's lease covers a whole Fastmag write of the order, from now."""
+        wire = self._settings.fastmag.wire
+        self._run.lease.require(
+            wire.connect_timeout_seconds + wire.read_timeout_seconds + 10, f"write {entry.reference}"
+        )
 
     def refused(self, entry: LedgerEntry, message: str) -> None:
         """`KO`: nothing was written; pending again, with an alarm after N runs in a row."""

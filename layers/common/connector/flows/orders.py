@@ -32,7 +32,7 @@ from connector.fastmag.models import FastmagOrder
 from connector.fastmag.reads import Unreadable
 from connector.fastmag.transaction import build_order_transaction
 from connector.flows.context import FlowContext
-from connector.flows.order_book import Found, OrderBook
+from connector.flows.order_book import Claimed, Found, OrderBook
 from connector.flows.order_check import Checked, Variant, check_order
 from connector.flows.order_pipeline import FollowUp, OrderPipeline
 from connector.ledger import LedgerEntry, LedgerStatus
@@ -108,35 +108,52 @@ def _transaction(ctx: FlowContext, order: FastmagOrder) -> list[str]:
     return build_order_transaction(order, fastmag.order_transaction, fastmag.wire.write_decimal_separator)
 
 
+def _claim(
+    ctx: FlowContext, book: OrderBook, entry: LedgerEntry, order: FastmagOrder, *, resend: bool = False
+) -> Claimed | None:
+    """Take the order for one write (on a claimer); None if another run changed it since it was read."""
+    lines = _transaction(ctx, order)
+    claimed = book.claim(entry, len(order.lines), resend=resend)
+    return None if claimed is None else Claimed(claimed, lines)
+
+
+def _write(ctx: FlowContext, book: OrderBook, claim: Claimed, *, written: list[str]) -> FollowUp:
+    """Write one claimed order (on a writer); its outcome is recorded by the steps returned (on a follower).
+    `written` gets the reference when Fastmag answered `OK`."""
+    entry = claim.entry
+    # Claimed while the write before it was in flight: the lease must still cover this write now.
+    book.require_write_time(entry)
+    # Outcomes bound with `partial` now: an `except … as` name is gone once its block ends.
+    try:
+        result = ctx.fastmag.write(claim.lines)
+    except FastmagNotSent as error:
+        return partial(book.not_sent, entry, error)
+    except FastmagPartialWrite as error:
+        # The client counts transaction lines: the first is the order's header.
+        return partial(book.partial, entry, max(error.accepted - 1, 0), error.total - 1)
+    except FastmagOutcomeUnknown as error:
+        return partial(book.unknown, entry, error)
+    except FastmagError as error:
+        return partial(book.refused, entry, error.remote_message or str(error))
+    written.append(entry.reference)  # list.append is atomic: the writers share the list
+    return partial(book.exported, entry, result.number or "", "written")
+
+
 def _send(
     ctx: FlowContext,
     book: OrderBook,
+    pipeline: OrderPipeline,
     entry: LedgerEntry,
     order: FastmagOrder,
     *,
     written: list[str],
     resend: bool = False,
-) -> FollowUp:
-    """Claim and write one order (on a writer); its outcome is recorded by the steps returned (on a follower).
-    `written` gets the reference when Fastmag answered `OK`."""
-    lines = _transaction(ctx, order)
-    claimed = book.claim(entry, len(order.lines), resend=resend)
-    if claimed is None:
-        return None
-    # Outcomes bound with `partial` now: an `except … as` name is gone once its block ends.
-    try:
-        result = ctx.fastmag.write(lines)
-    except FastmagNotSent as error:
-        return partial(book.not_sent, claimed, error)
-    except FastmagPartialWrite as error:
-        # The client counts transaction lines: the first is the order's header.
-        return partial(book.partial, claimed, max(error.accepted - 1, 0), error.total - 1)
-    except FastmagOutcomeUnknown as error:
-        return partial(book.unknown, claimed, error)
-    except FastmagError as error:
-        return partial(book.refused, claimed, error.remote_message or str(error))
-    written.append(entry.reference)  # list.append is atomic: the writers share the list
-    return partial(book.exported, claimed, result.number or "", "written")
+) -> None:
+    """Claim, then write, one order: the claim may run while the write before it is in flight."""
+    pipeline.write(
+        partial(_claim, ctx, book, entry, order, resend=resend),
+        partial(_write, ctx, book, written=written),
+    )
 
 
 def _found(book: OrderBook, entry: LedgerEntry, checked: Checked, found: Found) -> None:
@@ -175,7 +192,7 @@ def _in_doubt(
     if not book.lookup_proof().proven:
         pipeline.follow(partial(book.stuck, entry, "the lookup has not proven it finds orders Fastmag accepted"))
         return
-    pipeline.write(partial(_send, ctx, book, entry, checked.order, written=written, resend=True))
+    _send(ctx, book, pipeline, entry, checked.order, written=written, resend=True)
 
 
 def _validate(ctx: FlowContext, waiting: list[Order]) -> dict[str, Checked]:
@@ -265,6 +282,6 @@ def run(ctx: FlowContext) -> None:
             elif result.order is None:
                 pipeline.follow(partial(book.block, entry, result.reason))
             else:
-                pipeline.write(partial(_send, ctx, book, entry, result.order, written=written))
+                _send(ctx, book, pipeline, entry, result.order, written=written)
     if written:
         book.lookup_checked(written, _in_fastmag(ctx, written))
