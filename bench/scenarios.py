@@ -330,6 +330,13 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     )
 
 
+# The seed's catalogue: 8 000 models give 101 519 SKUs.
+SKUS_PER_MODEL = 101_519 / 8_000
+# A scale run (`--skus`): the two flows whose memory grows with the catalogue, read in pages of this many rows.
+SCALE_SCENARIOS = ("stock full push", "products full export")
+SCALE_PAGE_ROWS = 20_000
+
+
 @dataclass(frozen=True)
 class BenchSettings:
     models: int
@@ -344,6 +351,7 @@ class BenchSettings:
     batch_size: int = 100
     concurrency: int = 4
     changed_share: float = 0.01
+    page_rows: int | None = None  # fastmag.page_rows of the sandbox (None: one query per read, the default)
 
 
 def reconcile_scenarios() -> list[Scenario]:
