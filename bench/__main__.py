@@ -55,6 +55,7 @@ def main() -> None:
         profile_rows=arguments.profile_rows,
         only=tuple(arguments.only),
         page_rows=arguments.page_rows,
+        scale=scale,
     )
     # The handlers log one JSON line per record to stdout, as in Lambda: the cost of formatting them is
     # measured, but they would drown the progress lines, which go to stderr.
