@@ -1,6 +1,7 @@
 """Stock: Fastmag available-to-sell → LNB `/multi/inventory/ean` or `/multi/inventory/sku`.
 
-read (one query over the configured stores) → map (sum per variant − safety buffer, clamped at 0, keyed by
+read (one query over the configured stores, or its keyset pages with `fastmag.page_rows`, each mapped as it
+arrives) → map (sum per variant − safety buffer, clamped at 0, keyed by
 EAN13 or SKU) → zero what Fastmag no longer vouches for → diff (against the quantities LNB last accepted) →
 guard (hold a push that would zero too much) → send (only what changed) → record.
 
