@@ -111,7 +111,7 @@ test: browser-deps lint typecheck validate security build pytest
 
 # RUNS: timed runs per scenario, reported by their medians (default 5).
 bench: $(VENV)/.installed
-	$(PY) -m bench $(if $(RUNS),--runs $(RUNS))
+	$(PY) -m bench $(if $(RUNS),--runs $(RUNS)) $(if $(SCALE),--skus $(SCALE))
 
 deploy-command:
 	@$(PYTHON313) tools/deploy_command.py $(DEPLOY_ARGS)

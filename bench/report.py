@@ -342,10 +342,10 @@ def _cost_markdown(cost: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+def write(report: dict[str, Any], directory: Path, name: str = "latest") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / "latest.json"
-    markdown_path = directory / "latest.md"
+    json_path = directory / f"{name}.json"
+    markdown_path = directory / f"{name}.md"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown_path.write_text("# Benchmarks\n\n" + markdown(report), encoding="utf-8")
     return json_path, markdown_path

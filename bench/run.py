@@ -83,7 +83,8 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
 
     started = time.perf_counter()
     say(f"building the sandbox: {settings.models} models, {settings.retailers} retailers")
-    with RemoteStack(models=settings.models, retailers=settings.retailers) as stack:
+    paging = {"fastmag": {"page_rows": settings.page_rows}} if settings.page_rows else None
+    with RemoteStack(models=settings.models, retailers=settings.retailers, settings_document=paging) as stack:
         catalogue: dict[str, int] = stack.call("sizes")
         memory: dict[str, int] = stack.call("memory_sizes")
         stack.call("set_latency", settings.fastmag_latency, settings.lnb_latency)
@@ -116,6 +117,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
             "batch_size": settings.batch_size,
             "concurrency": settings.concurrency,
             "changed_share": settings.changed_share,
+            "page_rows": settings.page_rows,
             "memory_pass": settings.trace_memory,
             "runs": settings.runs,
         },

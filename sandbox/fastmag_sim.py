@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 import re
 import socket
 import sqlite3
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 from urllib.parse import parse_qsl, unquote
 
 from connector.fastmag.models import FastmagOrder
@@ -148,6 +149,9 @@ class Faults:
     ko_after_lines: int | None = None  # one transaction per call: lone lines after this many in an order are refused
     lookup_lag: int = 0  # an order stored is invisible to the next N queries (a lagging replica)
     holds: list[Hold] = field(default_factory=list)  # the next writes wait at these, in order
+    # The next N queries first move stock, as shops selling while a paged read runs would (`churn_stock`): a read
+    # in pages sees some variants before and others after the move, and must still see each variant once.
+    churn_stock: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,8 @@ class FastmagSimulator:
         self._port = port
         self._background: BackgroundServer | None = None
         self._lagging: dict[int, int] = {}  # order number → queries it stays invisible to
+        self._churn = random.Random(11)  # noqa: S311 - a repeatable test fixture, not a secret
+        self.churned: list[tuple[str, str, str]] = []  # the variants `churn_stock` moved, in order
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -320,6 +326,42 @@ class FastmagSimulator:
             rows = self._db.execute(sql, params).fetchall()
             self._photo_keys = None
             return rows
+
+    def churn_stock(self) -> list[tuple[str, str, str]]:
+        """Move the stock of three variants (reference, colour, size), as sales and receptions do: one's quantity
+        changes; one's rows are deleted and inserted again, last in the table (a reader by position would see
+        every later row shift); one gets a new row in another store. The set of variants stays the same."""
+        with self._lock:
+            variants = self._db.execute(
+                "SELECT DISTINCT barcode, couleur, taille FROM stock ORDER BY barcode, couleur, taille"
+            ).fetchall()
+            if not variants:
+                return []
+            changed, moved, added = (tuple(self._churn.choice(variants)) for _ in range(3))
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE stock SET stock = stock + 3 WHERE rowid = (SELECT MIN(rowid) FROM stock "
+                "WHERE barcode = ? AND couleur = ? AND taille = ?)",
+                changed,
+            )
+            rows = self._db.execute(
+                "SELECT barcode, couleur, taille, codemag, stock, AR FROM stock "
+                "WHERE barcode = ? AND couleur = ? AND taille = ?",
+                moved,
+            ).fetchall()
+            self._db.execute("DELETE FROM stock WHERE barcode = ? AND couleur = ? AND taille = ?", moved)
+            self._db.executemany(
+                f"INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES ({_marks(6)})", rows
+            )
+            store = sorted(self.stores)[self._churn.randrange(len(self.stores))]
+            self._db.execute(
+                "INSERT INTO stock (barcode, couleur, taille, codemag, stock, AR) VALUES (?, ?, ?, ?, 2, 1)",
+                (*added, store),
+            )
+            self._db.execute("COMMIT")
+            moves = [cast(tuple[str, str, str], variant) for variant in (changed, moved, added)]
+            self.churned += moves
+            return moves
 
     def orders(self) -> list[dict[str, Any]]:
         """Stored orders, oldest first, each with its `lines`."""
@@ -402,6 +444,11 @@ class FastmagSimulator:
             case "query":
                 if self.before_query is not None:
                     self.before_query()
+                with self._lock:
+                    churn = self.faults.churn_stock > 0
+                    self.faults.churn_stock -= int(churn)
+                if churn:
+                    self.churn_stock()
                 return self._query(method, params)
             case "write":
                 return self._write(params)

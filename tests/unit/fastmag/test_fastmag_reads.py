@@ -4,6 +4,7 @@ value the flow skips, never a failed read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, cast
 
@@ -28,6 +29,9 @@ class AnsweringClient:
     def query(self, sql: str, *, contract: Query | None = None) -> list[dict[str, str]]:
         self.calls.append((sql, contract))
         return read_tsv(self.body, required_columns=contract.required if contract else ())
+
+    def pages(self, sql: str, *, contract: Query) -> Iterator[list[dict[str, str]]]:
+        yield self.query(sql, contract=contract)  # one page, as without `fastmag.page_rows`
 
 
 def reads(client: AnsweringClient, settings: Settings | None = None) -> FastmagReads:

@@ -33,6 +33,7 @@ from connector.errors import (
     FastmagTransportError,
 )
 from connector.fastmag.queries import Query
+from connector.fastmag.sql import keyset_page
 from connector.fastmag.wire import WriteResult, decode, parse_write_response, read_tsv, to_charset
 from connector.http import paced_retry
 from connector.observability import logger, mask_url, remote_call
@@ -172,6 +173,42 @@ class FastmagClient:
         does the same for SQL that is not a setting.
         """
         return self.answer(sql, contract=contract, required_columns=required_columns).rows
+
+    def pages(self, sql: str, *, contract: Query) -> Iterator[list[dict[str, str]]]:
+        """The rows of a configured read, one page at a time: with `fastmag.page_rows` set and a query that has a
+        `page_key`, by keyset (each page after the previous page's last key, `sql.keyset_page`), else in one answer.
+
+        The read is whole only when the generator is exhausted: a page that fails raises out of it (after the
+        retries of every read), and the caller must then treat what it got as incomplete. A full page asks for
+        the next; a short or empty one ends the read.
+        """
+        rows_per_page = self._settings.page_rows
+        key = contract.page_key
+        if rows_per_page is None or not key:
+            yield self.query(sql, contract=contract)
+            return
+        after: tuple[str, ...] | None = None
+        # The first and last key of every page (a few dozen): keyset pages never repeat one. A server that ignores
+        # the condition, orders otherwise, or a key that does not come back as it is stored (a character the
+        # charset lacks comes back as `?`, and resuming after it starts again further back) would repeat one:
+        # the read fails rather than loop or count a row twice.
+        ends: set[tuple[str, ...]] = set()
+        while True:
+            page = self.query(keyset_page(self._settings.page_sql, sql, key, after, rows_per_page), contract=contract)
+            if page:
+                first = tuple(page[0].get(alias) or "" for alias in key)
+                last = tuple(page[-1].get(alias) or "" for alias in key)
+                if first in ends or last in ends:
+                    raise FastmagError(
+                        f"fastmag.queries.{contract.name}: a page repeats the key {first if first in ends else last}"
+                        " already read: the server does not compare or order the page key as `fastmag.page_sql`"
+                        " asks, or a key does not come back as Fastmag stores it (a character the charset lacks)"
+                    )
+                ends.update((first, last))
+                after = last
+            yield page
+            if len(page) < rows_per_page:
+                return
 
     def answer(self, sql: str, *, contract: Query | None = None, required_columns: Iterable[str] = ()) -> QueryAnswer:
         """`query`, with the answer's body kept beside its rows (`connector check` reports its shape)."""

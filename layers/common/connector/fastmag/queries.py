@@ -7,6 +7,12 @@ what they feed. The README's query tables are rendered from this declaration by 
 
 Placeholders in braces are filled by `fastmag.sql.render` with quoted SQL literals; `{real_stock_filter}` is
 replaced by REAL_STOCK_FILTER or nothing (`stock.real_stock_only`).
+
+The big reads (products, prices, stock) name a `page_key`: with `fastmag.page_rows` set, their SQL, default or
+the brand's, is wrapped as a derived table and read page by page in the order of those aliases, each page after
+the previous page's last key (`fastmag.sql.keyset_page`). A brand's query therefore needs no paging placeholder;
+it must return those aliases, and they must identify a row (two rows with the same key, under the server's
+collation, could straddle a page boundary and the second be missed).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class Query:
     sql: str | None
     placeholders: tuple[str, ...]
     columns: tuple[Column, ...]
+    page_key: tuple[str, ...] = ()  # the aliases a paged read is ordered and resumed by; () = never paged
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -102,6 +109,8 @@ PRODUCTS = Query(
         _column("composition", "text", "variant `composition`"),
         _column("description", "text", "variant `description`"),
     ),
+    # Model first: the rows of one model are consecutive, whichever page they fall on.
+    page_key=("reference", "colour", "size"),
 )
 
 PRICES = Query(
@@ -119,6 +128,7 @@ PRICES = Query(
         _required("size", "text", "the size priced (empty: every size)"),
         _required("price", "decimal", "`wholesale_price` or `recommended_retail_price`"),
     ),
+    page_key=("reference", "tariff", "colour", "size"),
 )
 
 STOCK = Query(
@@ -140,6 +150,8 @@ STOCK = Query(
         _required("ean13", "ean13", "the key pushed when `stock.key` is `ean13`"),
         _required("quantity", "decimal", "`in_stock` (floored, minus `stock.safety_buffer`)"),
     ),
+    # The variant as the stock table names it (its GROUP BY): set even for a row of no known variant.
+    page_key=("reference", "colour", "size"),
 )
 
 # The incremental stock read: brand-specific, because Fastmag's modification column is not in its public record.
@@ -327,6 +339,9 @@ def markdown() -> str:
     for query in QUERIES.values():
         placeholders = ", ".join(f"`{{{name}}}`" for name in query.placeholders) or "none"
         default = "" if query.sql else f" No default: the read is off until `fastmag.queries.{query.name}` is set."
+        if query.page_key:
+            key = ", ".join(f"`{alias}`" for alias in query.page_key)
+            default += f" Paged by {key} when `fastmag.page_rows` is set."
         parts += [
             f"#### `fastmag.queries.{query.name}`",
             "",

@@ -9,11 +9,15 @@ A row is the answer's own dict, its number columns replaced in place (100 000 st
 number that cannot be read does not fail the read: it becomes `Unreadable`, holding the text, so the flow skips
 that one row with its reason, as it would any other bad row. A blank number is None (the flow says what blank
 means: no stock, no price, no rank).
+
+The big reads (stock, products, prices) come page by page with `fastmag.page_rows` set (`FastmagClient.pages`):
+`stock_pages` and `catalogue_pages` hand each page over as it arrives, so a flow can map it and let it go;
+`stock_rows`, `catalogue_rows` and `price_rows` join the pages for the flows that need every row at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
@@ -180,17 +184,29 @@ class FastmagReads:
         rows = self._client.query(render(sql, **values), contract=contract)
         return typed_rows(rows, contract, self._settings.fastmag.wire.decimal_separator, int_when_whole=int_when_whole)
 
-    def stock_rows(self, stores: Iterable[str], real_stock_only: bool) -> list[StockRow]:
-        """The stock of `stores`, one row per variant (summed in SQL); `real_stock_only` adds REAL_STOCK_FILTER.
-        A whole quantity is an int, any other a Decimal."""
-        rows = self._read(
+    def _pages(
+        self, sql: str, contract: Query, *, int_when_whole: bool = False, **values: Value
+    ) -> Iterator[list[dict[str, Any]]]:
+        separator = self._settings.fastmag.wire.decimal_separator
+        for page in self._client.pages(render(sql, **values), contract=contract):
+            yield typed_rows(page, contract, separator, int_when_whole=int_when_whole)
+
+    def stock_pages(self, stores: Iterable[str], real_stock_only: bool) -> Iterator[list[StockRow]]:
+        """The stock of `stores`, one row per variant (summed in SQL), page by page; `real_stock_only` adds
+        REAL_STOCK_FILTER. A whole quantity is an int, any other a Decimal. The read is complete only once the
+        iterator is exhausted: a page that fails raises."""
+        pages = self._pages(
             self._queries.stock,
             STOCK,
             int_when_whole=True,
             stores=list(stores),
             real_stock_filter=Raw(REAL_STOCK_FILTER if real_stock_only else ""),
         )
-        return cast(list[StockRow], rows)
+        return cast(Iterator[list[StockRow]], pages)
+
+    def stock_rows(self, stores: Iterable[str], real_stock_only: bool) -> list[StockRow]:
+        """Every page of `stock_pages`, joined."""
+        return [row for page in self.stock_pages(stores, real_stock_only) for row in page]
 
     def stock_changed_rows(self, stores: Iterable[str], real_stock_only: bool, since: str) -> list[ChangedStockRow]:
         """`stock_rows` for the variants with a stock row modified after `since` (Fastmag's clock);
@@ -208,12 +224,18 @@ class FastmagReads:
         )
         return cast(list[ChangedStockRow], rows)
 
+    def catalogue_pages(self) -> Iterator[list[ProductRow]]:
+        """Product sheets joined to their variants, one row per reference × colour × size, page by page (paged
+        by model first: a model's rows are consecutive, though they may straddle two pages)."""
+        return cast(Iterator[list[ProductRow]], self._pages(self._queries.products, PRODUCTS))
+
     def catalogue_rows(self) -> list[ProductRow]:
-        """Product sheets joined to their variants, one row per reference × colour × size."""
-        return cast(list[ProductRow], self._read(self._queries.products, PRODUCTS))
+        """Every page of `catalogue_pages`, joined."""
+        return [row for page in self.catalogue_pages() for row in page]
 
     def price_rows(self, tariffs: Iterable[str]) -> list[PriceRow]:
-        return cast(list[PriceRow], self._read(self._queries.prices, PRICES, tariffs=list(tariffs)))
+        pages = self._pages(self._queries.prices, PRICES, tariffs=list(tariffs))
+        return cast(list[PriceRow], [row for page in pages for row in page])
 
     def customers(self) -> list[CustomerRow]:
         """Customer accounts; `family` is required when `customers.families` filters on it."""

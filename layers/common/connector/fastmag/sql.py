@@ -8,7 +8,7 @@ on Le New Black orders), so every value is quoted here and nowhere else. The bac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -56,3 +56,48 @@ def render(template: str, **values: Value) -> str:
     if missing:
         raise TemplateError(f"no value for placeholder(s) {', '.join('{' + m + '}' for m in missing)}")
     return _PLACEHOLDER.sub(lambda match: _sql(values[match.group(1)]), template)
+
+
+# The keyset page of a read, in MySQL's form (fastmag-api.md §2.1: `LIMIT` is what the back end takes); the
+# `fastmag.page_sql` setting replaces it for a server that pages otherwise (e.g. `SELECT TOP {rows} …`).
+PAGE_SQL = "SELECT * FROM ({query}) AS fastmag_page WHERE {after} ORDER BY {order} LIMIT {rows}"
+PAGE_PLACEHOLDERS = ("query", "after", "order", "rows")
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _key_column(alias: str) -> str:
+    if not _ALIAS.fullmatch(alias):
+        raise TemplateError(f"cannot page on {alias!r}: not a plain column alias")
+    # A NULL part would compare as unknown and drop its row from every later page; the answer shows it as ''.
+    return f"COALESCE(fastmag_page.{alias}, '')"
+
+
+def keyset_page(template: str, query: str, key: Sequence[str], after: Sequence[str] | None, rows: int) -> str:
+    """One page of the rendered `query`: its rows whose `key` (aliases of its answer) comes after `after` (the
+    previous page's last key; None for the first page), in key order, at most `rows` of them.
+
+    Keyset, never OFFSET: a row that moves, appears or disappears while the pages are read shifts no other
+    row into or out of a page. The key's parts are compared one after the other (`a > x OR (a = x AND …)`),
+    which every SQL dialect takes, unlike row values. `query` is already rendered: it is inserted as it is,
+    and nothing in it is read as a placeholder.
+    """
+    if rows < 1:
+        raise TemplateError("a page holds at least one row")
+    columns = [_key_column(alias) for alias in key]
+    if not columns:
+        raise TemplateError("paging needs a key")
+    if after is None:
+        condition = "1 = 1"
+    else:
+        if len(after) != len(columns):
+            raise TemplateError(f"the last key has {len(after)} part(s), the page key {len(columns)}")
+        condition = f"{columns[-1]} > {literal(after[-1])}"
+        for column, value in zip(reversed(columns[:-1]), reversed(after[:-1]), strict=True):
+            quoted = literal(value)
+            condition = f"{column} > {quoted} OR ({column} = {quoted} AND ({condition}))"
+    parts = {"query": query, "after": f"({condition})", "order": ", ".join(columns), "rows": str(rows)}
+    missing = [name for name in PAGE_PLACEHOLDERS if "{" + name + "}" not in template]
+    if missing:
+        raise TemplateError(f"the page SQL lacks {', '.join('{' + m + '}' for m in missing)}")
+    # One pass: what a part inserts (the query's own text, a quoted key) is never scanned for placeholders.
+    return _PLACEHOLDER.sub(lambda match: parts.get(match.group(1), match.group(0)), template)

@@ -1,6 +1,7 @@
 """Stock: Fastmag available-to-sell → LNB `/multi/inventory/ean` or `/multi/inventory/sku`.
 
-read (one query over the configured stores) → map (sum per variant − safety buffer, clamped at 0, keyed by
+read (one query over the configured stores, or its keyset pages with `fastmag.page_rows`, each mapped as it
+arrives) → map (sum per variant − safety buffer, clamped at 0, keyed by
 EAN13 or SKU) → zero what Fastmag no longer vouches for → diff (against the quantities LNB last accepted) →
 guard (hold a push that would zero too much) → send (only what changed) → record.
 
@@ -56,6 +57,14 @@ def fingerprint(quantity: int, variant_id: str) -> str:
     return f"{quantity} {variant_id}"
 
 
+class Naming(NamedTuple):
+    """The variant a stock row names, kept for a key's label once the row is gone."""
+
+    reference: str
+    colour: str
+    size: str
+
+
 @dataclass
 class StockLevels:
     """Available-to-sell per key (what the read vouches for), and the rows that could not be keyed or counted."""
@@ -85,8 +94,10 @@ def available_to_sell(
     levels = StockLevels()
     key_mode = settings.stock.key
     buffer = settings.stock.safety_buffer
-    shared: dict[str, StockRow] = {}  # key → the first variant seen with it, once a second one shows up
-    first_rows: dict[str, StockRow] = {}
+    # key → the first variant seen with it (reference, colour, size), in `first` until a second one shows up. Not
+    # the row itself: the rows are let go page by page, so memory grows with the keys, not the answer.
+    shared: dict[str, Naming] = {}
+    first: dict[str, Naming] = {}
     for row in rows:
         ean13 = (row.get("ean13") or "").strip()
         variant_id = (row.get("variant_id") or "").strip()
@@ -111,18 +122,18 @@ def available_to_sell(
             detail = {"variant": variant_label(row), "quantity": total.text}
             _skip(levels, Skip(key, "unreadable quantity", detail), variant_id)
             continue
-        if key in first_rows or key in shared:
+        if key in first or key in shared:
             # Neither variant vouches for the key's quantity: both rows are skipped, none is guessed.
             reason = f"{key_mode} shared by several variants"
-            if key in first_rows:
-                shared[key] = first_rows.pop(key)
+            if key in first:
+                shared[key] = first.pop(key)
                 levels.quantities.pop(key, None)
-                first = levels.variants.pop(key)
-                _skip(levels, Skip(key, reason, {"variant": variant_label(shared[key])}), first)
+                first_variant = levels.variants.pop(key)
+                _skip(levels, Skip(key, reason, {"variant": variant_label(shared[key]._asdict())}), first_variant)
                 levels.warnings[:] = [warning for warning in levels.warnings if warning.key != key]
             _skip(levels, Skip(key, reason, {"variant": variant_label(row)}), variant_id)
             continue
-        first_rows[key] = row
+        first[key] = Naming(row.get("reference", ""), row.get("colour", ""), row.get("size", ""))
         levels.variants[key] = variant_id
         levels.quantities[key] = on_hand(total or 0, buffer, key, row, levels)
     return levels
@@ -212,9 +223,18 @@ FIRST_WATERMARK = "1970-01-01 00:00:00"  # the first incremental tick reads ever
 
 @dataclass(frozen=True)
 class StockRead:
-    rows: list[StockRow]
+    # A full read streams its pages (`fastmag.page_rows`): each is mapped and let go. The read is complete only
+    # once the iterator is exhausted; a page that fails raises out of the mapping, before anything is zeroed.
+    rows: Iterable[StockRow]
     complete: bool  # the whole stock: what it leaves out, Fastmag no longer vouches for
     watermark: str | None  # an incremental read: the next `{since}`, in Fastmag's clock
+
+
+def _counted(ctx: FlowContext, pages: Iterable[list[StockRow]]) -> Iterator[StockRow]:
+    """The rows of every page, each page counted as read when it arrives."""
+    for page in pages:
+        ctx.run.count("read", len(page))
+        yield from page
 
 
 def read_stock(ctx: FlowContext, marks: Mapping[str, str], now: datetime) -> StockRead:
@@ -229,9 +249,10 @@ def read_stock(ctx: FlowContext, marks: Mapping[str, str], now: datetime) -> Sto
         or now - datetime.fromisoformat(last_full) >= timedelta(minutes=stock.full_read_every_minutes)
     )
     if due:
-        return StockRead(ctx.reads.stock_rows(stock.stores, stock.real_stock_only), True, None)
+        return StockRead(_counted(ctx, ctx.reads.stock_pages(stock.stores, stock.real_stock_only)), True, None)
     since = marks.get(WATERMARK, FIRST_WATERMARK)
     rows = ctx.reads.stock_changed_rows(stock.stores, stock.real_stock_only, since)
+    ctx.run.count("read", len(rows))
     latest = max((row["modified_at"] for row in rows if row.get("modified_at")), default=None)
     return StockRead(cast(list[StockRow], rows), False, since if latest is None else _watermark(latest, stock))
 
@@ -260,7 +281,6 @@ def run(ctx: FlowContext) -> None:
     previous = snapshot.entries
     started = datetime.now(UTC)
     read = read_stock(ctx, snapshot.marks, started)
-    ctx.run.count("read", len(read.rows))
     levels = available_to_sell(read.rows, settings, known_keys=previous if stock.key == "ean13" else frozenset())
     record_skips(ctx, levels.skipped)
     incoming = incoming_stock(ctx)
@@ -272,7 +292,8 @@ def run(ctx: FlowContext) -> None:
     # A full read covers the whole stock of every configured store: what it leaves out, it does not vouch for; an
     # incremental read says nothing of the keys it did not return.
     zeroed = not_vouched_for(previous, levels, complete_read=read.complete)
-    targets = {**levels.quantities, **dict.fromkeys(zeroed, 0)}
+    targets = levels.quantities  # in place, not copied: a million keys cost a second map otherwise
+    targets.update(dict.fromkeys(zeroed, 0))
 
     zero_count, positive = would_zero(previous, targets)
     message = guard_verdict(zero_count, positive, stock.zero_guard_share)
