@@ -28,7 +28,6 @@ from connector.access import ApiAccess
 from connector.countries import iso_country
 from connector.errors import SettingsError, describe
 from connector.fastmag import queries as contracts
-from connector.fastmag import sql as fastmag_sql
 from connector.fastmag.transaction import OrderTransactionLayout
 from connector.observability import logger
 
@@ -151,15 +150,15 @@ class FastmagSettings(_Model):
     # live server runs the derived table of a paged query is not either). Set it for catalogues past ~200 000
     # SKUs, where one answer no longer fits comfortably in a Lambda's memory.
     page_rows: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    page_sql: str = fastmag_sql.PAGE_SQL
+    page_sql: str = contracts.PAGE_SQL
 
     @field_validator("page_sql")
     @classmethod
     def _page_placeholders(cls, value: str) -> str:
         found = set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value))
-        expected = set(fastmag_sql.PAGE_PLACEHOLDERS)
+        expected = set(contracts.PAGE_PLACEHOLDERS)
         if found != expected:
-            names = ", ".join("{" + name + "}" for name in fastmag_sql.PAGE_PLACEHOLDERS)
+            names = ", ".join("{" + name + "}" for name in contracts.PAGE_PLACEHOLDERS)
             raise ValueError(f"the page SQL must use exactly {names}; it uses {sorted(found)}")
         return value
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.fastmag.sql import PAGE_SQL, TemplateError, keyset_page
+from connector.fastmag.queries import PAGE_SQL
+from connector.fastmag.sql import TemplateError, keyset_page
 from connector.settings import FastmagSettings
 from sandbox.fastmag_sim import mysql_to_sqlite
 

@@ -22,6 +22,11 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
+# The keyset page of a read (`sql.keyset_page`), in MySQL's form (fastmag-api.md §2.1: `LIMIT` is what the back
+# end takes); the `fastmag.page_sql` setting replaces it for a server that pages otherwise (`SELECT TOP {rows} …`).
+PAGE_SQL = "SELECT * FROM ({query}) AS fastmag_page WHERE {after} ORDER BY {order} LIMIT {rows}"
+PAGE_PLACEHOLDERS = ("query", "after", "order", "rows")
+
 # How the connector reads a value. `decimal`: `,` or `.` per `fastmag.wire.decimal_separator`; `flag`: `0`,
 # `false`, `n`, `no`, `non` (any case) mean no; `ean13`: 13 digits whose checksum is verified.
 type ColumnType = Literal["text", "integer", "decimal", "ean13", "flag"]

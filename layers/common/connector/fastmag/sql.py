@@ -58,10 +58,6 @@ def render(template: str, **values: Value) -> str:
     return _PLACEHOLDER.sub(lambda match: _sql(values[match.group(1)]), template)
 
 
-# The keyset page of a read, in MySQL's form (fastmag-api.md §2.1: `LIMIT` is what the back end takes); the
-# `fastmag.page_sql` setting replaces it for a server that pages otherwise (e.g. `SELECT TOP {rows} …`).
-PAGE_SQL = "SELECT * FROM ({query}) AS fastmag_page WHERE {after} ORDER BY {order} LIMIT {rows}"
-PAGE_PLACEHOLDERS = ("query", "after", "order", "rows")
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -96,7 +92,7 @@ def keyset_page(template: str, query: str, key: Sequence[str], after: Sequence[s
             quoted = literal(value)
             condition = f"{column} > {quoted} OR ({column} = {quoted} AND ({condition}))"
     parts = {"query": query, "after": f"({condition})", "order": ", ".join(columns), "rows": str(rows)}
-    missing = [name for name in PAGE_PLACEHOLDERS if "{" + name + "}" not in template]
+    missing = [name for name in parts if "{" + name + "}" not in template]
     if missing:
         raise TemplateError(f"the page SQL lacks {', '.join('{' + m + '}' for m in missing)}")
     # One pass: what a part inserts (the query's own text, a quoted key) is never scanned for placeholders.
