@@ -81,14 +81,17 @@ class TaskLogEntry(BaseModel):
 
     @classmethod
     def from_line(cls, level: str, fields: Mapping[str, Any], at: str) -> TaskLogEntry:
-        """The entry of one record log line (`observability.log_record`'s fields, already masked)."""
+        """The entry of one record log line (`observability.log_record`'s fields, already masked).
+
+        Built without validation: every field is already of its type here (texts made `str`, the outcome an
+        Outcome), and a full push adds 100 000 entries a run."""
         event = str(fields.get("event", ""))
-        return cls(
+        return cls.model_construct(
             at=at,
             key=str(fields.get("key", "")),
             event=event,
             outcome=outcome_of(event, level),
-            reason=fields.get("reason"),
+            reason=_text_or_none(fields.get("reason")),
             what=_text_or_none(fields.get("what")),
             old=fields.get("old"),
             new=fields.get("new"),
@@ -210,8 +213,9 @@ class TaskLogStore:
 
 
 def to_jsonl(entries: Iterable[TaskLogEntry]) -> str:
-    lines = (json.dumps(entry.model_dump(mode="json"), ensure_ascii=False, default=str) for entry in entries)
-    return "".join(line + "\n" for line in lines)
+    # Serialised by pydantic straight to JSON (a third of the time of a dict then `json.dumps`: a full push
+    # writes 100 000 entries); what JSON cannot hold is written as its text, as before.
+    return "".join(entry.model_dump_json(fallback=str) + "\n" for entry in entries)
 
 
 def parse_jsonl(text: str) -> Iterator[TaskLogEntry]:
