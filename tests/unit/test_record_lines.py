@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -155,3 +156,22 @@ def test_a_filter_on_the_logger_is_honoured(task_log: TaskLog) -> None:
     finally:
         logger.removeFilter(drop_quiet)
     assert [line["key"] for line in task_log.lines] == ["kept"]
+
+
+def test_masking_reaches_every_kind_of_json_like_value() -> None:
+    class Text(str):
+        pass
+
+    value = {
+        "buyers": [{"email": "jeanne.durand@example.fr", "age": 3, "vip": True, "rate": 1.5, "none": None}],
+        "pair": ("paul@ex.co", 2),
+        "proxy": MappingProxyType({"to": "paul@ex.co"}),
+        "subclass": Text("paul@ex.co"),
+    }
+    assert observability.masked(value) == {
+        "buyers": [{"email": "j***@example.fr", "age": 3, "vip": True, "rate": 1.5, "none": None}],
+        "pair": ["p***@ex.co", 2],
+        "proxy": {"to": "p***@ex.co"},
+        "subclass": "p***@ex.co",
+    }
+    assert value["buyers"][0]["email"] == "jeanne.durand@example.fr"  # the payload itself is left as it was

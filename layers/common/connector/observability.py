@@ -86,15 +86,25 @@ def mask_url(url: str) -> str:
 
 def masked(value: Any) -> Any:
     """Mask emails inside any JSON-like value before it is logged or stored for support."""
-    if isinstance(value, str):
+    # Exact types first: payloads are JSON documents (plain dicts, lists, texts and numbers), masked whole for
+    # every record a push sends, and the Mapping check (an ABC's) costs more than the masking.
+    kind: type = type(value)
+    if kind is not str and kind is not dict and kind is not list:
+        if value is None or kind in _SCALARS:
+            return value
+        if isinstance(value, str):
+            kind = str
+        elif isinstance(value, Mapping):
+            kind = dict
+        elif isinstance(value, list | tuple):
+            kind = list
+        else:
+            return value
+    if kind is str:
         return mask_email(value)
-    if value is None or type(value) in _SCALARS:  # most values: no Mapping check (an ABC's, slow)
-        return value
-    if isinstance(value, Mapping):
+    if kind is dict:
         return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked(v) for v in value]
-    return value
+    return [masked(v) for v in value]
 
 
 class _TextFormatter(LambdaPowertoolsFormatter):

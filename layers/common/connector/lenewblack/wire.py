@@ -220,9 +220,7 @@ def _keyed_claims(keyed: Sequence[tuple[int, list[int]]]) -> dict[int, int]:
 
 
 def _accepted(index: int, result: _Result, http_status: int | None) -> ItemOutcome:
-    # Not validated again: every field is already of its type (`_read_result` read it), and a full push accepts
-    # 100 000 items.
-    return ItemOutcome.model_construct(
+    return ItemOutcome(
         index=index, accepted=True, message=result.message, http_status=http_status, result=result.result
     )
 
