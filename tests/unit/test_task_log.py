@@ -143,3 +143,14 @@ def test_store_writes_nothing_for_an_idle_run_and_reads_back_what_it_wrote(s3: A
     assert store.read_with_flow("stock-1") == ("stock", entries)
     assert store.page("stock-1", outcome="skipped").items == entries[1:]
     assert list(store.run_ids()) == ["stock-1"]
+
+
+def test_json_lines_write_what_json_cannot_hold_as_its_text() -> None:
+    class Odd:
+        def __str__(self) -> str:
+            return 'odd "value"\n'
+
+    text = to_jsonl([entry("k", new=Odd(), detail={"when": Odd()})])
+    [line] = text.splitlines()
+    assert json.loads(line)["new"] == 'odd "value"\n'
+    assert json.loads(line)["detail"] == {"when": 'odd "value"\n'}

@@ -11,6 +11,8 @@ Emails are masked wherever they appear in a logged value.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import re
@@ -77,6 +79,9 @@ def mask_email(text: str) -> str:
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(3)}", text)
 
 
+_SCALARS = frozenset({int, float, bool})
+
+
 def mask_url(url: str) -> str:
     """Hide credentials carried in query strings (LNB's access_token, Fastmag's MotPasse)."""
     return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", url)
@@ -84,13 +89,25 @@ def mask_url(url: str) -> str:
 
 def masked(value: Any) -> Any:
     """Mask emails inside any JSON-like value before it is logged or stored for support."""
-    if isinstance(value, str):
+    # Exact types first: payloads are JSON documents (plain dicts, lists, texts and numbers), masked whole for
+    # every record a push sends, and the Mapping check (an ABC's) costs more than the masking.
+    kind: type = type(value)
+    if kind is not str and kind is not dict and kind is not list:
+        if value is None or kind in _SCALARS:
+            return value
+        if isinstance(value, str):
+            kind = str
+        elif isinstance(value, Mapping):
+            kind = dict
+        elif isinstance(value, list | tuple):
+            kind = list
+        else:
+            return value
+    if kind is str:
         return mask_email(value)
-    if isinstance(value, Mapping):
+    if kind is dict:
         return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked(v) for v in value]
-    return value
+    return [masked(v) for v in value]
 
 
 class _TextFormatter(LambdaPowertoolsFormatter):
@@ -135,15 +152,102 @@ def bind_run(*, flow: str, run_id: str, trigger: str) -> None:
 
 def log_record(event: str, key: str, *, reason: str | None = None, level: str = "INFO", **fields: Any) -> None:
     """One JSON line per record outcome (`record.sent`, `record.rejected`, `order.blocked`, …)."""
-    extra: dict[str, Any] = {"event": event, "key": shorten(mask_email(key))}
+    key = shorten(mask_email(key))
+    extra: dict[str, Any] = {"event": event, "key": key}
     if reason is not None:
-        extra["reason"] = shorten(mask_email(reason))
-    extra.update({name: masked(value) for name, value in fields.items() if value is not None})
-    message = f"{event} {extra['key']}" + (f": {extra['reason']}" if reason else "")
-    log_at(level, message, extra)
+        reason = extra["reason"] = shorten(mask_email(reason))
+    for name, value in fields.items():
+        if value is not None:
+            extra[name] = masked(value)
+    message = f"{event} {key}: {reason}" if reason else f"{event} {key}"
+    if not _record_lines.write(level, message, extra):
+        log_at(level, message, extra)
     listener = _record_listener.get() or _process_record_listener[0]
     if listener is not None:
         listener(level, extra)
+
+
+# Keys Powertools puts on every line that describe the invocation, not the record: a record line leaves them to
+# the run's own lines (`run.finished` carries them; `run_id` ties the two). `location` would always name the
+# same logging function.
+_INVOCATION_KEYS = frozenset(
+    {
+        "location",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "xray_trace_id",
+        "sampling_rate",
+    }
+)
+_LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+# The formatter's own defaults (compact, non-ASCII kept, anything else as its str): one encoder for every line.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class _RecordLines:
+    """Writes record lines straight to the Powertools handler's stream.
+
+    Powertools is bypassed on this hot path on purpose: a full push logs one line per record sent (100 000 a
+    prices export), and the Logger's per-call work (a LogRecord, its caller's frame, a copy of its attributes,
+    the key templates, a strftime) cost more CPU than the push itself. The line is the one Powertools would write
+    (same level, message, timestamp and keys, JSON with the formatter's defaults), without the invocation's
+    keys (`_INVOCATION_KEYS`). Values come masked from `log_record`; the logger's level is respected; any set-up
+    this path does not reproduce (another formatter such as the terminal's text lines, filters, a handler that
+    is not a stream) goes through the Logger as before."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger(logger.name)  # the standard logger Powertools wraps
+        self._second: tuple[int, Any, str, str] | None = None  # (second, converter, date and time, zone)
+
+    def write(self, level: str, message: str, fields: Mapping[str, Any]) -> bool:
+        """Write one line; False if this set-up needs the Logger (the caller then logs through it)."""
+        handler = logger.registered_handler
+        formatter = handler.formatter
+        if (
+            type(formatter) is not LambdaPowertoolsFormatter
+            or type(handler) is not logging.StreamHandler
+            or handler.filters
+            or self._logger.filters
+            or formatter.datefmt
+            or formatter.use_rfc3339_iso8601
+        ):
+            return False
+        if not self._logger.isEnabledFor(_LEVELS[level]):
+            return True  # below the logger's level: nothing to write, as through the Logger
+        line: dict[str, Any] = {"level": level, "message": message, "timestamp": self._timestamp(formatter)}
+        for persistent in (formatter.log_format, formatter.thread_safe_get_current_keys()):
+            for name, value in persistent.items():
+                if value is not None and name not in line and name not in _INVOCATION_KEYS:
+                    line[name] = value
+        line.update(fields)
+        text = _LINE_ENCODER.encode(line) + handler.terminator
+        with handler.lock or contextlib.nullcontext():
+            try:
+                handler.stream.write(text)
+                handler.flush()
+            except RecursionError:
+                raise
+            except Exception:  # as StreamHandler.emit: a failing stream never fails the run
+                handler.handleError(logging.makeLogRecord({"msg": message, "levelname": level}))
+        return True
+
+    def _timestamp(self, formatter: LambdaPowertoolsFormatter) -> str:
+        """Powertools' default timestamp (`2026-11-30 14:18:59,929+0000`), its strftime done once a second."""
+        now = time.time()
+        second = int(now)
+        cached = self._second
+        if cached is None or cached[0] != second or cached[1] is not formatter.converter:
+            moment = formatter.converter(second)
+            date_time, zone = time.strftime("%Y-%m-%d %H:%M:%S", moment), time.strftime("%z", moment)
+            cached = (second, formatter.converter, date_time, zone)
+            self._second = cached
+        return f"{cached[2]},{int((now - second) * 1000):03d}{cached[3]}"
+
+
+_record_lines = _RecordLines()
 
 
 # Who else receives every record line (the run's task log, task_log.py), as logged: masked and shortened.
