@@ -100,27 +100,21 @@ class FastmagWire(_Model):
         return value
 
 
-def _query(query: contracts.Query) -> Any:
-    """A query's settings field: its default SQL, described by what it reads and the aliases it must return."""
-    required = ", ".join(query.required)
-    return Field(query.sql, description=f"Reads {query.reads}. Required aliases: {required}.")
-
-
 class FastmagQueries(_Model):
     """The SQL of every read. Defaults and column contracts: `connector/fastmag/queries.py` (and the README);
     columns are read by their `AS` aliases, so tables may differ per setup."""
 
-    products: str = _query(contracts.PRODUCTS)
-    prices: str = _query(contracts.PRICES)
-    stock: str = _query(contracts.STOCK)
-    stock_changed_since: str | None = _query(contracts.STOCK_CHANGED_SINCE)
-    customers: str = _query(contracts.CUSTOMERS)
-    addresses: str = _query(contracts.ADDRESSES)
-    extra_buyers: str | None = _query(contracts.EXTRA_BUYERS)
-    incoming_stock: str | None = _query(contracts.INCOMING_STOCK)
-    variants_by_ean: str = _query(contracts.VARIANTS_BY_EAN)
-    customers_by_id: str = _query(contracts.CUSTOMERS_BY_ID)
-    orders_by_reference: str = _query(contracts.ORDERS_BY_REFERENCE)
+    products: str = contracts.PRODUCTS.setting()
+    prices: str = contracts.PRICES.setting()
+    stock: str = contracts.STOCK.setting()
+    stock_changed_since: str | None = contracts.STOCK_CHANGED_SINCE.setting()
+    customers: str = contracts.CUSTOMERS.setting()
+    addresses: str = contracts.ADDRESSES.setting()
+    extra_buyers: str | None = contracts.EXTRA_BUYERS.setting()
+    incoming_stock: str | None = contracts.INCOMING_STOCK.setting()
+    variants_by_ean: str = contracts.VARIANTS_BY_EAN.setting()
+    customers_by_id: str = contracts.CUSTOMERS_BY_ID.setting()
+    orders_by_reference: str = contracts.ORDERS_BY_REFERENCE.setting()
 
 
 class PhotoSource(_Model):
@@ -150,17 +144,7 @@ class FastmagSettings(_Model):
     # live server runs the derived table of a paged query is not either). Set it for catalogues past ~200 000
     # SKUs, where one answer no longer fits comfortably in a Lambda's memory.
     page_rows: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    page_sql: str = contracts.PAGE_SQL
-
-    @field_validator("page_sql")
-    @classmethod
-    def _page_placeholders(cls, value: str) -> str:
-        found = set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value))
-        expected = set(contracts.PAGE_PLACEHOLDERS)
-        if found != expected:
-            names = ", ".join("{" + name + "}" for name in contracts.PAGE_PLACEHOLDERS)
-            raise ValueError(f"the page SQL must use exactly {names}; it uses {sorted(found)}")
-        return value
+    page_sql: contracts.PageSql = contracts.PAGE_SQL
 
 
 # --- Le New Black ----------------------------------------------------------------------------------------------

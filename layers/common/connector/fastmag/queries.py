@@ -17,15 +17,30 @@ collation, could straddle a page boundary and the second be missed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
 
 # The keyset page of a read (`sql.keyset_page`), in MySQL's form (fastmag-api.md §2.1: `LIMIT` is what the back
 # end takes); the `fastmag.page_sql` setting replaces it for a server that pages otherwise (`SELECT TOP {rows} …`).
 PAGE_SQL = "SELECT * FROM ({query}) AS fastmag_page WHERE {after} ORDER BY {order} LIMIT {rows}"
 PAGE_PLACEHOLDERS = ("query", "after", "order", "rows")
+
+
+def _exact_page_placeholders(value: str) -> str:
+    found = set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value))
+    if found != set(PAGE_PLACEHOLDERS):
+        names = ", ".join("{" + name + "}" for name in PAGE_PLACEHOLDERS)
+        raise ValueError(f"the page SQL must use exactly {names}; it uses {sorted(found)}")
+    return value
+
+
+# The `fastmag.page_sql` setting: a page template with exactly its four placeholders.
+PageSql = Annotated[str, AfterValidator(_exact_page_placeholders)]
 
 # How the connector reads a value. `decimal`: `,` or `.` per `fastmag.wire.decimal_separator`; `flag`: `0`,
 # `false`, `n`, `no`, `non` (any case) mean no; `ean13`: 13 digits whose checksum is verified.
@@ -62,6 +77,10 @@ class Query:
     def required(self) -> tuple[str, ...]:
         """The aliases an answer must carry, or the read fails."""
         return tuple(column.alias for column in self.columns if column.required)
+
+    def setting(self) -> Any:
+        """This read's settings field: its default SQL, described by what it reads and the aliases it returns."""
+        return Field(self.sql, description=f"Reads {self.reads}. Required aliases: {', '.join(self.required)}.")
 
     def requiring(self, *aliases: str) -> Query:
         """This contract with optional columns made required (a setting needs them)."""

@@ -170,7 +170,9 @@ def _send(
             unchanged = item.unchanged or entries.get(item.key) == item.digest
             snapshot.accept(item.key, item.digest)
             result.accepted += 1
-            if item.fingerprint is None:  # a fingerprint is itself readable (stock's quantity): nothing to keep
+            # Old values kept for previews: only what changed (a re-sent unchanged value is kept already, so a
+            # full re-export rewrites nothing), and nothing where a fingerprint is itself readable (stock).
+            if item.fingerprint is None and not unchanged:
                 result.accepted_values[item.key] = (item.digest, item.payload)
             if unchanged:
                 ctx.run.count("accepted")
