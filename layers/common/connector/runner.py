@@ -102,29 +102,41 @@ def execute(
         return None
 
     try:
-        with (
-            remote_calls_summarised(),
-            Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings),
-            run.recording(),
-        ):
-            flow_function(context)
-        status = run.final_status()
-        message = run.message
-    except Exception as error:
-        # A remote's error text may quote a buyer's email or a whole broken value: masked and cut, like any reason.
-        message = shorten(mask_email(str(error)))
-        logger.exception(f"{request.flow} run failed: {message}", extra={"event": "run.failed"})
-        run.problem(f"run failed: {message}")
-        status = RunStatus.FAILED
+        try:
+            with (
+                remote_calls_summarised(),
+                Heartbeat(run_id=run_id, renew=renew, lease=lease, settings=settings),
+                run.recording(),
+            ):
+                flow_function(context)
+            status = run.final_status()
+            message = run.message
+        except Exception as error:
+            # A remote's error text may quote a buyer's email or a whole broken value: masked and cut, like any reason.
+            message = shorten(mask_email(str(error)))
+            logger.exception(f"{request.flow} run failed: {message}", extra={"event": "run.failed"})
+            run.problem(f"run failed: {message}")
+            status = RunStatus.FAILED
+        return _close(context, record, status, message, lease.lost_reason)
     finally:
+        # Released once the run is recorded finished (or failed to be): a run that takes the lock next never
+        # finds this one still running.
         services.locks.release(request.flow, holder)
-    if lease.lost_reason is not None and status != RunStatus.FAILED:
+
+
+def _close(
+    context: FlowContext, record: RunRecord, status: RunStatus, message: str | None, lost_reason: str | None
+) -> RunRecord:
+    """The run's last writes: its preview and task log stored, its record finished (failed if its lease was lost)."""
+    services, run, request = context.services, context.run, context.run.request
+    run_id, store = record.run_id, services.runs
+    if lost_reason is not None and status != RunStatus.FAILED:
         # It stopped writing somewhere, or would have at its next write: what it did not finish is not done.
-        message = f"lease lost ({lease.lost_reason})"
+        message = f"lease lost ({lost_reason})"
         run.problem(f"run failed: {message}")
         status = RunStatus.FAILED
     preview_key = None
-    if request.preview and lease.lost_reason is None:
+    if request.preview and lost_reason is None:
         preview_key = services.previews.write(
             run_id,
             [
