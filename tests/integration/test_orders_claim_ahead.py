@@ -34,6 +34,7 @@ from sandbox.seed import build_seed
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
 from tests.integration.test_orders_exactly_once import SETTLE, Clock, copies, status, waiting
+from tests.integration.test_run_interleavings import InThread
 
 WAIT = 30  # seconds a step may take before the test gives up (a hang is a failure, never a pass)
 LEASE_SECONDS = 120.0
@@ -107,27 +108,6 @@ def run_orders(services: Services, run_id: str, lease: Lease | None = None) -> N
     """One orders run, as the runner starts it once it holds the lock (the lock is what these tests get around)."""
     run = Run(FlowRequest(flow="orders", trigger="schedule"), run_id, services.runs, lease=lease)
     orders.run(FlowContext(services, run))
-
-
-class InThread:
-    """A call in its own thread; `result()` joins it and returns what it returned or raised."""
-
-    def __init__(self, call: Any) -> None:
-        self._outcome: list[Any] = []
-        self._thread = threading.Thread(target=lambda: self._outcome.append(self._run(call)))
-        self._thread.start()
-
-    @staticmethod
-    def _run(call: Any) -> Any:
-        try:
-            return call()
-        except Exception as error:  # returned, so the test can assert on it
-            return error
-
-    def result(self) -> Any:
-        self._thread.join(WAIT)
-        assert not self._thread.is_alive(), "the run did not end"
-        return self._outcome[0]
 
 
 def hold_writes(stack: LocalStack, count: int) -> list[Hold]:
