@@ -56,11 +56,14 @@ def connector_wall_seconds(
     """The wall time the connector itself takes: the measured wall less the sandbox's service time (its CPU time
     during the call) and less the time the sandbox's threads and the handler's main thread waited for a core of
     the shared machine (`contention`); never less than the connector's own CPU time plus the latency the
-    simulators injected into its calls; plus a real AWS round trip per AWS call. Without the sandbox's CPU time
-    (no /proc), the measured wall as it is."""
+    simulators injected into its calls; plus a real AWS round trip per AWS call. Never more than the measured
+    wall either: that floor and those round trips add up as if nothing overlapped, which a flow working
+    concurrently (orders' claims beside their writes, ledger steps behind them) makes untrue, and the sandbox
+    answered at least as slowly as the injected latency and AWS would. Without the sandbox's CPU time (no
+    /proc), the measured wall as it is."""
     if remote_cpu is None:
         return wall
-    return max(wall - remote_cpu - contention, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS
+    return min(wall, max(wall - remote_cpu - contention, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS)
 
 
 def lambda_seconds(wall: float, cpu: float, memory_mb: int) -> float:

@@ -365,7 +365,8 @@ def update_readme(readme: Path, table: str) -> None:
         'a core of the shared machine ("contention", from schedstat) is no one\'s work: the "connector wall" is '
         "the wall time less both, never less than the "
         "handler's CPU plus the latency injected into the calls it made, plus 10 ms per AWS call for a real "
-        "round trip. Each figure is the median of `RUNS` timed runs (5 by default; `make bench RUNS=1` for a "
+        "round trip, and never more than the measured wall. Each figure is the median of `RUNS` timed runs "
+        "(5 by default; `make bench RUNS=1` for a "
         "quick look; the CI smoke run makes one at 1 000 SKUs without latency). Time budgets are judged on the "
         "connector wall, or on its Lambda-scaled time where CPU dominates, and each row states its limit. "
         "The monthly cost states every "

@@ -82,6 +82,14 @@ def test_the_connector_wall_never_drops_below_its_cpu_and_the_injected_latency()
     assert wall == pytest.approx(4.5)
 
 
+def test_the_connector_wall_is_never_more_than_the_measured_wall() -> None:
+    """Orders overlap their steps: CPU, injected waits and 1 500 round trips summed exceed what was measured."""
+    wall = cost.connector_wall_seconds(
+        30.75, 5.3, remote_cpu=18.1, contention=2.7, injected_waits=35.2, aws_calls=1_522
+    )
+    assert wall == 30.75
+
+
 def test_without_the_sandboxs_cpu_time_the_wall_is_kept_as_measured() -> None:
     wall = cost.connector_wall_seconds(7.0, 1.0, remote_cpu=None, contention=2.0, injected_waits=0.5, aws_calls=10)
     assert wall == 7.0
