@@ -123,6 +123,9 @@ class Result:
     tracemalloc_peak_mb: float | None
     items_per_second: float
     log_bytes: int  # what the handler logged (CloudWatch Logs ingests it), first run
+    # Each timed run's: a full push after the first re-sends what LNB holds (the nightly), summarised, not logged
+    # record by record; the cost counts the median, as it does the time.
+    log_bytes_each: list[int]
     log_lines: dict[str, int]  # lines per `event`
     aws_calls: dict[str, int]  # AWS API calls by `service.Operation`, first run
     profile: list[dict[str, Any]]  # top cumulative times of a cProfile pass, when profiled
@@ -405,6 +408,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
         tracemalloc_peak_mb=None if peak is None else round(peak, 1),
         items_per_second=round(items / wall, 1) if wall else 0.0,
         log_bytes=first.log_bytes,
+        log_bytes_each=[invocation.log_bytes for invocation in timed],
         log_lines=first.log_lines,
         aws_calls=first.aws_calls,
         ledger_calls=first.ledger_calls,

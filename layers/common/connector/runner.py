@@ -32,10 +32,10 @@ from connector.runs import RunRecord, RunStatus, RunStore
 from connector.services import Services, services_for
 from connector.settings import Flow
 
-# The counters the dashboard's "records" widget (sent, rejected) and ReconcileDriftAlarm (drift) read
-# (template.yaml), published only when not zero: a Sum graph reads a missing datapoint as nothing sent, and the
-# alarm treats missing data as not breaching.
-PUBLISHED_COUNTERS = ("sent", "rejected", "drift")
+# The counters an alarm reads (ReconcileDriftAlarm: drift), published only when not zero: the alarm treats
+# missing data as not breaching. The dashboard's records widget sums `sent` and `rejected` from the run.finished
+# lines instead: as metrics they would cost $0.30 a month each for a graph (the stock tick sends every hour).
+PUBLISHED_COUNTERS = ("drift",)
 # Flows an alarm expects a run from (StockStaleAlarm, where no datapoint is breaching): each of their runs that
 # pushed (succeeded or partial, even with nothing to send) publishes HEARTBEAT_METRIC. Other outcomes are in the
 # run.finished line (the dashboard's runs widget queries it); failures also reach FlowFailureQueue.
