@@ -336,7 +336,8 @@ def stack_plan(items: list[Schedule], memory: dict[str, int], facts: StackFacts)
         ("X-Ray", f"{invocations:,} traces", invocations / 1e6 * XRAY_PER_MILLION_TRACES),
         (
             "Secrets Manager (SSM standard parameters are free)",
-            f"{facts.secrets} secrets, {reads_of_secret:,} reads (cached {CONFIG_MAX_AGE_MINUTES} min when warm)",
+            f"{facts.secrets} secrets (read by the functions, or created by the stack), {reads_of_secret:,} reads "
+            f"(cached {CONFIG_MAX_AGE_MINUTES} min when warm)",
             facts.secrets * SECRET_PER_MONTH + reads_of_secret / 1e4 * SECRETS_PER_TEN_THOUSAND_CALLS,
         ),
         (
@@ -388,6 +389,12 @@ def estimate(
     stack = {plan: stack_plan(items, memory, facts) for plan, items in planned.items()}
     base = stack[DEFAULT]["total_usd"]
     increments = {plan: round(detail["total_usd"] - base, 4) for plan, detail in stack.items() if plan != DEFAULT}
+    compute_base = _compute_and_logs_usd(stack[DEFAULT])
+    compute_increments = {
+        plan: round(_compute_and_logs_usd(detail) - compute_base, 4)
+        for plan, detail in stack.items()
+        if plan != DEFAULT
+    }
     return {
         "price_per_gb_second_usd": PRICE_PER_GB_SECOND,
         "price_per_request_usd": PRICE_PER_REQUEST,
@@ -396,4 +403,19 @@ def estimate(
         "change_rate": change_rate(results, changed_name, measured_share, facts),
         "plans": stack,
         "increments_usd": increments,
+        "compute_and_logs_increments_usd": compute_increments,
     }
+
+
+# What the minute-stock goals are stated on (issue: "Lambda-scaled, with CloudWatch Logs"): the cost that grows
+# with the connector's own work. The per-invocation requests a faster schedule also adds (Scheduler, X-Ray, the
+# run's DynamoDB and S3 writes) are in the whole stack's increment, reported beside it.
+COMPUTE_AND_LOGS_LINES = (
+    "Lambda (Lambda-scaled connector wall)",
+    "CloudWatch Logs ingestion",
+    "CloudWatch Logs storage",
+)
+
+
+def _compute_and_logs_usd(plan: dict[str, Any]) -> float:
+    return float(sum(line["usd"] for line in plan["lines"] if line["item"] in COMPUTE_AND_LOGS_LINES))

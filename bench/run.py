@@ -48,10 +48,23 @@ def stack_facts() -> cost.StackFacts:
         for alarm in alarms
     )
     retention = template["Parameters"]["LogRetentionDays"]["Default"]
+    # Billed secrets: those the stack creates (the previous release's, retained) and the brand-owned ones the
+    # functions read (configure-secret writes them, outside the stack), one per `*_SECRET_ID` variable.
+    read_by_functions = {
+        name
+        for function in resources_of_type(template, "AWS::Serverless::Function").values()
+        for name in function["Properties"].get("Environment", {}).get("Variables", {})
+        if name.endswith("_SECRET_ID")
+    }
+    read_by_functions |= {
+        name
+        for name in template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        if name.endswith("_SECRET_ID")
+    }
     return cost.StackFacts(
         alarm_metrics=alarm_metrics,
         alarms=len(alarms),
-        secrets=len(resources_of_type(template, "AWS::SecretsManager::Secret")),
+        secrets=len(resources_of_type(template, "AWS::SecretsManager::Secret")) + len(read_by_functions),
         log_retention_days=int(retention),
         kms_keys=len(resources_of_type(template, "AWS::KMS::Key")),
         firewall_default=str(template["Parameters"]["ApiFirewall"]["Default"]),
