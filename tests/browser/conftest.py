@@ -27,6 +27,32 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SIGNED_IN_FLOW = "stock"
 # Retries wait no real time.
 NO_WAIT = {"lenewblack": {"backoff_base_seconds": 0, "backoff_cap_seconds": 0}}
+FINISHED = frozenset({"succeeded", "partial", "failed", "held", "skipped"})
+# Read in the page in one step: a running run's page reloads itself every 2 s, and an element found before a
+# reload and read after it fails in several ways (stale element, "node does not belong to the document").
+_STATUS_SCRIPT = "const status = document.getElementById('status'); return status ? status.dataset.status : null;"
+
+
+def run_status(driver: Any) -> str | None:
+    """The run page's status, or None while no page (or one mid-reload) shows it."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        status = driver.execute_script(_STATUS_SCRIPT)
+    except WebDriverException:  # the document went away while the script ran: read again at the next poll
+        return None
+    return None if status is None else str(status)
+
+
+def wait_finished(browser: Any, timeout: float = 60) -> str:
+    """Wait until the run page shows an ended run; that status."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def finished(driver: Any) -> str | bool:
+        status = run_status(driver)
+        return status if status in FINISHED else False
+
+    return str(WebDriverWait(browser, timeout).until(finished))
 
 
 @pytest.fixture(scope="module")

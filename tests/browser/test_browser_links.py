@@ -24,21 +24,10 @@ from connector.runs import RunRecord, RunStore
 from sandbox.credentials import SANDBOX_API_ACCESS, SANDBOX_API_TOKEN, SANDBOX_LINK_CODES
 from sandbox.serve import LocalInvoker, local_api
 from sandbox.stack import LocalStack
+from tests.browser.conftest import wait_finished
 
 pytestmark = pytest.mark.browser
 STOCK_CODE = SANDBOX_LINK_CODES["stock"]
-FINISHED = {"succeeded", "partial", "failed", "held", "skipped"}
-
-
-def _finished(driver: Any) -> bool:
-    """The run page shows an ended run (it reloads itself until then: an element may go stale meanwhile)."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-
-    try:
-        return driver.find_element(By.ID, "status").get_attribute("data-status") in FINISHED
-    except (NoSuchElementException, StaleElementReferenceException):
-        return False
 
 
 def _stock_runs(stack: LocalStack) -> dict[str, RunRecord]:
@@ -91,7 +80,7 @@ def test_a_fastmag_link_confirms_opens_a_session_and_no_url_carries_a_credential
 
         browser.find_element(By.ID, "confirm").click()
         WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
-        WebDriverWait(browser, 60).until(_finished)
+        wait_finished(browser)
         (cookie,) = browser.get_cookies()
         assert cookie["name"] == SESSION_COOKIE and cookie["httpOnly"] and cookie["secure"]
         assert cookie["sameSite"] == "Lax" and cookie["path"] == "/"
@@ -117,12 +106,12 @@ def test_a_fastmag_link_confirms_opens_a_session_and_no_url_carries_a_credential
         browser.find_element(By.ID, "preview").click()
         browser.find_element(By.ID, "confirm").click()
         WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
-        WebDriverWait(browser, 60).until(_finished)
+        wait_finished(browser)
         preview_id = browser.current_url.rsplit("/", 1)[1]
         # Send exactly this preview, from its page (its script sends the session's CSRF token).
         browser.find_element(By.ID, "apply").click()
         WebDriverWait(browser, 10).until(lambda driver: preview_id not in driver.current_url)
-        WebDriverWait(browser, 60).until(_finished)
+        wait_finished(browser)
         LocalInvoker.wait()
         runs = [run for run_id, run in _stock_runs(stack).items() if run_id not in before]
         assert sorted(run.trigger for run in runs) == ["apply", "button", "button"]

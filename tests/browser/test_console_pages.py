@@ -16,6 +16,7 @@ import pytest
 
 from connector.ledger import LedgerStatus, OrderLedger
 from sandbox.stack import ROOT, LocalStack
+from tests.browser.conftest import wait_finished
 from tests.integration.test_console_pages import rename_products
 from tests.integration.test_stock import expected_quantities_now, lnb_stock
 
@@ -23,7 +24,6 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 WIDTHS = {"desktop": (1280, 1000, False), "phone": (390, 844, True)}
-FINISHED = {"succeeded", "partial", "failed", "held", "skipped"}
 RENAMED = 60  # products renamed in Fastmag before the reviewed preview: more than a page of items
 
 # What a page must satisfy at any width: no sideways scrolling of the page, nothing clipped by html/body, and
@@ -64,15 +64,6 @@ def _waiting(browser: Any, timeout: float) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(browser, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
-
-
-def wait_finished(browser: Any, timeout: float = 60) -> str:
-    from selenium.webdriver.common.by import By
-
-    _waiting(browser, timeout).until(
-        lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in FINISHED
-    )
-    return str(browser.find_element(By.ID, "status").get_attribute("data-status"))
 
 
 def wait_text(browser: Any, element_id: str, expected: str, timeout: float = 30) -> None:

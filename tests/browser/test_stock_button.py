@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.credentials import SANDBOX_LINK_CODES
 from sandbox.stack import ROOT, LocalStack
+from tests.browser.conftest import wait_finished
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +22,6 @@ STOCK_LINK_CODE = SANDBOX_LINK_CODES["stock"]
 
 
 def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack, browser: Any, server: str) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -33,10 +33,7 @@ def test_stock_button_runs_and_the_page_shows_the_finished_run(stack: LocalStack
     browser.find_element(By.ID, "confirm").click()
 
     WebDriverWait(browser, 10).until(expected_conditions.url_contains("/runs/stock-"))
-    # The page refreshes itself every 2 s until the run has ended (an element read mid-reload goes stale).
-    WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda driver: driver.find_element(By.ID, "status").get_attribute("data-status") in {"succeeded", "partial"}
-    )
+    assert wait_finished(browser) in {"succeeded", "partial"}
     run_id = browser.current_url.split("/runs/")[1].split("?")[0]
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "stock-run.png"))
