@@ -106,10 +106,10 @@ def available_to_sell(
     first: dict[str, tuple[str, str, str]] = {}
     for row in rows:
         try:
-            ean13, variant_id, total, *naming = _STOCK_FIELDS(row)
+            ean13, variant_id, total, reference, colour, size = _STOCK_FIELDS(row)
         except KeyError:  # a row missing a column: only made by hand, a read's contract gives each row every column
             ean13, variant_id, total = row.get("ean13"), row.get("variant_id"), row.get("quantity")
-            naming = [row.get("reference", ""), row.get("colour", ""), row.get("size", "")]
+            reference, colour, size = row.get("reference", ""), row.get("colour", ""), row.get("size", "")
         ean13 = (ean13 or "").strip()
         variant_id = (variant_id or "").strip()
         if not variant_id:
@@ -143,7 +143,7 @@ def available_to_sell(
                 levels.warnings[:] = [warning for warning in levels.warnings if warning.key != key]
             _skip(levels, Skip(key, reason, {"variant": variant_label(row)}), variant_id)
             continue
-        first[key] = (naming[0], naming[1], naming[2])
+        first[key] = (reference, colour, size)
         variants[key] = variant_id
         # A whole sum of 0 or more (nearly every row) is computed here: `on_hand` without a call per row.
         if type(total) is int and total >= 0:
