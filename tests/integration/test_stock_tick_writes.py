@@ -205,3 +205,19 @@ def test_killed_after_the_snapshot_save_the_next_tick_sends_nothing_again(
     assert repaired["counters"]["read"] == 0 and ticking.lnb.items_sent("/multi/inventory/ean") == 0
     assert sum(puts.values()) == 0
     assert held(ticking, expected) == expected
+
+
+def test_killed_before_its_record_is_finished_the_run_is_closed_as_lost_and_its_task_log_still_names_each_send(
+    ticking: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = change(ticking, 3)
+    with killed_at(runs.RunStore, "finish"), pytest.raises(Killed):
+        push(ticking, run_id="stock-killed")
+    after_the_lease(monkeypatch)
+    ticking.lnb.clear_requests()
+    repaired = push(ticking)
+    assert repaired["counters"]["read"] == 0 and ticking.lnb.items_sent("/multi/inventory/ean") == 0
+    assert ticking.run_record("stock-killed")["status"] == "failed"
+    # What it did is still found by run id, for the run page and each key's history.
+    entries = TaskLogStore(ticking.s3, ticking.names["STAGING_BUCKET"]).read("stock-killed")
+    assert {entry.key: entry.new for entry in entries if entry.event == "record.sent"} == expected
