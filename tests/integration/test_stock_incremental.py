@@ -5,6 +5,7 @@ periodic full read still does."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from tests.integration.conftest import NO_WAIT
 LONG_AGO = "2020-01-01 00:00:00"
 
 
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
+@contextmanager
+def incremental_stack() -> Iterator[LocalStack]:
+    """A stack reading stock changes since Fastmag's watermark (no overlap, a full read hourly)."""
     document = {
         **NO_WAIT,
         "fastmag": {"queries": {"stock_changed_since": CHANGED_SINCE}},
@@ -27,6 +29,12 @@ def stack() -> Iterator[LocalStack]:
     with LocalStack(settings_document=document) as local:
         # Every row last changed long ago: what a test changes now is the only thing changed since.
         local.fastmag.execute("UPDATE stock SET modified = ?", (LONG_AGO,))
+        yield local
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    with incremental_stack() as local:
         yield local
 
 

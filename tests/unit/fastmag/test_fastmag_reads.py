@@ -9,12 +9,14 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.ean import make_ean13
 from connector.errors import FastmagError
 from connector.fastmag.client import FastmagClient
-from connector.fastmag.queries import REAL_STOCK_FILTER, Query
-from connector.fastmag.reads import FastmagReads, Unreadable, parse_number
+from connector.fastmag.queries import PRODUCTS, REAL_STOCK_FILTER, STOCK, Query
+from connector.fastmag.reads import FastmagReads, Unreadable, parse_number, typed_rows
 from connector.fastmag.wire import read_tsv
 from connector.settings import Settings, parse_settings
 
@@ -104,6 +106,24 @@ def test_integers_are_whole_numbers_written_either_way_and_a_fraction_is_unreada
     assert parse_number("12.0", "auto", whole=True) == 12
     assert parse_number("12.5", "auto", whole=True) == Unreadable("12.5")
     assert parse_number("9" * 5000, "auto", whole=True) == Unreadable("9" * 5000)  # int() refuses it: no crash
+
+
+# Digits of every kind: ASCII, others `str.isdigit` accepts (superscripts, Arabic-Indic, full-width), long runs.
+_NUMBER_TEXTS = st.one_of(
+    st.text(max_size=12),
+    st.from_regex(r"[0-9]{1,40}", fullmatch=True),
+    st.text(alphabet="0123456789²٣０-,. ", max_size=25),
+)
+
+
+@given(_NUMBER_TEXTS, st.sampled_from([",", ".", "auto"]), st.booleans())
+def test_every_number_cell_is_read_as_parse_number_reads_it(text: str, separator: Any, int_when_whole: bool) -> None:
+    (stock,) = typed_rows([{"quantity": text}], STOCK, separator, int_when_whole=int_when_whole)
+    expected = parse_number(text, separator, int_when_whole=int_when_whole)
+    assert stock["quantity"] == expected and type(stock["quantity"]) is type(expected)
+    (product,) = typed_rows([{"size_rank": text}], PRODUCTS, separator)
+    whole = parse_number(text, separator, whole=True)
+    assert product["size_rank"] == whole and type(product["size_rank"]) is type(whole)
 
 
 def test_the_stock_read_renders_its_stores_and_the_real_stock_filter() -> None:

@@ -176,6 +176,13 @@ def test_the_guard_counts_every_zeroing_of_a_positive_key() -> None:
     assert would_zero(previous, {"a": 0, "b": 0, "c": 0, "d": 4, "e": 0, "f": 0, "g": 0}) == (3, 4)
 
 
+def test_a_push_that_zeroes_nothing_positive_is_never_held_and_skips_the_count_of_every_key() -> None:
+    previous = entries(a=3, b=0)
+    # Zero where LNB holds 0 already, an unknown key zeroed, every other key kept: nothing positive is zeroed.
+    assert would_zero(previous, {"a": 3, "b": 0, "new": 0}) == (0, 0)
+    assert guard_verdict(*would_zero(previous, {"a": 3, "b": 0, "new": 0}), 0.0) is None
+
+
 def test_a_whole_sum_is_read_as_an_int_and_a_fraction_is_still_floored() -> None:
     rows = as_read(STOCK, [row("7"), row("2.9", ean13=OTHER_EAN, variant_id="18")], "auto", int_when_whole=True)
     assert rows[0]["quantity"] == 7 and type(rows[0]["quantity"]) is int
@@ -190,3 +197,15 @@ def test_only_keys_new_to_the_snapshot_have_their_checksum_checked() -> None:
     # A snapshot key passed the checksum when LNB accepted it, and a checksum depends on the key alone.
     known = stock.available_to_sell(as_read(STOCK, rows), Settings(), known_keys={broken})
     assert known.quantities == {broken: 3}
+
+
+@pytest.mark.parametrize("missing", ["reference", "colour", "size", "quantity", "ean13", "variant_id"])
+def test_a_row_missing_a_column_is_mapped_as_one_with_it_blank(missing: str) -> None:
+    """The read's contract gives every row every column; a row made without one reads it as blank, as before."""
+    complete, shared = row("4"), row("2", variant_id="18")
+    without = {name: value for name, value in complete.items() if name != missing}
+    blank = {**complete, missing: ""}
+    for rows in ([without], [without, shared]):
+        levels = stock.available_to_sell(as_read(STOCK, rows), Settings())
+        expected = stock.available_to_sell(as_read(STOCK, [blank, *rows[1:]]), Settings())
+        assert levels == expected

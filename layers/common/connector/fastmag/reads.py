@@ -158,15 +158,23 @@ def parse_number(
         return Unreadable(text)
 
 
+_PLAIN_INT_DIGITS = 18  # longer digits go through parse_number, which reads what int() refuses as Unreadable
+
+
 def typed_rows(
     rows: list[dict[str, Any]], query: Query, separator: DecimalSeparator, *, int_when_whole: bool = False
 ) -> list[dict[str, Any]]:
     """The answer's rows with the query's number columns parsed in place (see the module docstring)."""
     for alias, whole in _number_columns(query):
+        as_int = whole or int_when_whole
         for row in rows:
             text = row.get(alias)
             if text.__class__ is str:  # absent (optional column) stays absent; a parsed value is not parsed twice
-                row[alias] = parse_number(text, separator, whole=whole, int_when_whole=int_when_whole)
+                # Plain digits read here, as parse_number reads them, without a call per row (100 000 a tick).
+                if as_int and text.isdigit() and text.isascii() and len(text) <= _PLAIN_INT_DIGITS:
+                    row[alias] = int(text)
+                else:
+                    row[alias] = parse_number(text, separator, whole=whole, int_when_whole=int_when_whole)
     return rows
 
 

@@ -120,13 +120,15 @@ def synchronise(
     explain: Callable[[Outgoing, ItemOutcome], str] | None = None,
     *,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None = None,
+    before_save: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
     """Send what changed to `POST /multi/<resource>` (or store it as the preview) and record each outcome.
 
     `explain` turns a rejection into the reason support reads, where the flow knows better than LNB's raw
     field errors what the user must do (e.g. an unknown price list). `resend` gives a rejected item a second
     chance in the same run: the part LNB can take (e.g. a retailer without the buyers it refused), or None; the
-    snapshot then holds the digest of what LNB accepted.
+    snapshot then holds the digest of what LNB accepted. `before_save` sees the outcomes just before the snapshot
+    is saved, e.g. to set the snapshot's marks so that they travel in the same object (one S3 PUT, not two).
     """
     unchanged_before = ctx.run.counters.unchanged
     changed = changed_items(ctx, items, snapshot)
@@ -142,6 +144,8 @@ def synchronise(
     retries = _send(ctx, resource, changed, snapshot, result, explain=explain, resend=resend)
     if retries:
         _send(ctx, resource, retries, snapshot, result, explain=explain, resend=None)
+    if before_save is not None:
+        before_save(result)
     ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
     ctx.snapshots.save(snapshot)
     ctx.services.sent_values.update(snapshot.flow, result.accepted_values, snapshot.entries)
