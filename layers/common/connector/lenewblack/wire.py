@@ -243,10 +243,14 @@ def _names_own_item(key: BatchKey, result: Mapping[str, Any], item: Mapping[str,
     when it carries no key at all (`BatchKey.names_an_item`); False when it names something else."""
     own = True
     for name in key.required:
-        echoed = key_text(result.get(name))
-        if echoed is None:
+        echoed = result.get(name)
+        sent = item.get(name)
+        if echoed == sent and type(echoed) is str and echoed.strip():
+            continue  # the text sent, echoed as it was (the usual answer): no need to read both
+        echoed_text = key_text(echoed)
+        if echoed_text is None:
             return None
-        if own and echoed != key_text(item.get(name)):
+        if own and echoed_text != key_text(sent):
             own = False
     if not own:
         return False
