@@ -164,3 +164,18 @@ def test_a_price_payload_is_the_models_payload_or_the_models_refusal(  # noqa: P
     built = prices.price_payload(common, wholesale, recommended, size)
     assert built == expected
     assert list(built) == list(expected)  # the same key order: the same bytes on the wire
+
+
+price_keys = st.tuples(st.sampled_from(["", "NOIR", "BLANC"]), st.sampled_from(["", "S", "M", "L"]))
+table_prices = st.sampled_from([Decimal(0), Decimal(10), Decimal("12.5"), None])
+
+
+@given(
+    st.dictionaries(price_keys, table_prices),
+    st.sampled_from(["", "NOIR", "BLANC"]),
+    st.lists(st.sampled_from(["", "S", "M", "L", "XL"])),
+)
+def test_resolving_a_variants_sizes_at_once_gives_each_sizes_own_resolution(
+    table: dict[tuple[str, str], Decimal | None], colour: str, sizes: list[str]
+) -> None:
+    assert prices.resolve_sizes(table, colour, sizes) == {size: resolve(table, colour, size) for size in sizes}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
@@ -184,3 +184,67 @@ def test_no_refused_or_unnamed_item_is_ever_accepted(codes: list[str], data: st.
             assert item["code"] not in refused
     successes = sum(1 for entry in answer if entry["status"] == "success")
     assert sum(accepted(outcomes)) <= successes
+
+
+# --- the in-order reading (one result per item, each success naming its own) against the general matching ------
+
+KEY_VALUES = st.sampled_from(["M1", "M2", " M1", "M1 ", "", "  ", 7, True, None])
+
+
+@st.composite
+def price_items(draw: st.DrawFn) -> Item:
+    """A `prices` item whose key fields may be missing, blank, padded, numbers or booleans."""
+    item: Item = {"wholesale_price": 10}
+    for name in ("price_list_code", "product_model", "fabric_code", "price_period_code"):
+        if draw(st.booleans()) or name != "price_period_code":
+            value = draw(KEY_VALUES)
+            if value is not None or draw(st.booleans()):
+                item[name] = value
+    return item
+
+
+@st.composite
+def answers_in_order(draw: st.DrawFn, items: list[Item]) -> list[Any]:
+    """One result per item: mostly the item's own echo, sometimes another item's, a changed key, a bare
+    success, an error, a status spelt otherwise, or no object at all."""
+    data: list[Any] = []
+    for item in items:
+        kind = draw(st.sampled_from(["own", "own", "own", "other", "changed", "keyless", "error", "odd", "junk"]))
+        if kind == "own":
+            data.append(ok({**item, "id": 1}))
+        elif kind == "other":
+            data.append(ok(dict(draw(st.sampled_from(items)))))
+        elif kind == "changed":
+            # One of the fields the item sends (its period, when it sends one, most often), or any key field.
+            name = draw(st.sampled_from([*item, "price_period_code", "price_period_code", "product_model"]))
+            data.append(ok({**item, name: draw(KEY_VALUES)}))
+        elif kind == "keyless":
+            data.append(ok(draw(st.sampled_from([None, {}, {"wholesale_price": 10}]))))
+        elif kind == "error":
+            data.append(error())
+        elif kind == "odd":
+            data.append({"status": draw(st.sampled_from([" Success ", "SUCCESS", "ok"])), "result": dict(item)})
+        else:
+            data.append(draw(st.sampled_from([None, "saved", 1, {"success": True, "result": dict(item)}])))
+    return data
+
+
+@settings(max_examples=400, deadline=None)  # a loaded machine can stall one example past 200 ms
+@given(st.lists(price_items(), min_size=1, max_size=6), st.data(), st.sampled_from(["resend", "by_position"]))
+def test_an_answer_in_request_order_is_read_as_the_general_matching_reads_it(
+    items: list[Item], data: st.DataObject, without_key: str
+) -> None:
+    from connector.lenewblack.wire import _matched_outcomes
+
+    answer = data.draw(answers_in_order(items))
+    key = BATCH_KEYS["prices"]
+    fast = parse_batch_response({"data": answer}, items, 200, key, without_key)  # type: ignore[arg-type]
+    general = _matched_outcomes(answer, items, 200, key, without_key)  # type: ignore[arg-type]
+    assert fast == general
+
+
+def test_a_full_batch_echoed_in_order_accepts_every_item() -> None:
+    items = [{**PRICE, "size_name": str(size)} for size in range(100)]
+    outcomes = parse("prices_by_size", items, [ok({**item, "id": index}) for index, item in enumerate(items)])
+    assert accepted(outcomes) == [True] * 100
+    assert [outcome.result["id"] for outcome in outcomes if outcome.result] == list(range(100))

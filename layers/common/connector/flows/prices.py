@@ -99,21 +99,77 @@ def resolve(table: Mapping[tuple[str, str], Decimal | None], colour: str, size: 
     return None
 
 
+_ABSENT = object()
+
+
+def resolve_sizes(
+    table: Mapping[tuple[str, str], Decimal | None], colour: str, sizes: Iterable[str]
+) -> dict[str, Decimal | None]:
+    """`resolve(table, colour, size)` for each size, the lookups every size shares made once: a full export
+    resolves 400 000 prices, most of them the model's own."""
+    if not table:
+        return dict.fromkeys(sizes)
+    colour_price = table.get((colour, ALL), _ABSENT)
+    model_price = table.get((ALL, ALL))  # None when absent too: no price
+    resolved: dict[str, Decimal | None] = {}
+    for size in sizes:
+        price = table.get((colour, size), _ABSENT)
+        if price is _ABSENT:
+            price = colour_price if colour_price is not _ABSENT else table.get((ALL, size), model_price)
+        resolved[size] = price  # type: ignore[assignment]
+    return resolved
+
+
 _MONEY: TypeAdapter[Decimal] = TypeAdapter(Annotated[Money, Field(gt=0)])
 
 
 @lru_cache(maxsize=8192)  # a catalogue has few distinct prices, each met on many variants and sizes
-def _valid_money(value: Decimal) -> bool:
-    """Whether `value` passes the models' Money rules (pydantic normalises first: equal values agree)."""
+def _wire_money(value: Decimal) -> float | None:
+    """`value` as sent, if it passes the models' Money rules (pydantic normalises first: equal values agree);
+    None if only the model can say why not. `value` is finite (a signalling NaN cannot even be hashed)."""
     try:
         _MONEY.validate_python(value)
     except ValidationError:
-        return False
-    return True
+        return None
+    return float(value)
 
 
 def _stripped(value: str) -> bool:
     return bool(value) and value == value.strip()
+
+
+class _PricePayloads:
+    """`price_payload` for the many records of one variant and price list: their shared texts checked once."""
+
+    def __init__(self, common: dict[str, str]) -> None:
+        self.common = common
+        self._common_valid = all(_stripped(value) for value in common.values())
+
+    def build(self, wholesale: Decimal, recommended: Decimal | None, size: str | None = None) -> dict[str, Any]:
+        common = self.common
+        if (
+            self._common_valid
+            and (size is None or _stripped(size))
+            and wholesale.is_finite()
+            and (wholesale_price := _wire_money(wholesale)) is not None
+            and (recommended is None or (recommended.is_finite() and _wire_money(recommended) is not None))
+        ):
+            payload: dict[str, Any] = {
+                "product_model": common["product_model"],
+                "fabric_code": common["fabric_code"],
+                "price_list_code": common["price_list_code"],
+                "wholesale_price": wholesale_price,
+            }
+            if recommended is not None:
+                payload["recommended_retail_price"] = _wire_money(recommended)
+            if size is not None:
+                payload["size_name"] = size
+            return payload
+        if size is None:
+            return Price(**common, wholesale_price=wholesale, recommended_retail_price=recommended).payload()
+        return PriceBySize(
+            **common, size_name=size, wholesale_price=wholesale, recommended_retail_price=recommended
+        ).payload()
 
 
 def price_payload(
@@ -124,29 +180,7 @@ def price_payload(
     A full export builds one per price record (100 000 a run): fields already valid (stripped non-empty texts,
     money the models accept) are laid out directly; anything else goes through the model, which raises the
     ValidationError the flow reports."""
-    texts = [*common.values(), size] if size is not None else common.values()
-    if (
-        all(_stripped(value) for value in texts)
-        and wholesale.is_finite()
-        and _valid_money(wholesale)
-        and (recommended is None or (recommended.is_finite() and _valid_money(recommended)))
-    ):
-        payload: dict[str, Any] = {
-            "product_model": common["product_model"],
-            "fabric_code": common["fabric_code"],
-            "price_list_code": common["price_list_code"],
-            "wholesale_price": float(wholesale),
-        }
-        if recommended is not None:
-            payload["recommended_retail_price"] = float(recommended)
-        if size is not None:
-            payload["size_name"] = size
-        return payload
-    if size is None:
-        return Price(**common, wholesale_price=wholesale, recommended_retail_price=recommended).payload()
-    return PriceBySize(
-        **common, size_name=size, wholesale_price=wholesale, recommended_retail_price=recommended
-    ).payload()
+    return _PricePayloads(common).build(wholesale, recommended, size)
 
 
 def _positive(value: Decimal | None) -> Decimal | None:
@@ -172,11 +206,10 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
     code = sheet.fabric_code(colour)
     key = f"{price_list}|{reference}|{code}"
     sizes = [line.size for line in sheet.colours[colour]]
-    table = index.get((reference, tariff), {})
     retail = settings.prices.retail_tariff
-    retail_table = index.get((reference, retail), {}) if retail else {}
-    wholesale = {size: resolve(table, colour, size) for size in sizes}
-    suggested = {size: _positive(resolve(retail_table, colour, size)) for size in sizes}
+    wholesale = resolve_sizes(index.get((reference, tariff), {}), colour, sizes)
+    retail_prices = resolve_sizes(index.get((reference, retail), {}) if retail else {}, colour, sizes)
+    suggested = {size: _positive(price) for size, price in retail_prices.items()}
     valid = {size: price for size, price in wholesale.items() if price is not None and price > 0}
     invalid = {size: "zero price" if wholesale[size] == 0 else "no price" for size in sizes if size not in valid}
     # Reasons name the tariff and list, not the item (the key does): the run's summary groups them.
@@ -185,13 +218,13 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
         reason = "zero price" if "zero price" in invalid.values() else "no price"
         export.skipped.append(Skip(key, f"{reason} {where}"))
         return
-    common = {"product_model": reference, "fabric_code": code, "price_list_code": price_list}
+    payloads = _PricePayloads({"product_model": reference, "fabric_code": code, "price_list_code": price_list})
     if len(set(valid.values())) > 1 or invalid:
         if settings.prices.by_size:
             for size, reason in invalid.items():
                 export.skipped.append(Skip(f"{key}|{size}", f"{reason} {where}"))
             for size, price in valid.items():
-                export.prices_by_size[f"{key}|{size}"] = price_payload(common, price, suggested[size], size)
+                export.prices_by_size[f"{key}|{size}"] = payloads.build(price, suggested[size], size)
             return
         variant_price = _most_common(valid.values())
         for size in sizes:
@@ -205,13 +238,13 @@ def _variant_prices(  # noqa: PLR0917 - one variant of one price list: all of it
                 )
     else:
         variant_price = next(iter(valid.values()))
-    retail_prices = [
+    recommended_prices = [
         retail_price
         for size, price in valid.items()
         if price == variant_price and (retail_price := suggested[size]) is not None
     ]
-    recommended = _most_common(retail_prices) if retail_prices else None
-    export.prices[key] = price_payload(common, variant_price, recommended)
+    recommended = _most_common(recommended_prices) if recommended_prices else None
+    export.prices[key] = payloads.build(variant_price, recommended)
 
 
 def map_prices(product_rows: Iterable[Row], price_rows: Iterable[PriceRow], settings: Settings) -> PriceExport:

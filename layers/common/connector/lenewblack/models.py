@@ -66,7 +66,7 @@ class ItemOutcome(BaseModel):
 type ItemKey = tuple[tuple[str, str], ...]  # (field, value) pairs that name one item of a batch
 
 
-def _key_text(value: Any) -> str | None:
+def key_text(value: Any) -> str | None:
     """A key field's value as text; an EAN13 echoed as a JSON number still compares with the string sent."""
     if isinstance(value, bool):
         return None
@@ -92,26 +92,26 @@ class BatchKey:
         """The item's key; None when it lacks a required field (then no result can name it)."""
         pairs = []
         for name in self.required:
-            value = _key_text(item.get(name))
+            value = key_text(item.get(name))
             if value is None:
                 return None
             pairs.append((name, value))
         for name in self.optional:
-            value = _key_text(item.get(name))
+            value = key_text(item.get(name))
             if value is not None:
                 pairs.append((name, value))
         return tuple(pairs)
 
     def names_an_item(self, result: Mapping[str, Any]) -> bool:
         """Whether a result carries a key at all (every required field)."""
-        return all(_key_text(result.get(name)) is not None for name in self.required)
+        return all(key_text(result.get(name)) is not None for name in self.required)
 
     @staticmethod
     def of_result(result: Mapping[str, Any], fields: tuple[str, ...]) -> ItemKey | None:
         """The result's key over `fields` (the fields one of the batch's items is keyed by)."""
         pairs = []
         for name in fields:
-            value = _key_text(result.get(name))
+            value = key_text(result.get(name))
             if value is None:
                 return None
             pairs.append((name, value))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from connector.errors import LeNewBlackError
-from connector.lenewblack.models import BatchKey, ItemKey, ItemOutcome, errors_summary
+from connector.lenewblack.models import BatchKey, ItemKey, ItemOutcome, errors_summary, key_text
 
 
 def normalize_errors(value: Any) -> dict[str, list[str]]:
@@ -159,6 +159,22 @@ def parse_batch_response(
         return [
             _not_attributable(index, "unreadable batch answer: no `data` list", http_status) for index in range(count)
         ]
+    if len(data) == count:
+        in_order = _in_order_outcomes(data, items, http_status, key, without_key)
+        if in_order is not None:
+            return in_order
+    return _matched_outcomes(data, items, http_status, key, without_key)
+
+
+def _matched_outcomes(
+    data: list[Any],
+    items: Sequence[Mapping[str, Any]],
+    http_status: int | None,
+    key: BatchKey,
+    without_key: Literal["resend", "by_position"],
+) -> list[ItemOutcome]:
+    """`parse_batch_response` for any answer: every success is matched against every item of the batch."""
+    count = len(items)
     results = [_read_result(entry) for entry in data]
     names = _ItemNames(key, items)
     keyed = [
@@ -177,6 +193,72 @@ def parse_batch_response(
     order = "" if count != len(results) else " out of the request's order"
     reason = f"the batch answer has {len(results)} result(s){order} for {count} item(s)"
     return [outcomes.get(index) or _not_attributable(index, reason, http_status) for index in range(count)]
+
+
+def _in_order_outcomes(
+    data: list[Any],
+    items: Sequence[Mapping[str, Any]],
+    http_status: int | None,
+    key: BatchKey,
+    without_key: Literal["resend", "by_position"],
+) -> list[ItemOutcome] | None:
+    """`_matched_outcomes` for the usual answer, one result per item in request order, in one pass; None as soon
+    as a success names anything but the item at its own position (the general matching then decides).
+
+    When every keyed success names its own item, the general rules give each such item its success and every
+    other item the result at its position: that is all this computes. A full push reads 1 000 answers of 100."""
+    outcomes: list[ItemOutcome] = []
+    for index, entry in enumerate(data):
+        # The answer's usual entry, a success echoing its item, read without `_read_result`'s copies.
+        if type(entry) is dict and entry.get("status") == "success" and type(echo := entry.get("result")) is dict:
+            names = _names_own_item(key, echo, items[index])
+            if names is False:
+                return None
+            if names:
+                message = entry.get("message")
+                outcomes.append(
+                    ItemOutcome(
+                        index=index,
+                        accepted=True,
+                        message=message if isinstance(message, str) else None,
+                        http_status=http_status,
+                        result=echo,  # validation copies it
+                    )
+                )
+                continue
+        result = _read_result(entry)
+        if result.success and result.result is not None:
+            names = _names_own_item(key, result.result, items[index])
+            if names is False:
+                return None
+            if names:
+                outcomes.append(_accepted(index, result, http_status))
+                continue
+        outcomes.append(_by_position(index, result, http_status, without_key))
+    return outcomes
+
+
+def _names_own_item(key: BatchKey, result: Mapping[str, Any], item: Mapping[str, Any]) -> bool | None:
+    """Whether a success's `result` names `item` (what `BatchKey.of_item` and `of_result` would compare); None
+    when it carries no key at all (`BatchKey.names_an_item`); False when it names something else."""
+    own = True
+    for name in key.required:
+        echoed = result.get(name)
+        sent = item.get(name)
+        if echoed == sent and type(echoed) is str and echoed.strip():
+            continue  # the text sent, echoed as it was (the usual answer): no need to read both
+        echoed_text = key_text(echoed)
+        if echoed_text is None:
+            return None
+        if own and echoed_text != key_text(sent):
+            own = False
+    if not own:
+        return False
+    for name in key.optional:
+        sent = key_text(item.get(name))
+        if sent is not None and key_text(result.get(name)) != sent:
+            return False
+    return True
 
 
 class _ItemNames:
