@@ -8,7 +8,7 @@ first, then products (only what changed) → record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,10 +193,16 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
     return export
 
 
+def _counted(ctx: FlowContext, pages: Iterable[list[Row]]) -> Iterator[Row]:
+    """The rows of every page, each page counted as read when it arrives (and let go once grouped)."""
+    for page in pages:
+        ctx.run.count("read", len(page))
+        yield from page
+        del page  # not held while the next page is read
+
+
 def run(ctx: FlowContext) -> None:
-    rows = ctx.reads.catalogue_rows()
-    export = map_products(rows, ctx.settings)
-    ctx.run.count("read", len(rows))
+    export = map_products(_counted(ctx, ctx.reads.catalogue_pages()), ctx.settings)
     if export.left_out:
         logger.info(
             f"{export.left_out} models left out by the settings (inactive, or not in products.seasons)",

@@ -235,6 +235,7 @@ def _counted(ctx: FlowContext, pages: Iterable[list[StockRow]]) -> Iterator[Stoc
     for page in pages:
         ctx.run.count("read", len(page))
         yield from page
+        del page  # not held while the next page is read
 
 
 def read_stock(ctx: FlowContext, marks: Mapping[str, str], now: datetime) -> StockRead:
@@ -347,7 +348,7 @@ def _advance_marks(
     if read.complete and ctx.settings.fastmag.queries.stock_changed_since is not None:
         snapshot.mark(LAST_FULL_READ, started.isoformat(timespec="seconds"))
     # The watermark moves only when LNB took every change: a rejected key is read (and sent) again next tick.
-    if read.watermark is not None and result.accepted == len(result.changed):
+    if read.watermark is not None and result.accepted == result.changed:
         snapshot.mark(WATERMARK, read.watermark)
     ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, "save the stock snapshot's marks")
     ctx.snapshots.save(snapshot)
