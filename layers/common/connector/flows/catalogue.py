@@ -156,7 +156,7 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
             key = ean13 or text(row, "variant_id") or label
             catalogue.skipped.append(Skip(key, f"variant {problem} in Fastmag", {"variant": label}))
             continue
-        seen.add((reference, colour, size))
+        seen.add((sheet.reference, colour, size))  # the model's text, not each row's own copy of it
         sheet.colours.setdefault(colour, []).append(Line(size, ean13, _variant_row(row, sheet.reference, colour)))
         if size not in sheet._order:
             sheet._order[size] = (_rank(row), position)

@@ -8,6 +8,7 @@ first, then products (only what changed) → record.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,7 +182,11 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
     catalogue = group_catalogue(rows, settings)
     export = ProductExport(skipped=list(catalogue.skipped), left_out=catalogue.left_out)
     seen_eans: set[str] = set()
-    for sheet in catalogue.sheets:
+    # Each model let go once mapped: the catalogue's lines and its payloads are never both held whole.
+    sheets = deque(catalogue.sheets)
+    catalogue.sheets.clear()
+    while sheets:
+        sheet = sheets.popleft()
         try:
             product = _product(sheet, settings, seen_eans, export)
         except ValidationError as error:
