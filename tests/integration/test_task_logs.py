@@ -7,13 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connector.ean import is_valid_ean13
+from connector.runner import RunFailed
+from connector.state import Snapshot, SnapshotStore
 from connector.task_log import Outcome, TaskLogStore, parse_jsonl
 from sandbox.stack import LocalStack
 from tests.integration.test_api import call, event
 from tests.integration.test_stock import expected_quantities, lnb_stock, push, set_stock
+from tests.unit.test_task_log_spool import open_files_under
 
 
 def task_logs(stack: LocalStack) -> TaskLogStore:
@@ -178,3 +185,27 @@ def test_skus_sent_without_a_valid_ean13_are_warnings_and_the_products_run_succe
     warned = [e for e in task_logs(stack).read(result["run_id"]) if e.outcome == Outcome.WARNED]
     assert len(warned) == result["counters"]["warnings"]
     assert all(e.event in {"record.incomplete", "product.sizing_merged"} and e.reason for e in warned)
+
+
+def test_a_failed_run_stores_what_it_logged_and_leaves_no_spool_file(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The entries are spooled to a temporary file while the run goes; a run that fails after sending still
+    stores them, and its file is gone however the run ended."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    open_while_running: list[list[str]] = []
+
+    def failing_save(self: SnapshotStore, snapshot: Snapshot) -> None:
+        open_while_running.append(open_files_under(tmp_path))
+        raise RuntimeError("snapshot bucket unavailable")
+
+    monkeypatch.setattr(SnapshotStore, "save", failing_save)
+    with pytest.raises(RunFailed):
+        push(stack, run_id="stock-failing")
+    assert len(open_while_running[0]) == 1  # the spool, while the run went
+    assert open_files_under(tmp_path) == []
+    record = stack.run_record("stock-failing")
+    assert record["status"] == "failed"
+    entries = task_logs(stack).read("stock-failing")
+    sent = [entry for entry in entries if entry.outcome == Outcome.SENT]
+    assert len(sent) == record["counters"]["accepted"] == len(expected_quantities(stack.seed))

@@ -1,16 +1,21 @@
 """gzip JSON Lines files in the staging bucket: the one way previews, task logs and readiness reports are kept.
 
-One object per run under a prefix (`previews/`, `runs/`, `readiness/`), written whole when the run finishes and
-read back a line at a time. A layout version may ride in the object's metadata (`format`), so that a connector
-refuses a file written by a newer one instead of misreading it; a file without it is read as format 1.
+One object per run under a prefix (`previews/`, `runs/`, `readiness/`), stored whole when the run finishes and
+read back a line at a time. Its lines are compressed into a temporary file as they come (`JsonLinesSpool`), never
+joined in memory: a full push of a million records logs a million task-log lines. A layout version may ride in
+the object's metadata (`format`), so that a connector refuses a file written by a newer one instead of misreading
+it; a file without it is read as format 1.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Self
 
 from botocore.exceptions import ClientError
 
@@ -21,6 +26,57 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 SUFFIX = ".jsonl.gz"
+
+
+def json_line(line: Mapping[str, Any]) -> str:
+    """One line of a file: what JSON cannot hold is written as its text."""
+    return json.dumps(line, ensure_ascii=False, default=str) + "\n"
+
+
+class JsonLinesSpool:
+    """The gzip JSON Lines of one object, compressed into a temporary file as they are added (mtime 0: the same
+    lines give the same bytes, byte for byte those `gzip.compress` gives the joined lines).
+
+    The file has no name (`tempfile.TemporaryFile`): closing the spool, or the process ending, removes it.
+    `add` may be called from several threads (the orders flow logs from its workers).
+    """
+
+    def __init__(self, compresslevel: int = 9) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`, the spool's owner
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=compresslevel, mtime=0)
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self, line: Mapping[str, Any]) -> None:
+        data = json_line(line).encode()
+        with self._lock:
+            self._gzip.write(data)
+            self.count += 1
+
+    def finished(self) -> IO[bytes]:
+        """The whole gzip file, from its start; nothing can be added after."""
+        with self._lock:
+            self._gzip.close()  # writes the gzip trailer (again: nothing)
+            self._file.seek(0)
+            return self._file
+
+    def lines(self) -> Iterator[dict[str, Any]]:
+        """The lines added, parsed, in their order (the spool is finished first)."""
+        with gzip.GzipFile(fileobj=self.finished(), mode="rb") as text:
+            for line in text:
+                yield json.loads(line)
+
+    def close(self) -> None:
+        self._gzip.close()
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 class JsonLinesStore:
@@ -62,14 +118,20 @@ class JsonLinesStore:
         compresslevel: int = 9,
     ) -> str:
         """Store one JSON object per line at `key` (mtime 0: the same lines give the same bytes)."""
-        text = "".join(json.dumps(line, ensure_ascii=False, default=str) + "\n" for line in lines)
+        with JsonLinesSpool(compresslevel) as spool:
+            for line in lines:
+                spool.add(line)
+            return self.upload(key, spool, metadata=metadata)
+
+    def upload(self, key: str, spool: JsonLinesSpool, *, metadata: Mapping[str, str] | None = None) -> str:
+        """Store the lines of `spool` at `key` (the spool is finished, still to be closed by its owner)."""
         stamped = dict(metadata or {})
         if self._format is not None:
             stamped["format"] = str(self._format)
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
-            Body=gzip.compress(text.encode(), compresslevel=compresslevel, mtime=0),
+            Body=spool.finished(),
             ContentType="application/x-ndjson",
             Metadata=stamped,
         )

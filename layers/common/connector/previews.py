@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -155,14 +156,40 @@ class SentValues:
         """Record what LNB just accepted; drop values of keys the snapshot (`kept`: key → digest) no longer has."""
         if not accepted:
             return
-        values = {key: value for key, value in self.load(name).items() if key in kept}
-        values.update({key: (digest, masked(payload)) for key, (digest, payload) in accepted.items()})
-        document = {
-            "format": SENT_VALUES_FORMAT,
-            "values": {key: {"digest": digest, "payload": payload} for key, (digest, payload) in values.items()},
-        }
-        body = gzip.compress(json.dumps(document, ensure_ascii=False, default=str).encode(), compresslevel=1, mtime=0)
-        self._s3.put_object(Bucket=self._bucket, Key=self.key(name), Body=body, ContentType="application/json")
+        previous = self.load(name)
+        with tempfile.TemporaryFile() as file:
+            # Written value by value into a temporary file, as `json.dumps` writes the whole document (the same
+            # bytes): a first export of a million SKUs held its payloads masked, then as one text, then encoded.
+            with gzip.GzipFile(fileobj=file, mode="wb", compresslevel=1, mtime=0) as out:
+                out.write(f'{{"format": {_json(SENT_VALUES_FORMAT)}, "values": {{'.encode())
+                for index, (key, digest, payload) in enumerate(_merged(previous, accepted, kept)):
+                    value = _json({"digest": digest, "payload": payload})
+                    out.write(f"{', ' if index else ''}{_json(key)}: {value}".encode())
+                out.write(b"}}")
+            file.seek(0)
+            self._s3.put_object(Bucket=self._bucket, Key=self.key(name), Body=file, ContentType="application/json")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _merged(
+    previous: Mapping[str, tuple[str, Any]], accepted: Mapping[str, tuple[str, Any]], kept: Mapping[str, str]
+) -> Iterator[tuple[str, str, Any]]:
+    """(key, digest, payload) of the values kept before that the snapshot still has, the accepted ones in their
+    place (masked one at a time), then the other accepted ones: a dict of the first updated with the second."""
+    for key, (digest, payload) in previous.items():
+        if key in kept:
+            yield (key, *_masked_value(accepted[key])) if key in accepted else (key, digest, payload)
+    for key, value in accepted.items():
+        if key not in previous or key not in kept:
+            yield (key, *_masked_value(value))
+
+
+def _masked_value(value: tuple[str, Any]) -> tuple[str, Any]:
+    digest, payload = value
+    return digest, masked(payload)
 
 
 MAX_FIELD_CHANGES = 50

@@ -119,6 +119,7 @@ def execute(
             status = RunStatus.FAILED
         return _close(context, record, status, message, lease.lost_reason)
     finally:
+        run.task_log.close()  # its spool file, stored or not
         # Released once the run is recorded finished (or failed to be): a run that takes the lock next never
         # finds this one still running.
         services.locks.release(request.flow, holder)
@@ -150,7 +151,7 @@ def _close(
             ],
         )
     # What each record became, for the run page and a key's history; an idle tick has nothing to write.
-    task_log_key = services.task_logs.write(run_id, run.task_log.entries, flow=request.flow)
+    task_log_key = services.task_logs.write(run_id, run.task_log, flow=request.flow)
     record = record.finished(
         status,
         message,

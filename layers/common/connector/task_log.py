@@ -1,9 +1,11 @@
 """Task log files: every record outcome of one run, kept beside its previews (ARCHITECTURE §6).
 
 While a run goes, `TaskLog` receives each record line it logs (`observability.records_to`), as logged: emails
-masked, long values cut. When the run finishes, the runner writes them to `runs/<run_id>.jsonl.gz` in the
-staging bucket (an idle tick, with no record outcome, writes nothing). The status pages, the command line and a
-key's history (keys.py) read them back through `TaskLogStore`; `to_csv` and `to_jsonl` are the downloads.
+masked, long values cut, and spools it, compressed, to a temporary file (a first full push logs a line per
+record: a million SKUs made a gigabyte of entries in memory). When the run finishes, the runner stores that file
+as `runs/<run_id>.jsonl.gz` in the staging bucket (an idle tick, with no record outcome, writes nothing). The
+status pages, the command line and a key's history (keys.py) read them back through `TaskLogStore`; `to_csv` and
+`to_jsonl` are the downloads.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.jsonl_store import JsonLinesStore
+from connector.jsonl_store import JsonLinesSpool, JsonLinesStore
 from connector.state import now_iso
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 PREFIX = "runs/"
 MAX_PAGE = 500
+COMPRESS_LEVEL = 6
 
 
 class Outcome(StrEnum):
@@ -100,18 +104,48 @@ def _text_or_none(value: Any) -> str | None:
 
 
 class TaskLog:
-    """The record outcomes of the running run, in the order they were logged; fed by `records_to(log.add)`."""
+    """The record outcomes of the running run, in the order they were logged; fed by `records_to(log.add)`.
+
+    Each entry goes to a spool file as the line the stored file holds (`TaskLogStore.write` stores that file as
+    it is); the file is made at the first entry and removed by `close`, which the runner calls however the run
+    ends. Reading `entries` finishes the spool: the run has ended by then, and no entry may follow.
+    """
 
     def __init__(self, clock: Callable[[], str] = now_iso) -> None:
-        self._entries: list[TaskLogEntry] = []
         self._clock = clock
+        self._spool: JsonLinesSpool | None = None
+        self._opening = threading.Lock()
 
     def add(self, level: str, fields: Mapping[str, Any]) -> None:
-        self._entries.append(TaskLogEntry.from_line(level, fields, self._clock()))
+        entry = TaskLogEntry.from_line(level, fields, self._clock())
+        self._spooled().add(entry.model_dump(mode="json"))
+
+    def _spooled(self) -> JsonLinesSpool:
+        if self._spool is None:
+            with self._opening:
+                if self._spool is None:
+                    self._spool = JsonLinesSpool(COMPRESS_LEVEL)
+        return self._spool
+
+    def __len__(self) -> int:
+        return 0 if self._spool is None else self._spool.count
 
     @property
-    def entries(self) -> Sequence[TaskLogEntry]:
-        return self._entries
+    def spool(self) -> JsonLinesSpool | None:
+        """The spooled entries; None while there are none."""
+        return self._spool
+
+    @property
+    def entries(self) -> Iterator[TaskLogEntry]:
+        """The entries, read back from the spool in the order they were logged."""
+        if self._spool is None:
+            return iter(())
+        return (TaskLogEntry.model_validate(line) for line in self._spool.lines())
+
+    def close(self) -> None:
+        """Remove the spool file (the entries are gone with it)."""
+        if self._spool is not None:
+            self._spool.close()
 
 
 class Page[T](BaseModel):
@@ -159,12 +193,17 @@ class TaskLogStore:
     def key(self, run_id: str) -> str:
         return self._files.key(run_id)
 
-    def write(self, run_id: str, entries: Sequence[TaskLogEntry], *, flow: str) -> str | None:
-        """Store the run's entries; nothing (None) when it had none. Returns the object's key."""
+    def write(self, run_id: str, entries: Sequence[TaskLogEntry] | TaskLog, *, flow: str) -> str | None:
+        """Store the run's entries (a running run's `TaskLog`: its spool file as it is); nothing (None) when it
+        had none. Returns the object's key."""
+        metadata = {"flow": flow}
+        if isinstance(entries, TaskLog):
+            spool = entries.spool
+            return None if spool is None else self._files.upload(self.key(run_id), spool, metadata=metadata)
         if not entries:
             return None
         lines = (entry.model_dump(mode="json") for entry in entries)
-        return self._files.write(self.key(run_id), lines, metadata={"flow": flow}, compresslevel=6)
+        return self._files.write(self.key(run_id), lines, metadata=metadata, compresslevel=COMPRESS_LEVEL)
 
     def read(self, run_id: str) -> list[TaskLogEntry]:
         """The run's entries in the order they were logged; TaskLogMissing if it has no file."""

@@ -206,8 +206,11 @@ class FastmagClient:
                     )
                 ends.update((first, last))
                 after = last
+            full = len(page) >= rows_per_page
             yield page
-            if len(page) < rows_per_page:
+            # Let go before the next page is read: the caller maps a page and drops it, so only one is held.
+            del page
+            if not full:
                 return
 
     def answer(self, sql: str, *, contract: Query | None = None, required_columns: Iterable[str] = ()) -> QueryAnswer:

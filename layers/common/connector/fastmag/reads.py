@@ -198,6 +198,7 @@ class FastmagReads:
         separator = self._settings.fastmag.wire.decimal_separator
         for page in self._client.pages(render(sql, **values), contract=contract):
             yield typed_rows(page, contract, separator, int_when_whole=int_when_whole)
+            del page  # not held while the next page is read (FastmagClient.pages)
 
     def stock_pages(self, stores: Iterable[str], real_stock_only: bool) -> Iterator[list[StockRow]]:
         """The stock of `stores`, one row per variant (summed in SQL), page by page; `real_stock_only` adds

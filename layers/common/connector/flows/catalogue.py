@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from connector.fastmag.reads import ProductRow
-from connector.flows.source import Skip, text, variant_label
+from connector.flows.source import Skip, SourceRow, text, variant_label
 from connector.settings import CollectionName, Settings
 
 type Row = ProductRow
@@ -70,12 +70,18 @@ def _rank(row: Row) -> int:
     return rank if isinstance(rank, int) else _UNRANKED  # blank or unreadable: after the ranked sizes
 
 
-class Line(NamedTuple):  # a tuple: built once per SKU, 100 000 times a run
+# The columns a SKU is named by (`variant_label`, `sku_of`): all a Line keeps of its row.
+VARIANT_COLUMNS = ("reference", "colour", "size", "variant_id", "ean13")
+
+
+class Line(NamedTuple):  # a tuple: built once per SKU, a million times at a million SKUs
     """One variant row of the products query: a size of a colour, its EAN13 as Fastmag holds it."""
 
     size: str
     ean13: str
-    row: Row
+    # The row's VARIANT_COLUMNS only (as Fastmag sent them), not the whole row: a catalogue's rows are read page
+    # by page and let go, so memory grows with these few columns, not with the answer's.
+    row: SourceRow
 
 
 @dataclass
@@ -114,6 +120,16 @@ def _wanted(row: Row, settings: Settings) -> bool:
     return not options.seasons or text(row, "season") in options.seasons
 
 
+def _variant_row(row: Row, reference: str, colour: str) -> dict[str, object]:
+    """The row's VARIANT_COLUMNS, the model's reference and colour text shared where the row's are the same."""
+    kept: dict[str, object] = {}
+    for name in VARIANT_COLUMNS:
+        if name in row:
+            value = row[name]  # type: ignore[literal-required]
+            kept[name] = reference if value == reference else colour if value == colour else value
+    return kept
+
+
 def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
     """Pure: variant rows → models with colours and sizes in Fastmag order (`size_rank`, then first seen).
 
@@ -140,8 +156,8 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
             key = ean13 or text(row, "variant_id") or label
             catalogue.skipped.append(Skip(key, f"variant {problem} in Fastmag", {"variant": label}))
             continue
-        seen.add((reference, colour, size))
-        sheet.colours.setdefault(colour, []).append(Line(size, ean13, row))
+        seen.add((sheet.reference, colour, size))  # the model's text, not each row's own copy of it
+        sheet.colours.setdefault(colour, []).append(Line(size, ean13, _variant_row(row, sheet.reference, colour)))
         if size not in sheet._order:
             sheet._order[size] = (_rank(row), position)
     for sheet in sheets.values():

@@ -8,7 +8,8 @@ first, then products (only what changed) → record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,7 +182,11 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
     catalogue = group_catalogue(rows, settings)
     export = ProductExport(skipped=list(catalogue.skipped), left_out=catalogue.left_out)
     seen_eans: set[str] = set()
-    for sheet in catalogue.sheets:
+    # Each model let go once mapped: the catalogue's lines and its payloads are never both held whole.
+    sheets = deque(catalogue.sheets)
+    catalogue.sheets.clear()
+    while sheets:
+        sheet = sheets.popleft()
         try:
             product = _product(sheet, settings, seen_eans, export)
         except ValidationError as error:
@@ -193,10 +198,16 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
     return export
 
 
+def _counted(ctx: FlowContext, pages: Iterable[list[Row]]) -> Iterator[Row]:
+    """The rows of every page, each page counted as read when it arrives (and let go once grouped)."""
+    for page in pages:
+        ctx.run.count("read", len(page))
+        yield from page
+        del page  # not held while the next page is read
+
+
 def run(ctx: FlowContext) -> None:
-    rows = ctx.reads.catalogue_rows()
-    export = map_products(rows, ctx.settings)
-    ctx.run.count("read", len(rows))
+    export = map_products(_counted(ctx, ctx.reads.catalogue_pages()), ctx.settings)
     if export.left_out:
         logger.info(
             f"{export.left_out} models left out by the settings (inactive, or not in products.seasons)",

@@ -257,6 +257,7 @@ def _counted(ctx: FlowContext, pages: Iterable[list[StockRow]]) -> Iterator[Stoc
         for page in pages:
             ctx.run.count("read", len(page))
             yield page
+            del page  # not held while the next page is read
 
     # Chained in C: a generator resumed per row cost a few ms a 100 000-row tick.
     return chain.from_iterable(counted_pages())
@@ -397,7 +398,7 @@ def _advance_marks(
     if read.complete and ctx.settings.fastmag.queries.stock_changed_since is not None:
         snapshot.mark(LAST_FULL_READ, started.isoformat(timespec="seconds"))
     # The watermark moves only when LNB took every change: a rejected key is read (and sent) again next tick.
-    if read.watermark is None or result.accepted != len(result.changed):
+    if read.watermark is None or result.accepted != result.changed:
         return
     if saving or ctx.run.counters.read >= WATERMARK_ALONE_SHARE * len(snapshot.entries):
         snapshot.mark(WATERMARK, read.watermark)

@@ -4,14 +4,18 @@ A flow reads and maps its records into `Outgoing` items, then calls `synchronise
 digest differs from the snapshot are sent (all of them with `full`); the snapshot moves forward only for
 items LNB accepted (a success result naming the item), so a rejected, unsent or unattributable item is sent again
 by the next run. The save is conditional: another run's save in between is merged, never overwritten.
+
+What changed is diffed and sent a chunk at a time (`SEND_CHUNK_BATCHES`), as the flow makes its items: a first
+full push of a million keys never holds a million items (a preview, and the apply that checks it, hold them all).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import batched
 from typing import Any
 
 from connector import previews
@@ -23,6 +27,10 @@ from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
 SNAPSHOT_SAVE_SECONDS = 30
+# Batches sent per chunk of changed items: a whole number of batches, so that the batches are those one list of
+# every item makes (the calls and their items are the same), and enough that the pause between chunks, while the
+# last batches of one finish, is rare.
+SEND_CHUNK_BATCHES = 100
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class Outgoing:
 
 @dataclass
 class SyncResult:
-    changed: list[Outgoing]
+    changed: int = 0  # items LNB did not hold in this exact form (sent, or previewed)
     accepted: int = 0
     # key → (digest, payload) LNB accepted, kept to show old → new in later previews (previews.SentValues).
     accepted_values: dict[str, tuple[str, Any]] = field(default_factory=dict)
@@ -64,20 +72,19 @@ def record_skips(ctx: FlowContext, skips: Iterable[Skip], *, part_event: str | N
             ctx.run.skipped(skip.key, skip.reason, **skip.detail)
 
 
-def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> list[Outgoing]:
-    """Items LNB does not hold yet in this exact form; counts the others as unchanged."""
+def changed_items(ctx: FlowContext, items: Iterable[Outgoing], snapshot: Snapshot) -> Iterator[Outgoing]:
+    """Items LNB does not hold yet in this exact form, as `items` come; counts the others as unchanged once
+    `items` are exhausted."""
     full = ctx.run.request.full
     entries = snapshot.entries
-    result: list[Outgoing] = []
     unchanged = 0
     for item in items:
         if not full and entries.get(item.key) == item.digest:
             unchanged += 1
         else:
-            result.append(item)
+            yield item
     # One count for all: counting item by item cost a third of a 100 000-SKU stock run's CPU.
     ctx.run.count("unchanged", unchanged)
-    return result
 
 
 def check_preview_still_holds(
@@ -132,19 +139,31 @@ def synchronise(
     is saved, e.g. to set the snapshot's marks so that they travel in the same object (one S3 PUT, not two).
     """
     unchanged_before = ctx.run.counters.unchanged
-    changed = changed_items(ctx, items, snapshot)
+    changed: Iterable[Outgoing] = changed_items(ctx, items, snapshot)
+    result = SyncResult()
+    if ctx.run.preview or ctx.run.request.apply_run_id is not None:
+        changed = list(changed)  # a preview stores them all; its apply compares them all with it
+        result.changed = len(changed)
+        if ctx.run.request.apply_run_id is not None:
+            check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
+        if ctx.run.preview:
+            ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
+            preview_items(ctx, resource, changed, snapshot)
+            return result
+    retries: list[Outgoing] = []
+    resent_unchanged = 0
+    for chunk in batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False):
+        result.changed += len(chunk)
+        chunk_retries, chunk_resent = _send(ctx, resource, chunk, snapshot, result, explain=explain, resend=resend)
+        retries += chunk_retries
+        resent_unchanged += chunk_resent
     ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
-    result = SyncResult(changed)
-    if ctx.run.request.apply_run_id is not None:
-        check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
-    if ctx.run.preview:
-        preview_items(ctx, resource, changed, snapshot)
+    _log_resent_unchanged(resource, resent_unchanged)
+    if not result.changed:
         return result
-    if not changed:
-        return result
-    retries = _send(ctx, resource, changed, snapshot, result, explain=explain, resend=resend)
     if retries:
-        _send(ctx, resource, retries, snapshot, result, explain=explain, resend=None)
+        _, resent_unchanged = _send(ctx, resource, retries, snapshot, result, explain=explain, resend=None)
+        _log_resent_unchanged(resource, resent_unchanged)
     if before_save is not None:
         before_save(result)
     ctx.run.lease.require(SNAPSHOT_SAVE_SECONDS, f"save the {resource} snapshot")
@@ -153,17 +172,23 @@ def synchronise(
     return result
 
 
+def _log_resent_unchanged(resource: str, count: int) -> None:
+    if count:
+        log_record("records.resent_unchanged", resource, count=count)
+
+
 def _send(
     ctx: FlowContext,
     resource: str,
-    items: list[Outgoing],
+    items: Sequence[Outgoing],
     snapshot: Snapshot,
     result: SyncResult,
     *,
     explain: Callable[[Outgoing, ItemOutcome], str] | None,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None,
-) -> list[Outgoing]:
-    """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones."""
+) -> tuple[list[Outgoing], int]:
+    """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones, and how many
+    accepted items LNB held already (re-sent unchanged: logged in one line)."""
     retries: list[Outgoing] = []
     resent_unchanged = 0
     entries = snapshot.entries
@@ -196,9 +221,7 @@ def _send(
                 ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
     finally:
         tally.commit()
-    if resent_unchanged:
-        log_record("records.resent_unchanged", resource, count=resent_unchanged)
-    return retries
+    return retries, resent_unchanged
 
 
 class _Tally:
