@@ -46,7 +46,7 @@ def push(run: CountingRun, outcomes: list[tuple[bool, bool]], explain: Any = Non
     items = [Outgoing(f"K{index}", {"price": index}) for index in range(len(outcomes))]
     held = {item.key: item.digest for item, (_, is_held) in zip(items, outcomes, strict=True) if is_held}
     ctx = cast(FlowContext, type("Ctx", (), {"run": run, "lnb": AnsweringLnb([ok for ok, _ in outcomes])})())
-    result = SyncResult(items)
+    result = SyncResult(len(items))
     _send(ctx, "prices", items, Snapshot("prices", held), result, explain=explain, resend=None)
     return result
 
