@@ -8,7 +8,6 @@ by the 401 rule and the batch sender here.
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -25,7 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from connector import retry
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
-from connector.http import PacedRetry, TokenManager, paced_retry
+from connector.http import PacedRetry, TokenManager, paced_retry, session_reading_the_environment_once
 from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
 from connector.lenewblack.wire import (
     batch_failed,
@@ -79,7 +78,7 @@ class LeNewBlackClient:
         self._counter_lock = threading.Lock()
         self.calls = 0
         self.token_calls = 0
-        self._session = session or _session_reading_the_environment_once(self._base)
+        self._session = session or session_reading_the_environment_once(self._base)
         self._session.headers["Accept"] = "application/json"
         # Connections are opened on demand, so a pool as large as the highest allowed concurrency costs
         # nothing and gives every batch thread its own connection, whatever concurrency send_batches gets.
@@ -396,22 +395,6 @@ class LeNewBlackClient:
     def set_order_status(self, reference: str, status: str) -> dict[str, Any]:
         body = self.post("/orders/status", {"reference": reference, "status": status})
         return dict(body) if isinstance(body, Mapping) else {}
-
-
-def _session_reading_the_environment_once(base_url: str) -> requests.Session:
-    """A session holding what requests reads from the environment (`trust_env`: proxies, CA bundle, .netrc
-    credentials) as it reads it for `base_url` now, and no longer reading it on every call.
-
-    requests reads them again for every call, a fifth of a batch call's CPU, and a full export makes 1 000 calls
-    to the one host this client talks to; a Lambda's environment does not change while it runs. The settings
-    are the ones requests would merge into each call: the environment's proxies (unless `no_proxy` spares the
-    host), a CA bundle from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, and .netrc credentials for the host."""
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or session.verify
-    session.auth = requests.utils.get_netrc_auth(base_url)
-    session.trust_env = False
-    return session
 
 
 # --- response helpers ------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.lenewblack.client import _session_reading_the_environment_once
+from connector.http import session_reading_the_environment_once
 
 URL = "https://api.lenewblack.example/v2/multi/prices?access_token=t"
 BASE = "https://api.lenewblack.example/v2"
@@ -45,7 +45,7 @@ def test_every_call_gets_what_requests_reads_from_the_environment(
     netrc.chmod(0o600)
     for variable, value in ENVIRONMENTS[name].items():
         monkeypatch.setenv(variable, str(netrc) if variable == "NETRC" else value)
-    once = _session_reading_the_environment_once(BASE)
+    once = session_reading_the_environment_once(BASE)
     assert not once.trust_env
     assert effective(once) == effective(requests.Session())
     # Where the environment says anything for this host, the call is not the one an empty environment gives.
