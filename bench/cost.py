@@ -342,7 +342,8 @@ def stack_plan(items: list[Schedule], memory: dict[str, int], facts: StackFacts)
         ),
         (
             "KMS (the alarm topic's key)",
-            f"{facts.kms_keys} customer-managed key(s), first year (rotations add up to $2 a month each later)",
+            f"{facts.kms_keys} customer-managed key(s): AlarmTopicKmsKey is empty by default; `create` adds one "
+            "($1 a month, up to $3 with its yearly rotations)",
             facts.kms_keys * KMS_KEY_PER_MONTH,
         ),
         (

@@ -39,10 +39,13 @@ METHOD = (
 
 def stack_facts() -> cost.StackFacts:
     """What template.yaml bills whatever runs: alarms and the metrics they read, secrets, log retention."""
-    from sandbox.template import load_template, resources_of_type
+    from sandbox.template import created_resources, load_template
 
     template = load_template()
-    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    # What a deploy creates with the schedules on, as the cost assumes, and every other parameter at its default
+    # (e.g. the alarm topic's key only when asked for).
+    deployed = {"SchedulesEnabled": "true"}
+    alarms = created_resources(template, "AWS::CloudWatch::Alarm", deployed).values()
     alarm_metrics = sum(
         max(sum(1 for metric in alarm["Properties"].get("Metrics", []) if "MetricStat" in metric), 1)
         for alarm in alarms
@@ -52,7 +55,7 @@ def stack_facts() -> cost.StackFacts:
     # functions read (configure-secret writes them, outside the stack), one per `*_SECRET_ID` variable.
     read_by_functions = {
         name
-        for function in resources_of_type(template, "AWS::Serverless::Function").values()
+        for function in created_resources(template, "AWS::Serverless::Function", deployed).values()
         for name in function["Properties"].get("Environment", {}).get("Variables", {})
         if name.endswith("_SECRET_ID")
     }
@@ -64,9 +67,9 @@ def stack_facts() -> cost.StackFacts:
     return cost.StackFacts(
         alarm_metrics=alarm_metrics,
         alarms=len(alarms),
-        secrets=len(resources_of_type(template, "AWS::SecretsManager::Secret")) + len(read_by_functions),
+        secrets=len(created_resources(template, "AWS::SecretsManager::Secret", deployed)) + len(read_by_functions),
         log_retention_days=int(retention),
-        kms_keys=len(resources_of_type(template, "AWS::KMS::Key")),
+        kms_keys=len(created_resources(template, "AWS::KMS::Key", deployed)),
         firewall_default=str(template["Parameters"]["ApiFirewall"]["Default"]),
     )
 

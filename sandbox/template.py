@@ -86,20 +86,59 @@ def dynamodb_ttl_spec(template: Template, logical_id: str = "StateTable") -> dic
     return {"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled", False))}
 
 
-def _resolve(template: Template, value: Any, context: dict[str, str]) -> Any:
-    """A value with the intrinsics the schedules use (Ref, Sub, If on an Equals condition) worked out."""
+def resolve(template: Template, value: Any, context: dict[str, Any]) -> Any:
+    """A value with the intrinsics the schedules and conditions use (Ref, Sub, Join, If) worked out."""
     if not isinstance(value, dict):
         return value
     ((function, argument),) = value.items()
     if function == "Ref":
-        return context[argument] if argument in context else template["Parameters"][argument]["Default"]
+        if argument in context:
+            return context[argument]
+        parameter = template["Parameters"].get(argument)
+        return value if parameter is None else parameter["Default"]  # a resource's or pseudo-parameter's: as is
     if function == "Fn::Sub":
-        return re.sub(r"\$\{([\w:]+)\}", lambda match: str(_resolve(template, {"Ref": match[1]}, context)), argument)
+        return re.sub(r"\$\{([\w:]+)\}", lambda match: str(resolve(template, {"Ref": match[1]}, context)), argument)
+    if function == "Fn::Join":
+        separator, parts = argument
+        resolved = resolve(template, parts, context)
+        return separator.join(str(resolve(template, part, context)) for part in resolved)
     if function == "Fn::If":
         condition, when_true, when_false = argument
-        left, right = (_resolve(template, side, context) for side in template["Conditions"][condition]["Fn::Equals"])
-        return _resolve(template, when_true if left == right else when_false, context)
+        return resolve(template, when_true if condition_holds(template, condition, context) else when_false, context)
     raise ValueError(f"{function} is not an intrinsic the sandbox resolves")
+
+
+def condition_holds(template: Template, name: str, parameters: dict[str, Any] | None = None) -> bool:
+    """Whether the template's condition `name` holds with these parameters (the defaults for the others)."""
+    context = parameters or {}
+
+    def holds(expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return holds(template["Conditions"][argument])
+        if function == "Fn::Equals":
+            left, right = (resolve(template, side, context) for side in argument)
+            return str(left) == str(right)  # CloudFormation compares parameter values as strings
+        if function == "Fn::Not":
+            return not holds(argument[0])
+        if function == "Fn::And":
+            return all(holds(part) for part in argument)
+        if function == "Fn::Or":
+            return any(holds(part) for part in argument)
+        raise ValueError(f"{function} is not a condition function")
+
+    return holds(template["Conditions"][name])
+
+
+def created_resources(
+    template: Template, resource_type: str, parameters: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """`resources_of_type`, less the resources whose Condition does not hold with these parameters (defaults)."""
+    return {
+        logical_id: resource
+        for logical_id, resource in resources_of_type(template, resource_type).items()
+        if "Condition" not in resource or condition_holds(template, resource["Condition"], parameters)
+    }
 
 
 _SCHEDULE_PROPERTIES = ("Name", "ScheduleExpression", "ScheduleExpressionTimezone", "State", "Input")
@@ -115,7 +154,7 @@ def schedules(template: Template, stack_name: str, parameters: dict[str, str] | 
             if event["Type"] != "ScheduleV2":
                 continue
             properties = event["Properties"]
-            schedule = {name: _resolve(template, properties[name], context) for name in _SCHEDULE_PROPERTIES}
+            schedule = {name: resolve(template, properties[name], context) for name in _SCHEDULE_PROPERTIES}
             found.append({"flow": json.loads(schedule["Input"])["flow"], **schedule})
     return found
 

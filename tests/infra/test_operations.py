@@ -7,9 +7,11 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from connector.api.routes import app
 from connector.runner import HEARTBEAT_FLOWS, HEARTBEAT_METRIC
-from sandbox.template import ROOT, resources_of_type
+from sandbox.template import ROOT, created_resources, resolve, resources_of_type
 
 
 def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -20,19 +22,64 @@ def _metric(alarm: dict[str, Any]) -> tuple[str | None, str | None]:
     return alarm.get("Namespace"), alarm.get("MetricName")
 
 
-def test_every_alarm_notifies_the_encrypted_topic(template: dict[str, Any]) -> None:
+def test_every_alarm_notifies_the_alarm_topic(template: dict[str, Any]) -> None:
     alarms = _alarms(template)
     assert len(alarms) >= 10
     for name, alarm in alarms.items():
         assert alarm.get("AlarmActions") == [{"Ref": "AlarmTopic"}], name
         assert alarm.get("AlarmDescription"), name
         assert alarm.get("TreatMissingData") in {"breaching", "notBreaching"}, name
+
+
+@pytest.mark.parametrize(
+    ("choice", "key_created", "topic_key"),
+    [
+        ("", False, None),
+        ("create", True, {"Ref": "AlarmTopicKey"}),
+        ("arn:aws:kms:eu-west-3:123456789012:key/1a2b3c4d", False, "arn:aws:kms:eu-west-3:123456789012:key/1a2b3c4d"),
+    ],
+)
+def test_the_alarm_topic_is_encrypted_only_with_the_key_the_brand_chose(
+    template: dict[str, Any], choice: str, key_created: bool, topic_key: Any
+) -> None:
+    """No key by default (a customer-managed key is $1-3 a month for messages mailed in clear); `create` makes one
+    CloudWatch may use; an ARN uses the brand's own."""
+    parameters = {"AlarmTopicKmsKey": choice}
+    assert bool(created_resources(template, "AWS::KMS::Key", parameters)) is key_created
     topic = template["Resources"]["AlarmTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
-    key_statements = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-    cloudwatch = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cloudwatch
-    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    resolved = resolve(template, topic["KmsMasterKeyId"], parameters)
+    assert (None if resolved == {"Ref": "AWS::NoValue"} else resolved) == topic_key
+    if key_created:
+        key_statements = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+        cloudwatch = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+        assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("create", True),
+        ("arn:aws:kms:eu-west-3:123456789012:key/1a2b3c4d-0000-1111-2222-333344445555", True),
+        ("arn:aws-cn:kms:cn-north-1:123456789012:alias/alarms", True),
+        ("Create", False),
+        ("1a2b3c4d-0000-1111-2222-333344445555", False),
+        ("arn:aws:kms:eu-west-3:1234:key/x", False),
+        ("arn:aws:s3:::bucket", False),
+    ],
+)
+def test_the_alarm_topic_key_parameter_takes_only_empty_create_or_a_key_arn(
+    template: dict[str, Any], value: str, accepted: bool
+) -> None:
+    pattern = template["Parameters"]["AlarmTopicKmsKey"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
+
+
+def test_the_alarm_topic_takes_publications_over_tls_only(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert deny["Action"] == "sns:Publish"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_alarm_email_is_subscribed_only_when_given(template: dict[str, Any]) -> None:

@@ -259,3 +259,17 @@ def test_the_stack_pays_for_the_secrets_its_functions_read_not_only_the_one_it_c
     from bench.run import stack_facts
 
     assert stack_facts().secrets == 3
+
+
+def test_the_stack_is_costed_as_deployed_with_its_schedules_on() -> None:
+    """Resources under a condition count only where it holds: the stock-stale alarm (schedules on, as the cost
+    assumes) does, the alarm topic's key (AlarmTopicKmsKey empty by default) does not."""
+    from bench.run import stack_facts
+    from sandbox.template import load_template, resources_of_type
+
+    template = load_template()
+    facts = stack_facts()
+    assert template["Resources"]["StockStaleAlarm"]["Condition"] == "SchedulesOn"
+    assert facts.alarms == len(resources_of_type(template, "AWS::CloudWatch::Alarm"))
+    assert resources_of_type(template, "AWS::KMS::Key")
+    assert facts.kms_keys == 0
