@@ -97,7 +97,7 @@ def resolve(template: Template, value: Any, context: dict[str, Any]) -> Any:
         parameter = template["Parameters"].get(argument)
         return value if parameter is None else parameter["Default"]  # a resource's or pseudo-parameter's: as is
     if function == "Fn::Sub":
-        return re.sub(r"\$\{([\w:]+)\}", lambda match: str(resolve(template, {"Ref": match[1]}, context)), argument)
+        return re.sub(r"\$\{([\w:]+)\}", lambda match: _text(template, match[1], context), argument)
     if function == "Fn::Join":
         separator, parts = argument
         resolved = resolve(template, parts, context)
@@ -106,6 +106,13 @@ def resolve(template: Template, value: Any, context: dict[str, Any]) -> Any:
         condition, when_true, when_false = argument
         return resolve(template, when_true if condition_holds(template, condition, context) else when_false, context)
     raise ValueError(f"{function} is not an intrinsic the sandbox resolves")
+
+
+def _text(template: Template, name: str, context: dict[str, Any]) -> str:
+    value = resolve(template, {"Ref": name}, context)
+    if isinstance(value, dict):
+        raise ValueError(f"{name} is known only once deployed: give it in the parameters")
+    return str(value)
 
 
 def condition_holds(template: Template, name: str, parameters: dict[str, Any] | None = None) -> bool:
