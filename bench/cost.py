@@ -52,19 +52,28 @@ AWS_CALL_SECONDS = 0.010
 
 
 def connector_wall_seconds(
-    wall: float, cpu: float, *, remote_cpu: float | None, contention: float, injected_waits: float, aws_calls: int
+    wall: float,
+    cpu: float,
+    *,
+    remote_cpu: float | None,
+    contention: float,
+    injected_waits: float,
+    aws_calls: int,
+    overlapped: float = 0.0,
 ) -> float:
     """The wall time the connector itself takes: the measured wall less the sandbox's service time (its CPU time
     during the call) and less the time the sandbox's threads and the handler's main thread waited for a core of
     the shared machine (`contention`); never less than the connector's own CPU time plus the latency the
-    simulators injected into its calls; plus a real AWS round trip per AWS call. Never more than the measured
-    wall either: that floor and those round trips add up as if nothing overlapped, which a flow working
-    concurrently (orders' claims beside their writes, ledger steps behind them) makes untrue, and the sandbox
-    answered at least as slowly as the injected latency and AWS would. Without the sandbox's CPU time (no
-    /proc), the measured wall as it is."""
+    simulators injected into its calls, less the main thread's CPU time that ran while other threads' calls were
+    out (`overlapped`, measured; at most the injected latency it hid); plus a real AWS round trip per AWS call.
+    Never more than the measured wall either: that floor and those round trips add up as if nothing else
+    overlapped, which a flow working concurrently (orders' claims beside their writes, ledger steps behind them)
+    makes untrue, and the sandbox answered at least as slowly as the injected latency and AWS would. Without the
+    sandbox's CPU time (no /proc), the measured wall as it is."""
     if remote_cpu is None:
         return wall
-    return min(wall, max(wall - remote_cpu - contention, cpu + injected_waits) + aws_calls * AWS_CALL_SECONDS)
+    floor = cpu + injected_waits - min(overlapped, injected_waits)
+    return min(wall, max(wall - remote_cpu - contention, floor) + aws_calls * AWS_CALL_SECONDS)
 
 
 def lambda_seconds(wall: float, cpu: float, memory_mb: int) -> float:

@@ -86,7 +86,8 @@ def budgets(report: dict[str, Any]) -> list[dict[str, Any]]:
             _check(
                 "products full: time",
                 f"≤ {PRODUCTS_WALL_FACTOR:g} × {bound:.2f} s (LNB calls × latency ÷ concurrency)",
-                f"{named} (+{_excess(judged, bound)})",
+                f"{named} (+{_excess(judged, bound)}; {products.get('overlapped_cpu_seconds', 0.0):.2f} s of its "
+                "CPU ran while the remotes answered)",
                 judged <= bound * PRODUCTS_WALL_FACTOR,
             ),
             _check(

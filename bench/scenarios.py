@@ -95,6 +95,7 @@ class Invocation:
     published_metrics: list[str]
     traffic: Traffic
     ledger_calls: int = 0
+    overlapped_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Result:
     # injected into the calls made, and the wall time with the first taken out (bench.cost.connector_wall_seconds).
     remote_cpu_seconds: float | None = None
     contention_seconds: float = 0.0  # the sandbox's threads and the handler's main thread waiting for a core
+    overlapped_cpu_seconds: float = 0.0  # the handler's main thread's CPU while other threads' calls were out
     injected_wait_seconds: float = 0.0
     connector_wall_seconds: float = 0.0
     connector_wall_seconds_each: list[float] = field(default_factory=list)
@@ -180,6 +182,47 @@ class _AwsCalls:
             return send(endpoint, operation_model, request_dict)
 
         Endpoint.make_request = counted  # type: ignore[method-assign]
+
+
+class _Overlap:
+    """The measuring thread's CPU time spent while another thread of the handler had a remote call in flight:
+    work a pipelined flow does while it waits for the remotes (e.g. mapping the next batches while LNB answers
+    the sent ones), which the connector wall must not count twice (bench.cost.connector_wall_seconds). A call
+    the measuring thread makes itself is waited for, not overlapped: not counted."""
+
+    def __init__(self) -> None:
+        self._measured = threading.get_ident()
+        self._clock = time.pthread_getcpuclockid(self._measured)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._since = 0.0
+        self.seconds = 0.0
+
+    def install(self) -> None:
+        from requests.adapters import HTTPAdapter
+
+        send = HTTPAdapter.send
+        overlap = self
+
+        def tracked(adapter: HTTPAdapter, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == overlap._measured:
+                return send(adapter, *args, **kwargs)
+            overlap._moved(+1)
+            try:
+                return send(adapter, *args, **kwargs)
+            finally:
+                overlap._moved(-1)
+
+        HTTPAdapter.send = tracked  # type: ignore[method-assign]
+
+    def _moved(self, step: int) -> None:
+        with self._lock:
+            now = time.clock_gettime(self._clock)
+            if self._in_flight == 0 and step > 0:
+                self._since = now
+            self._in_flight += step
+            if self._in_flight == 0:
+                self.seconds += now - self._since
 
 
 def _log_lines(path: Path) -> tuple[int, dict[str, int], list[str]]:
@@ -256,6 +299,8 @@ def _measure(
     services.services_for(*load_settings())
     aws = _AwsCalls()
     aws.install()
+    overlap = _Overlap()
+    overlap.install()
     sys.stdout.flush()
     os.dup2(os.open(log_file, os.O_WRONLY), 1)
     gc.collect()
@@ -304,6 +349,7 @@ def _measure(
         "profile": _top_cumulative(profile, profile_rows) if profile is not None else [],
         "remote_cpu_seconds": remote_cpu,
         "contention_seconds": contention,
+        "overlapped_cpu_seconds": overlap.seconds,
         "published_metrics": published,
     }
 
@@ -378,6 +424,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
             remote_cpu=invocation.remote_cpu_seconds,
             contention=invocation.contention_seconds,
             injected_waits=injected,
+            overlapped=invocation.overlapped_cpu_seconds,
             aws_calls=sum(invocation.aws_calls.values()),
         )
         for invocation, injected in zip(timed, waits, strict=True)
@@ -417,6 +464,7 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
             None if None in remote_cpus else round(statistics.median(r for r in remote_cpus if r is not None), 3)
         ),
         contention_seconds=round(statistics.median(invocation.contention_seconds for invocation in timed), 3),
+        overlapped_cpu_seconds=round(statistics.median(invocation.overlapped_cpu_seconds for invocation in timed), 3),
         injected_wait_seconds=round(statistics.median(waits), 3),
         connector_wall_seconds=round(statistics.median(connector_walls), 3),
         connector_wall_seconds_each=[round(seconds, 3) for seconds in connector_walls],

@@ -82,6 +82,18 @@ def test_the_connector_wall_never_drops_below_its_cpu_and_the_injected_latency()
     assert wall == pytest.approx(4.5)
 
 
+def test_cpu_that_ran_while_the_remotes_answered_is_not_counted_twice_but_never_hides_more_than_the_latency() -> None:
+    """A pipelined export maps the next batches while LNB answers the sent ones: that CPU is inside the waits."""
+    wall = cost.connector_wall_seconds(
+        7.0, 2.0, remote_cpu=5.0, contention=0.3, injected_waits=1.6, aws_calls=0, overlapped=1.2
+    )
+    assert wall == pytest.approx(2.0 + 1.6 - 1.2)
+    capped = cost.connector_wall_seconds(
+        7.0, 2.0, remote_cpu=5.0, contention=0.3, injected_waits=1.6, aws_calls=0, overlapped=1.9
+    )
+    assert capped == pytest.approx(2.0)  # never less than the connector's own CPU time
+
+
 def test_the_connector_wall_is_never_more_than_the_measured_wall() -> None:
     """Orders overlap their steps: CPU, injected waits and 1 500 round trips summed exceed what was measured."""
     wall = cost.connector_wall_seconds(
