@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -36,8 +36,8 @@ class AnsweringLnb:
     def __init__(self, accepted: Sequence[bool]) -> None:
         self.accepted = accepted
 
-    def send_batches(self, resource: str, payloads: Sequence[Any]) -> Iterator[tuple[int, ItemOutcome]]:
-        for index in range(len(payloads)):
+    def send_batches(self, resource: str, payloads: Iterable[Any]) -> Iterator[tuple[int, ItemOutcome]]:
+        for index, _ in enumerate(payloads):
             yield index, ItemOutcome(index=index, accepted=self.accepted[index], http_status=200)
 
 

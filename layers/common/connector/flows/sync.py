@@ -5,17 +5,17 @@ digest differs from the snapshot are sent (all of them with `full`); the snapsho
 items LNB accepted (a success result naming the item), so a rejected, unsent or unattributable item is sent again
 by the next run. The save is conditional: another run's save in between is merged, never overwritten.
 
-What changed is diffed and sent a chunk at a time (`SEND_CHUNK_BATCHES`), as the flow makes its items: a first
-full push of a million keys never holds a million items (a preview, and the apply that checks it, hold them all).
+What changed is diffed and sent as the flow makes its items: the client takes them a batch at a time as batches
+finish (`send_batches`), so a flow's mapping runs while earlier batches wait on LNB, and a first full push of a
+million keys never holds more than a few batches of items (a preview, and the apply that checks it, hold them all).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import batched
 from typing import Any
 
 from connector import previews
@@ -27,10 +27,6 @@ from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
 SNAPSHOT_SAVE_SECONDS = 30
-# Batches sent per chunk of changed items: a whole number of batches, so that the batches are those one list of
-# every item makes (the calls and their items are the same), and enough that the pause between chunks, while the
-# last batches of one finish, is rare.
-SEND_CHUNK_BATCHES = 100
 
 
 @dataclass(frozen=True)
@@ -44,11 +40,14 @@ class Outgoing:
     # A full push re-sends it as LNB already holds it: its acceptance is counted and summarised in one line
     # per run (`records.resent_unchanged`), not logged record by record; `record.sent` is for what changed.
     unchanged: bool = False
+    known_digest: str | None = None  # `payload_digest(payload)`, where the flow had it computed already
 
     @cached_property
     def digest(self) -> str:
         """Computed once: the diff and the snapshot update both read it."""
-        return self.fingerprint if self.fingerprint is not None else payload_digest(self.payload)
+        if self.fingerprint is not None:
+            return self.fingerprint
+        return self.known_digest if self.known_digest is not None else payload_digest(self.payload)
 
 
 @dataclass
@@ -150,13 +149,9 @@ def synchronise(
             ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
             preview_items(ctx, resource, changed, snapshot)
             return result
-    retries: list[Outgoing] = []
-    resent_unchanged = 0
-    for chunk in batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False):
-        result.changed += len(chunk)
-        chunk_retries, chunk_resent = _send(ctx, resource, chunk, snapshot, result, explain=explain, resend=resend)
-        retries += chunk_retries
-        resent_unchanged += chunk_resent
+    retries, resent_unchanged = _send(
+        ctx, resource, _counted_as_changed(changed, result), snapshot, result, explain=explain, resend=resend
+    )
     ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
     _log_resent_unchanged(resource, resent_unchanged)
     if not result.changed:
@@ -172,6 +167,12 @@ def synchronise(
     return result
 
 
+def _counted_as_changed(items: Iterable[Outgoing], result: SyncResult) -> Iterator[Outgoing]:
+    for item in items:
+        result.changed += 1
+        yield item
+
+
 def _log_resent_unchanged(resource: str, count: int) -> None:
     if count:
         log_record("records.resent_unchanged", resource, count=count)
@@ -180,15 +181,22 @@ def _log_resent_unchanged(resource: str, count: int) -> None:
 def _send(
     ctx: FlowContext,
     resource: str,
-    items: Sequence[Outgoing],
+    items: Iterable[Outgoing],
     snapshot: Snapshot,
     result: SyncResult,
     *,
     explain: Callable[[Outgoing, ItemOutcome], str] | None,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None,
 ) -> tuple[list[Outgoing], int]:
-    """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones, and how many
-    accepted items LNB held already (re-sent unchanged: logged in one line)."""
+    """Send `items` as they come, record each outcome; returns the reduced items `resend` made of rejected ones,
+    and how many accepted items LNB held already (re-sent unchanged: logged in one line)."""
+    waiting: dict[int, Outgoing] = {}  # taken by the client and not answered yet: a few batches
+
+    def payloads() -> Iterator[dict[str, Any]]:
+        for position, item in enumerate(items):
+            waiting[position] = item
+            yield item.payload
+
     retries: list[Outgoing] = []
     resent_unchanged = 0
     entries = snapshot.entries
@@ -197,8 +205,8 @@ def _send(
     # the batches go, and nothing counted is lost if a callback raises.
     tally = _Tally(ctx)
     try:
-        for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
-            item = items[index]
+        for position, outcome in ctx.lnb.send_batches(resource, payloads()):
+            item = waiting.pop(position)
             tally.add("sent")
             if outcome.accepted:
                 # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.
