@@ -1,4 +1,4 @@
-"""Memory that does not grow with the catalogue: a full push sends what changed as the flow makes it, never holding
+"""Memory that does not grow with the catalogue: a full push sends what changed a chunk at a time, never holding
 every changed item (a first push of a million keys held a million), with the very batches one list makes."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from connector.flows import stock
+from connector.flows import stock, sync
 from connector.flows.sync import Outgoing
 from sandbox.stack import LocalStack
 from tests.conftest import TaskLog
 from tests.integration.test_stock import expected_quantities, lnb_stock, push
 
 BATCH = 10
-CONCURRENCY = 3
+CHUNK_BATCHES = 3
 
 
 class Alive:
@@ -35,20 +35,21 @@ class CountedOutgoing(Outgoing):
         Alive.now -= 1
 
 
-def test_a_full_push_holds_a_few_batches_of_items_not_the_catalogue(
+def test_a_full_push_holds_a_chunk_of_items_not_the_catalogue(
     stack: LocalStack, task_log: TaskLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.configure({"lenewblack": {"batch_size": BATCH, "concurrency": CONCURRENCY}})
+    stack.configure({"lenewblack": {"batch_size": BATCH}})
+    monkeypatch.setattr(sync, "SEND_CHUNK_BATCHES", CHUNK_BATCHES)
     monkeypatch.setattr(stock, "Outgoing", CountedOutgoing)
-    # The batches in flight, the one queued behind them and the one being taken: never the catalogue.
-    bound = BATCH * (CONCURRENCY + 2)
+    chunk = BATCH * CHUNK_BATCHES
     expected = expected_quantities(stack.seed)
-    assert len(expected) > 30 * bound
+    assert len(expected) > 30 * chunk
 
     first = push(stack)
     assert lnb_stock(stack) == expected
     assert first["counters"]["accepted"] == len(expected)
-    assert Alive.most <= bound, Alive.most
+    # The chunk being sent and, while the next is made, the one before: never the catalogue.
+    assert Alive.most <= 2 * chunk, Alive.most
     # Every batch full but the last: the calls one list of every item makes.
     assert len(stack.lnb.data_calls()) == math.ceil(len(expected) / BATCH)
 
@@ -56,8 +57,8 @@ def test_a_full_push_holds_a_few_batches_of_items_not_the_catalogue(
     Alive.most = 0
     nightly = push(stack, full=True)
     assert nightly["counters"]["accepted"] == len(expected)
-    assert Alive.most <= bound, Alive.most
-    # What LNB held already is summarised in one line for the whole push.
+    assert Alive.most <= 2 * chunk, Alive.most
+    # What LNB held already is summarised in one line for the whole push, not one per chunk.
     [resent] = [line for line in task_log.events("records.resent_unchanged") if line["run_id"] == nightly["run_id"]]
     assert resent["count"] == len(expected)
     assert task_log.events("record.sent") == [

@@ -309,4 +309,4 @@ def run(ctx: FlowContext) -> None:
             yield Outgoing(model, payload, log_fields=fields, known_digest=known)
         _report(ctx, export)
 
-    synchronise(ctx, "products", items(), ctx.snapshots.load("products"))
+    synchronise(ctx, "products", items(), ctx.snapshots.load("products"), stream=True)
