@@ -14,7 +14,7 @@ at a time as batches finish, so the making runs while earlier batches wait on LN
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import batched
@@ -158,13 +158,17 @@ def synchronise(
             ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
             preview_items(ctx, resource, changed, snapshot)
             return result
-    chunks = [changed] if stream else batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False)
+    chunks: Iterable[Iterable[Outgoing]] = (
+        [_counted_as_changed(changed, result)]
+        if stream
+        else batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False)
+    )
     retries: list[Outgoing] = []
     resent_unchanged = 0
     for chunk in chunks:
-        chunk_retries, chunk_resent = _send(
-            ctx, resource, _counted_as_changed(chunk, result), snapshot, result, explain=explain, resend=resend
-        )
+        if isinstance(chunk, tuple):
+            result.changed += len(chunk)
+        chunk_retries, chunk_resent = _send(ctx, resource, chunk, snapshot, result, explain=explain, resend=resend)
         retries += chunk_retries
         resent_unchanged += chunk_resent
     ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
@@ -203,14 +207,19 @@ def _send(
     explain: Callable[[Outgoing, ItemOutcome], str] | None,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None,
 ) -> tuple[list[Outgoing], int]:
-    """Send `items` as they come, record each outcome; returns the reduced items `resend` made of rejected ones,
-    and how many accepted items LNB held already (re-sent unchanged: logged in one line)."""
+    """Send `items` (a sequence, or made as the client takes them), record each outcome; returns the reduced items
+    `resend` made of rejected ones, and how many accepted items LNB held already (re-sent unchanged: one line)."""
     waiting: dict[int, Outgoing] = {}  # taken by the client and not answered yet: a few batches
 
     def payloads() -> Iterator[dict[str, Any]]:
         for position, item in enumerate(items):
             waiting[position] = item
             yield item.payload
+
+    outgoing: Iterable[dict[str, Any]] = payloads()
+    item_at: Callable[[int], Outgoing] = waiting.pop
+    if isinstance(items, Sequence):  # made already: looked up by position, without a generator step per item
+        outgoing, item_at = [item.payload for item in items], items.__getitem__
 
     retries: list[Outgoing] = []
     resent_unchanged = 0
@@ -220,8 +229,8 @@ def _send(
     # the batches go, and nothing counted is lost if a callback raises.
     tally = _Tally(ctx)
     try:
-        for position, outcome in ctx.lnb.send_batches(resource, payloads()):
-            item = waiting.pop(position)
+        for position, outcome in ctx.lnb.send_batches(resource, outgoing):
+            item = item_at(position)
             tally.add("sent")
             if outcome.accepted:
                 # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.
