@@ -23,4 +23,7 @@ def is_valid_ean13(text: str) -> bool:
     """Thirteen ASCII digits whose last one is the checksum of the first twelve."""
     if len(text) != 13 or not text.isascii() or not text.isdigit():
         return False
-    return ean13_checksum(text[:12]) == int(text[12])
+    # `ean13_checksum` inlined: a catalogue checks 100 000 codes a run, and the body is known to be 12 digits.
+    codes = text.encode()
+    total = sum(codes[0:12:2]) + 3 * sum(codes[1:12:2]) - 48 * 24
+    return (10 - total % 10) % 10 == codes[12] - 48

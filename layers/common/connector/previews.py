@@ -162,8 +162,10 @@ class SentValues:
             # bytes): a first export of a million SKUs held its payloads masked, then as one text, then encoded.
             with gzip.GzipFile(fileobj=file, mode="wb", compresslevel=1, mtime=0) as out:
                 out.write(f'{{"format": {_json(SENT_VALUES_FORMAT)}, "values": {{'.encode())
-                for index, (key, digest, payload) in enumerate(_merged(previous, accepted, kept)):
+                for index, (key, digest, payload, fresh) in enumerate(_merged(previous, accepted, kept)):
                     value = _json({"digest": digest, "payload": payload})
+                    if fresh and "@" in value:  # masked where an email can be: walking every payload cost more
+                        value = _json({"digest": digest, "payload": masked(payload)})
                     out.write(f"{', ' if index else ''}{_json(key)}: {value}".encode())
                 out.write(b"}}")
             file.seek(0)
@@ -176,20 +178,16 @@ def _json(value: Any) -> str:
 
 def _merged(
     previous: Mapping[str, tuple[str, Any]], accepted: Mapping[str, tuple[str, Any]], kept: Mapping[str, str]
-) -> Iterator[tuple[str, str, Any]]:
-    """(key, digest, payload) of the values kept before that the snapshot still has, the accepted ones in their
-    place (masked one at a time), then the other accepted ones: a dict of the first updated with the second."""
+) -> Iterator[tuple[str, str, Any, bool]]:
+    """(key, digest, payload, whether it is an accepted one, not masked yet) of the values kept before that the
+    snapshot still has, the accepted ones in their place, then the other accepted ones: a dict of the first
+    updated with the second."""
     for key, (digest, payload) in previous.items():
         if key in kept:
-            yield (key, *_masked_value(accepted[key])) if key in accepted else (key, digest, payload)
+            yield (key, *accepted[key], True) if key in accepted else (key, digest, payload, False)
     for key, value in accepted.items():
         if key not in previous or key not in kept:
-            yield (key, *_masked_value(value))
-
-
-def _masked_value(value: tuple[str, Any]) -> tuple[str, Any]:
-    digest, payload = value
-    return digest, masked(payload)
+            yield (key, *value, True)
 
 
 MAX_FIELD_CHANGES = 50

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -14,6 +14,7 @@ from connector.flows.context import FlowContext
 from connector.flows.sync import Outgoing, SyncResult, _send
 from connector.lenewblack.models import ItemOutcome
 from connector.state import Snapshot
+from tests.properties import examples
 
 
 class CountingRun:
@@ -36,8 +37,8 @@ class AnsweringLnb:
     def __init__(self, accepted: Sequence[bool]) -> None:
         self.accepted = accepted
 
-    def send_batches(self, resource: str, payloads: Sequence[Any]) -> Iterator[tuple[int, ItemOutcome]]:
-        for index in range(len(payloads)):
+    def send_batches(self, resource: str, payloads: Iterable[Any]) -> Iterator[tuple[int, ItemOutcome]]:
+        for index, _ in enumerate(payloads):
             yield index, ItemOutcome(index=index, accepted=self.accepted[index], http_status=200)
 
 
@@ -76,3 +77,34 @@ def test_what_was_counted_before_a_callback_failed_is_kept(outcomes: list[tuple[
     failing = next(index for index, (ok, _) in enumerate(outcomes) if not ok)
     assert run.counts["sent"] == failing + 1  # the items before the failure, and the one being recorded
     assert run.counts["accepted"] == failing
+
+
+@given(outcome_lists, st.integers(0, 400))
+@examples(200)
+def test_items_made_as_they_are_sent_are_each_counted_once_even_when_the_making_fails(
+    outcomes: list[tuple[bool, bool]], failing_at: int
+) -> None:
+    items = [Outgoing(f"K{index}", {"price": index}) for index in range(len(outcomes))]
+
+    def made() -> Iterator[Outgoing]:
+        for index, item in enumerate(items):
+            if index == failing_at:
+                raise RuntimeError("mapping failed")
+            yield item
+
+    run = CountingRun()
+    ctx = cast(FlowContext, type("Ctx", (), {"run": run, "lnb": AnsweringLnb([ok for ok, _ in outcomes])})())
+    snapshot = Snapshot("prices")
+    result = SyncResult()
+    if failing_at < len(items):
+        with pytest.raises(RuntimeError, match="mapping failed"):
+            _send(ctx, "prices", made(), snapshot, result, explain=None, resend=None)
+    else:
+        _send(ctx, "prices", made(), snapshot, result, explain=None, resend=None)
+    answered = min(failing_at, len(items))
+    assert run.counts["sent"] == answered
+    assert run.counts["accepted"] == result.accepted == sum(ok for ok, _ in outcomes[:answered])
+    # The snapshot moves for what LNB accepted, and for nothing that was not made and sent.
+    assert dict(snapshot.entries) == {
+        item.key: item.digest for item, (ok, _) in zip(items[:answered], outcomes, strict=False) if ok
+    }

@@ -121,13 +121,21 @@ def _wanted(row: Row, settings: Settings) -> bool:
 
 
 def _variant_row(row: Row, reference: str, colour: str) -> dict[str, object]:
-    """The row's VARIANT_COLUMNS, the model's reference and colour text shared where the row's are the same."""
-    kept: dict[str, object] = {}
-    for name in VARIANT_COLUMNS:
-        if name in row:
-            value = row[name]  # type: ignore[literal-required]
-            kept[name] = reference if value == reference else colour if value == colour else value
-    return kept
+    """The row's VARIANT_COLUMNS ("" where it lacks one, as `sku_of` reads it, so that the SKU format can be filled
+    from it directly), the model's reference and colour text shared where the row's are the same."""
+    get = row.get
+    own_reference, own_colour = get("reference", ""), get("colour", "")
+    return {
+        "reference": reference if own_reference == reference else own_reference,
+        "colour": colour if own_colour == colour else own_colour,
+        "size": get("size", ""),
+        "variant_id": get("variant_id", ""),
+        "ean13": get("ean13", ""),
+    }
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
@@ -140,7 +148,8 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
     left_out: set[str] = set()
     seen: set[tuple[str, str, str]] = set()
     for position, row in enumerate(rows):
-        reference = text(row, "reference")
+        get = row.get  # `text` of each column, without a call per column (100 000 rows a catalogue)
+        reference = _text(get("reference"))
         if reference in left_out:
             continue
         sheet = sheets.get(reference)
@@ -149,7 +158,7 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
                 left_out.add(reference)
                 continue
             sheet = sheets[reference] = Sheet(reference, row)
-        colour, size, ean13 = text(row, "colour"), text(row, "size"), text(row, "ean13")
+        colour, size, ean13 = _text(get("colour")), _text(get("size")), _text(get("ean13"))
         if not colour or not size or (reference, colour, size) in seen:
             label = variant_label(row)
             problem = "appears twice" if colour and size else f"has no {'size' if colour else 'colour'}"

@@ -28,11 +28,12 @@ from connector.flows.catalogue import (
     slug,
 )
 from connector.flows.context import FlowContext
-from connector.flows.source import Skip, sku_of, text, variant_label
+from connector.flows.source import Skip, text, variant_label
 from connector.flows.sync import Outgoing, record_skips, synchronise
 from connector.lenewblack.models import Fabric, Product
 from connector.observability import logger
 from connector.settings import Settings
+from connector.state import digest, payload_digest
 
 NO_WAY_BACK = "orders for it cannot come back"
 
@@ -61,14 +62,16 @@ def _category(sheet: Sheet, field_name: str | None, settings: Settings) -> str |
     return settings.products.categories.names.get(value, value) or None
 
 
-def _skus(
-    sheet: Sheet, colour: str, lines: list[Line], *, settings: Settings, seen_eans: set[str], export: ProductExport
-) -> list[dict[str, str | None]]:
-    """SKU fields per size, validated with the whole product (one validation per product keeps 100 000 SKUs
-    fast)."""
-    skus: list[dict[str, str | None]] = []
-    for line in lines:
-        ean13 = line.ean13
+# What pydantic's `str_strip_whitespace` strips (Unicode White_Space, as Rust's `str::trim`): a SKU stripped of
+# exactly these is the value validation would give, so a payload built from stripped text needs no validation.
+_TRIM = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _skus(lines: list[Line], *, settings: Settings, seen_eans: set[str], export: ProductExport) -> list[dict[str, str]]:
+    """SKU fields per size, without the fields left unset: validated with the whole product where they need it."""
+    skus: list[dict[str, str]] = []
+    sku_format = settings.sku_format
+    for size, ean13, row in lines:
         problem = None
         if not ean13:
             problem = "no EAN13 in Fastmag"
@@ -77,7 +80,7 @@ def _skus(
         elif ean13 in seen_eans:
             problem = f"EAN13 {ean13} is already on another variant"
         if problem:
-            label = variant_label(line.row)
+            label = variant_label(row)
             export.notices.append(
                 Notice(
                     "record.incomplete",
@@ -86,27 +89,68 @@ def _skus(
                     f"SKU sent without a valid EAN13: {NO_WAY_BACK}",
                 )
             )
-            ean13 = ""
+            sku = {"size_name": size}
         else:
             seen_eans.add(ean13)
-        skus.append({"size_name": line.size, "ean13": ean13 or None, "sku": sku_of(settings, line.row) or None})
+            sku = {"size_name": size, "ean13": ean13}
+        code = sku_format.format_map(row)
+        if code:
+            sku["sku"] = code.strip(_TRIM)
+        skus.append(sku)
     return skus
 
 
-def _product(sheet: Sheet, settings: Settings, seen_eans: set[str], export: ProductExport) -> Product | str:
-    """The LNB product of one model, or why it cannot be sent."""
-    row = sheet.row
-    name = text(row, "designation")
-    season = text(row, "season")
-    mapping = settings.products.categories
-    category = _category(sheet, mapping.category_field, settings)
-    if not name:
+def _unsendable(sheet: Sheet, settings: Settings) -> str | None:
+    """Why a model's sheet cannot make a product (its fields alone, before its variants), or None."""
+    field_name = settings.products.categories.category_field
+    if not text(sheet.row, "designation"):
         return "no designation in Fastmag"
-    if not category:
-        return f"no category: Fastmag field {mapping.category_field!r} is empty"
-    if not season:
+    if not _category(sheet, field_name, settings):
+        return f"no category: Fastmag field {field_name!r} is empty"
+    if not text(sheet.row, "season"):
         return "no season in Fastmag: the collection comes from it"
+    return None
+
+
+def fabrics_of(sheets: Iterable[Sheet], settings: Settings) -> dict[str, dict[str, Any]]:
+    """The fabric payloads the products of `sheets` point to, known before any product is mapped, so that they
+    reach LNB first while the products are mapped as they are sent."""
+    fabrics: dict[str, dict[str, Any]] = {}
+    for sheet in sheets:
+        if _unsendable(sheet, settings) is not None:
+            continue
+        material, codes = sheet.material, set()
+        for colour in sheet.colours:
+            code = sheet.fabric_code(colour)
+            if code in codes:  # a second colour giving the same code is skipped by the product
+                continue
+            codes.add(code)
+            if code in fabrics:
+                continue
+            try:
+                fabrics[code] = Fabric(
+                    code=code,
+                    name=fabric_name(colour, material),
+                    material_code=slug(material) or None,
+                    color_code=slug(colour) or None,
+                    color_name=colour,
+                ).payload()
+            except ValidationError:  # its product, which carries the same text, is skipped with the reason
+                break
+    return fabrics
+
+
+def _product(
+    sheet: Sheet, settings: Settings, seen_eans: set[str], export: ProductExport
+) -> tuple[dict[str, Any], str] | str:
+    """The LNB product payload of one model and its digest, or why it cannot be sent."""
+    unsendable = _unsendable(sheet, settings)
+    if unsendable is not None:
+        return unsendable
+    row = sheet.row
+    mapping = settings.products.categories
     material = sheet.material
+    composition, description = text(row, "composition"), text(row, "description")
     variants: list[dict[str, Any]] = []
     codes: dict[str, str] = {}
     for colour, lines in sheet.colours.items():
@@ -117,18 +161,8 @@ def _product(sheet: Sheet, settings: Settings, seen_eans: set[str], export: Prod
             )
             continue
         codes[code] = colour
-        export.fabrics.setdefault(
-            code,
-            Fabric(
-                code=code,
-                name=fabric_name(colour, material),
-                material_code=slug(material) or None,
-                color_code=slug(colour) or None,
-                color_name=colour,
-            ).payload(),
-        )
-        skus = _skus(sheet, colour, lines, settings=settings, seen_eans=seen_eans, export=export)
-        if not any(sku["ean13"] for sku in skus):
+        skus = _skus(lines, settings=settings, seen_eans=seen_eans, export=export)
+        if not any("ean13" in sku for sku in skus):
             export.notices.append(
                 Notice(
                     "record.incomplete",
@@ -137,18 +171,18 @@ def _product(sheet: Sheet, settings: Settings, seen_eans: set[str], export: Prod
                     f"variant without any valid EAN13 exported: {NO_WAY_BACK}",
                 )
             )
-        variants.append(
-            {
-                "fabric_code": code,
-                "fabric_name": fabric_name(colour, material),
-                "fabric_color_code": slug(colour) or None,
-                "fabric_color_name": colour,
-                "reference": sheet.reference,
-                "composition": text(row, "composition") or None,
-                "description": text(row, "description") or None,
-                "skus": skus,
-            }
-        )
+        # The fields in the order of the model (and of its dump), the unset ones left out.
+        variant: dict[str, Any] = {"fabric_code": code, "fabric_name": fabric_name(colour, material)}
+        variant["reference"] = sheet.reference
+        if color_code := slug(colour):
+            variant["fabric_color_code"] = color_code
+        variant["fabric_color_name"] = colour
+        if composition:
+            variant["composition"] = composition
+        if description:
+            variant["description"] = description
+        variant["skus"] = skus
+        variants.append(variant)
     if not variants:
         return "no variant left to send"
     disagreeing = sheet.disagreeing_colours()
@@ -160,33 +194,59 @@ def _product(sheet: Sheet, settings: Settings, seen_eans: set[str], export: Prod
                 f"colours {', '.join(disagreeing)} lack some sizes; sent with the union {sheet.sizes}",
             )
         )
-    collection = collection_of(season, settings)
-    return Product.model_validate(
-        {
-            "model": sheet.reference,
-            "name": name,
-            "category_name": category,
-            "sub_category_name": _category(sheet, mapping.sub_category_field, settings),
-            "sub_sub_category_name": _category(sheet, mapping.sub_sub_category_field, settings),
-            "collection_code": collection.code,
-            "collection_name": collection.name,
-            "sizing_name": sizing_name(sheet.sizes),
-            "sizing_sizes": sheet.sizes,
-            "variants": variants,
-        }
+    collection = collection_of(text(row, "season"), settings)
+    product: dict[str, Any] = {
+        "model": sheet.reference,
+        "name": text(row, "designation"),
+        "category_name": _category(sheet, mapping.category_field, settings),
+        "collection_code": collection.code,
+        "collection_name": collection.name,
+        "sizing_name": sizing_name(sheet.sizes),
+        "sizing_sizes": sheet.sizes,
+        "variants": variants,
+    }
+    for name, field_name in (
+        ("sub_category_name", mapping.sub_category_field),
+        ("sub_sub_category_name", mapping.sub_sub_category_field),
+    ):
+        if (value := _category(sheet, field_name, settings)) is not None:
+            product[name] = value
+    return _validated(product)
+
+
+def _validated(product: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The payload `Product` validation gives, and its digest: `product` itself where validation would change
+    nothing, which holds for any product of stripped Fastmag text (the model's own checks, e.g. every size in the
+    sizing, hold by construction); pydantic's own answer (or ValidationError) otherwise."""
+    plain = bool(product["model"]) and all(
+        _stripped(product[name]) for name in ("category_name", "collection_code", "collection_name")
     )
+    if plain and all(_stripped(product.get(name) or "x") for name in ("sub_category_name", "sub_sub_category_name")):
+        try:
+            return product, digest(product)  # no None at any depth: the digest `payload_digest` gives
+        except UnicodeEncodeError:  # a lone surrogate, which validation refuses
+            pass
+    payload = Product.model_validate(product).payload()
+    return payload, payload_digest(payload)
 
 
-def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
-    """Pure: rows of the products query → fabric and product payloads, skips with reasons, notices."""
-    catalogue = group_catalogue(rows, settings)
-    export = ProductExport(skipped=list(catalogue.skipped), left_out=catalogue.left_out)
-    seen_eans: set[str] = set()
-    # Each model let go once mapped: the catalogue's lines and its payloads are never both held whole.
-    sheets = deque(catalogue.sheets)
-    catalogue.sheets.clear()
-    while sheets:
-        sheet = sheets.popleft()
+def _stripped(value: str) -> bool:
+    return bool(value) and value == value.strip()  # Python's strip removes all `_TRIM` does, and more
+
+
+def mapped_products(
+    sheets: list[Sheet], settings: Settings, export: ProductExport
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Model by model, in Fastmag order: `(model, product payload, its digest)`, the skips and notices added to
+    `export`.
+
+    `sheets` is emptied as it goes: each model is let go once mapped, so the catalogue's lines and its payloads
+    are never both held whole."""
+    seen_eans: set[str] = set()  # across products, in Fastmag order: the first variant keeps an EAN13
+    pending = deque(sheets)
+    sheets.clear()
+    while pending:
+        sheet = pending.popleft()
         try:
             product = _product(sheet, settings, seen_eans, export)
         except ValidationError as error:
@@ -194,7 +254,15 @@ def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
         if isinstance(product, str):
             export.skipped.append(Skip(sheet.reference, product))
         else:
-            export.products[sheet.reference] = product.payload()
+            yield sheet.reference, *product
+
+
+def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
+    """Pure: rows of the products query → fabric and product payloads, skips with reasons, notices."""
+    catalogue = group_catalogue(rows, settings)
+    export = ProductExport(skipped=list(catalogue.skipped), left_out=catalogue.left_out)
+    export.fabrics = fabrics_of(catalogue.sheets, settings)
+    export.products = {model: payload for model, payload, _ in mapped_products(catalogue.sheets, settings, export)}
     return export
 
 
@@ -206,24 +274,39 @@ def _counted(ctx: FlowContext, pages: Iterable[list[Row]]) -> Iterator[Row]:
         del page  # not held while the next page is read
 
 
-def run(ctx: FlowContext) -> None:
-    export = map_products(_counted(ctx, ctx.reads.catalogue_pages()), ctx.settings)
-    if export.left_out:
-        logger.info(
-            f"{export.left_out} models left out by the settings (inactive, or not in products.seasons)",
-            extra={"event": "products.filtered", "left_out": export.left_out},
-        )
+def _report(ctx: FlowContext, export: ProductExport) -> None:
+    """Record the skips and notices the mapping added since the last call."""
     record_skips(ctx, export.skipped)
     for notice in export.notices:
         ctx.run.warned(notice.key, notice.reason, event=notice.event, summary=notice.summary)
+    export.skipped.clear()
+    export.notices.clear()
 
-    # Fabrics first: a product's variants point to them by code.
-    fabrics = ctx.snapshots.load("products-fabrics")
-    fabric_items = [Outgoing(code, payload, {"what": payload.get("name")}) for code, payload in export.fabrics.items()]
-    synchronise(ctx, "fabrics", fabric_items, fabrics)
-    products = ctx.snapshots.load("products")
-    items = [
-        Outgoing(model, payload, log_fields={"variants": len(payload["variants"]), "what": payload.get("name")})
-        for model, payload in export.products.items()
+
+def run(ctx: FlowContext) -> None:
+    catalogue = group_catalogue(_counted(ctx, ctx.reads.catalogue_pages()), ctx.settings)
+    if catalogue.left_out:
+        logger.info(
+            f"{catalogue.left_out} models left out by the settings (inactive, or not in products.seasons)",
+            extra={"event": "products.filtered", "left_out": catalogue.left_out},
+        )
+    export = ProductExport(skipped=list(catalogue.skipped))
+    _report(ctx, export)
+
+    # Fabrics first: a product's variants point to them by code. Their codes are known once the catalogue is
+    # grouped, so they are sent before any product is mapped.
+    fabric_items = [
+        Outgoing(code, payload, {"what": payload.get("name")})
+        for code, payload in fabrics_of(catalogue.sheets, ctx.settings).items()
     ]
-    synchronise(ctx, "products", items, products)
+    synchronise(ctx, "fabrics", fabric_items, ctx.snapshots.load("products-fabrics"))
+
+    # Products mapped model by model as the client takes them: the mapping runs while earlier batches wait on LNB.
+    def items() -> Iterator[Outgoing]:
+        for model, payload, known in mapped_products(catalogue.sheets, ctx.settings, export):
+            _report(ctx, export)
+            fields = {"variants": len(payload["variants"]), "what": payload["name"]}
+            yield Outgoing(model, payload, log_fields=fields, known_digest=known)
+        _report(ctx, export)
+
+    synchronise(ctx, "products", items(), ctx.snapshots.load("products"), stream=True)

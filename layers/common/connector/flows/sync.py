@@ -7,6 +7,8 @@ by the next run. The save is conditional: another run's save in between is merge
 
 What changed is diffed and sent a chunk at a time (`SEND_CHUNK_BATCHES`), as the flow makes its items: a first
 full push of a million keys never holds a million items (a preview, and the apply that checks it, hold them all).
+A flow whose items cost real work to make (products' mapping) asks for `stream`: the client then takes them a batch
+at a time as batches finish, so the making runs while earlier batches wait on LNB.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from connector.state import Snapshot, payload_digest
 SNAPSHOT_SAVE_SECONDS = 30
 # Batches sent per chunk of changed items: a whole number of batches, so that the batches are those one list of
 # every item makes (the calls and their items are the same), and enough that the pause between chunks, while the
-# last batches of one finish, is rare.
+# last batches of one finish, is rare. A chunk's digests are made before its batches go: made while they go, they
+# contend with the batch threads for the interpreter, which cost a price export more CPU than it saved wall time.
 SEND_CHUNK_BATCHES = 100
 
 
@@ -44,11 +47,14 @@ class Outgoing:
     # A full push re-sends it as LNB already holds it: its acceptance is counted and summarised in one line
     # per run (`records.resent_unchanged`), not logged record by record; `record.sent` is for what changed.
     unchanged: bool = False
+    known_digest: str | None = None  # `payload_digest(payload)`, where the flow had it computed already
 
     @cached_property
     def digest(self) -> str:
         """Computed once: the diff and the snapshot update both read it."""
-        return self.fingerprint if self.fingerprint is not None else payload_digest(self.payload)
+        if self.fingerprint is not None:
+            return self.fingerprint
+        return self.known_digest if self.known_digest is not None else payload_digest(self.payload)
 
 
 @dataclass
@@ -129,6 +135,7 @@ def synchronise(
     *,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None = None,
     before_save: Callable[[SyncResult], None] | None = None,
+    stream: bool = False,
 ) -> SyncResult:
     """Send what changed to `POST /multi/<resource>` (or store it as the preview) and record each outcome.
 
@@ -137,23 +144,30 @@ def synchronise(
     chance in the same run: the part LNB can take (e.g. a retailer without the buyers it refused), or None; the
     snapshot then holds the digest of what LNB accepted. `before_save` sees the outcomes just before the snapshot
     is saved, e.g. to set the snapshot's marks so that they travel in the same object (one S3 PUT, not two).
+    `stream`: `items` are made as the client takes them (see the module docstring), not a chunk at a time.
     """
     unchanged_before = ctx.run.counters.unchanged
     changed: Iterable[Outgoing] = changed_items(ctx, items, snapshot)
     result = SyncResult()
     if ctx.run.preview or ctx.run.request.apply_run_id is not None:
         changed = list(changed)  # a preview stores them all; its apply compares them all with it
-        result.changed = len(changed)
         if ctx.run.request.apply_run_id is not None:
             check_preview_still_holds(ctx, ctx.run.request.apply_run_id, resource, changed, snapshot)
         if ctx.run.preview:
+            result.changed = len(changed)  # an apply counts them as it sends them, below
             ctx.run.unchanged_by_resource[resource] += ctx.run.counters.unchanged - unchanged_before
             preview_items(ctx, resource, changed, snapshot)
             return result
+    chunks: Iterable[Iterable[Outgoing]] = (
+        [_counted_as_changed(changed, result)]
+        if stream
+        else batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False)
+    )
     retries: list[Outgoing] = []
     resent_unchanged = 0
-    for chunk in batched(changed, ctx.lnb.settings.batch_size * SEND_CHUNK_BATCHES, strict=False):
-        result.changed += len(chunk)
+    for chunk in chunks:
+        if isinstance(chunk, tuple):
+            result.changed += len(chunk)
         chunk_retries, chunk_resent = _send(ctx, resource, chunk, snapshot, result, explain=explain, resend=resend)
         retries += chunk_retries
         resent_unchanged += chunk_resent
@@ -172,6 +186,12 @@ def synchronise(
     return result
 
 
+def _counted_as_changed(items: Iterable[Outgoing], result: SyncResult) -> Iterator[Outgoing]:
+    for item in items:
+        result.changed += 1
+        yield item
+
+
 def _log_resent_unchanged(resource: str, count: int) -> None:
     if count:
         log_record("records.resent_unchanged", resource, count=count)
@@ -180,15 +200,27 @@ def _log_resent_unchanged(resource: str, count: int) -> None:
 def _send(
     ctx: FlowContext,
     resource: str,
-    items: Sequence[Outgoing],
+    items: Iterable[Outgoing],
     snapshot: Snapshot,
     result: SyncResult,
     *,
     explain: Callable[[Outgoing, ItemOutcome], str] | None,
     resend: Callable[[Outgoing, ItemOutcome], Outgoing | None] | None,
 ) -> tuple[list[Outgoing], int]:
-    """Send `items`, record each outcome; returns the reduced items `resend` made of rejected ones, and how many
-    accepted items LNB held already (re-sent unchanged: logged in one line)."""
+    """Send `items` (a sequence, or made as the client takes them), record each outcome; returns the reduced items
+    `resend` made of rejected ones, and how many accepted items LNB held already (re-sent unchanged: one line)."""
+    waiting: dict[int, Outgoing] = {}  # taken by the client and not answered yet: a few batches
+
+    def payloads() -> Iterator[dict[str, Any]]:
+        for position, item in enumerate(items):
+            waiting[position] = item
+            yield item.payload
+
+    outgoing: Iterable[dict[str, Any]] = payloads()
+    item_at: Callable[[int], Outgoing] = waiting.pop
+    if isinstance(items, Sequence):  # made already: looked up by position, without a generator step per item
+        outgoing, item_at = [item.payload for item in items], items.__getitem__
+
     retries: list[Outgoing] = []
     resent_unchanged = 0
     entries = snapshot.entries
@@ -197,8 +229,8 @@ def _send(
     # the batches go, and nothing counted is lost if a callback raises.
     tally = _Tally(ctx)
     try:
-        for index, outcome in ctx.lnb.send_batches(resource, [item.payload for item in items]):
-            item = items[index]
+        for position, outcome in ctx.lnb.send_batches(resource, outgoing):
+            item = item_at(position)
             tally.add("sent")
             if outcome.accepted:
                 # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.

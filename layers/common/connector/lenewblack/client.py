@@ -11,10 +11,10 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import batched
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -321,21 +321,22 @@ class LeNewBlackClient:
     def send_batches(
         self,
         resource: str,
-        items: Sequence[Mapping[str, Any]],
+        items: Iterable[Mapping[str, Any]],
         *,
         batch_size: int | None = None,
         concurrency: int | None = None,
     ) -> Iterator[tuple[int, ItemOutcome]]:
-        """Send `items` in batches, several at once; yield `(index in items, outcome)` as batches finish.
+        """Send `items` in batches, several at once; yield `(position in items, outcome)` as batches finish.
 
-        Every item gets exactly one outcome. A batch that fails as a whole gives each of its items a
-        rejection carrying the HTTP status and message; the other batches go on. After a failure the retry
-        table marks `stops_batches` (authentication), the remaining batches are not sent (they would fail the
-        same way) and are reported so.
-        """
+        `items` are taken a batch at a time as batches finish, one batch ahead of those in flight: a generator that
+        maps them runs while earlier batches wait on LNB, and at most `concurrency` + 1 batches are taken and not
+        yet answered. Every item taken gets exactly one outcome. A batch that fails as a whole gives each of its
+        items a rejection carrying the HTTP status and message; the other batches go on. After a failure the retry
+        table marks `stops_batches` (authentication), the remaining batches are not sent and are reported so. If
+        taking items raises, the batches taken are still sent and answered, then the error is raised."""
         size = batch_size or self.settings.batch_size
         workers = concurrency or self.settings.concurrency
-        starts = iter(range(0, len(items), size))
+        batches = batched(items, size, strict=False)
         stopped_by: list[LeNewBlackError] = []
 
         def send(batch: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
@@ -354,20 +355,29 @@ class LeNewBlackClient:
                 return batch_failed(len(batch), error)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lnb-batch") as pool:
-            # At most `workers` batches in flight: memory stays flat and a consumer that stops early does
-            # not leave hundreds of queued requests behind.
-            pending: dict[Future[list[ItemOutcome]], int] = {
-                pool.submit(send, items[start : start + size]): start for start in islice(starts, workers)
-            }
-            while pending:
+            pending: dict[Future[list[ItemOutcome]], int] = {}  # batch → position of its first item
+            failure: Exception | None = None
+            taken, more = 0, True
+            while more or pending:
+                # `workers` batches in flight and one queued behind them: a thread that finishes starts the next
+                # batch at once, while this thread takes (maps) the one after.
+                while more and len(pending) <= workers:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        more = False
+                    except Exception as error:  # the caller's generator: raised once the batches taken are answered
+                        failure, more = error, False
+                    else:
+                        pending[pool.submit(send, batch)] = taken
+                        taken += len(batch)
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     start = pending.pop(future)
-                    following = next(starts, None)
-                    if following is not None:
-                        pending[pool.submit(send, items[following : following + size])] = following
                     for outcome in future.result():
                         yield start + outcome.index, outcome
+            if failure is not None:
+                raise failure
 
     # --- files -----------------------------------------------------------------------------------------------
 
