@@ -372,7 +372,9 @@ def update_readme(readme: Path, table: str) -> None:
         "remotes do on their own machines, and the time its threads and the handler's main thread waited for "
         'a core of the shared machine ("contention", from schedstat) is no one\'s work: the "connector wall" is '
         "the wall time less both, never less than the "
-        "handler's CPU plus the latency injected into the calls it made, plus 10 ms per AWS call for a real "
+        "handler's CPU plus the latency injected into the calls it made (less the handler thread's CPU that ran "
+        "while other threads' calls were out, such as the products export mapping the next products while LNB "
+        "answers the sent ones: measured, and at most that latency), plus 10 ms per AWS call for a real "
         "round trip, and never more than the measured wall. Each figure is the median of `RUNS` timed runs "
         "(5 by default; `make bench RUNS=1` for a "
         "quick look; the CI smoke run makes one at 1 000 SKUs without latency). Time budgets are judged on the "
