@@ -37,6 +37,8 @@ from sandbox.seed import Seed, build_seed, lnb_orders
 from sandbox.template import dynamodb_table_spec, load_template, schedules, upload_pacing
 from sandbox.upload_queue import UploadQueue, sqs_event
 
+_METRICS_FLUSH = threading.Lock()
+
 STACK_NAME = "connector"
 
 
@@ -287,7 +289,11 @@ class LocalStack:
         try:
             return upload_batch(sqs_event, services_for(*load_settings()), FakeLambdaContext("upload_images"))
         finally:
-            metrics.flush_metrics()
+            # The sandbox's upload "containers" are threads sharing one Metrics object (a Lambda container runs one
+            # batch at a time): a flush checks the set is not empty, then serialises it, and a flush in another
+            # thread in between emptied it ("Must contain at least one metric").
+            with _METRICS_FLUSH:
+                metrics.flush_metrics()
 
     def upload(self, event: dict[str, Any], *, receives: int = 1) -> dict[str, Any]:
         """One S3 event, alone in its batch, delivered for the `receives`-th time: its answer, or the error that
