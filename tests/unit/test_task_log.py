@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from connector.observability import log_record, records_to
 from connector.task_log import (
@@ -20,6 +21,7 @@ from connector.task_log import (
     TaskLogStore,
     csv_cell,
     entry_filter,
+    entry_line,
     page_of,
     parse_jsonl,
     to_csv,
@@ -154,3 +156,48 @@ def test_json_lines_write_what_json_cannot_hold_as_its_text() -> None:
     [line] = text.splitlines()
     assert json.loads(line)["new"] == 'odd "value"\n'
     assert json.loads(line)["detail"] == {"when": 'odd "value"\n'}
+
+
+class _Text(str):
+    """A str subclass: the model reads it as text, the fast path must not take it as plain."""
+
+
+line_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=5)
+    | st.decimals(allow_nan=False)
+    | st.just(Outcome.SENT)
+    | st.builds(_Text, st.text(max_size=3)),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+line_fields = st.fixed_dictionaries(
+    {"event": st.sampled_from(["record.sent", "record.rejected", "order.blocked", "image.staged", "other"])},
+    optional={
+        "key": st.text(max_size=5) | st.integers(),
+        "reason": st.text(max_size=5),
+        "what": st.text(max_size=5) | st.integers() | st.none(),
+        "old": line_values,
+        "new": line_values,
+        "http_status": st.integers(),
+        "fields": line_values,
+    },
+)
+
+
+@given(st.sampled_from(["INFO", "WARNING", "ERROR"]), line_fields)
+def test_a_task_log_line_is_the_one_its_entry_model_dumps(level: str, fields: dict[str, Any]) -> None:
+    """Built without the model for plain JSON (a push's record lines), through the model otherwise: the same."""
+    at = "2026-11-30T10:00:00.000+00:00"
+    try:
+        expected = TaskLogEntry.from_line(level, fields, at).model_dump(mode="json")
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            entry_line(level, fields, at)
+        return
+    line = entry_line(level, fields, at)
+    assert line == expected
+    assert json.dumps(line, default=str) == json.dumps(expected, default=str)  # same key order, same types

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Self
 from botocore.exceptions import ClientError
 
 from connector.errors import ConnectorError
+from connector.json_text import text_of
 from connector.state import is_missing
 
 if TYPE_CHECKING:
@@ -28,9 +29,12 @@ if TYPE_CHECKING:
 SUFFIX = ".jsonl.gz"
 
 
+_line_text = text_of()
+
+
 def json_line(line: Mapping[str, Any]) -> str:
     """One line of a file: what JSON cannot hold is written as its text."""
-    return json.dumps(line, ensure_ascii=False, default=str) + "\n"
+    return _line_text(line) + "\n"
 
 
 class JsonLinesSpool:

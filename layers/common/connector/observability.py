@@ -12,7 +12,6 @@ Emails are masked wherever they appear in a logged value.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import re
@@ -27,6 +26,8 @@ from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from connector.json_text import text_of
 
 SERVICE = "connector"
 logger = Logger(service=SERVICE)
@@ -184,7 +185,7 @@ _INVOCATION_KEYS = frozenset(
 )
 _LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 # The formatter's own defaults (compact, non-ASCII kept, anything else as its str): one encoder for every line.
-_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_line_text = text_of(compact=True)
 
 
 class _RecordLines:
@@ -223,7 +224,7 @@ class _RecordLines:
                 if value is not None and name not in line and name not in _INVOCATION_KEYS:
                     line[name] = value
         line.update(fields)
-        text = _LINE_ENCODER.encode(line) + handler.terminator
+        text = _line_text(line) + handler.terminator
         with handler.lock or contextlib.nullcontext():
             try:
                 handler.stream.write(text)

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
+from connector.json_text import text_of
 from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
@@ -172,8 +173,7 @@ class SentValues:
             self._s3.put_object(Bucket=self._bucket, Key=self.key(name), Body=file, ContentType="application/json")
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+_json = text_of()
 
 
 def _merged(

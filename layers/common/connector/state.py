@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import botocore
 from botocore.exceptions import ClientError
 
 from connector.errors import ConnectorError
+from connector.json_text import text_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -60,28 +61,8 @@ def is_condition_failed(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-# One encoder for every digest: `json.dumps` with options builds a new one per call (a full push digests 100 000
-# payloads).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-# `JSONEncoder.encode` still makes its C encoder anew on every call, which cost a third of a price's digest: the
-# same C encoder (CPython's `json.encoder.c_make_encoder`, the one `encode` uses), made once, writes the same text.
-# It is made without the circular-reference check: a JSON document has no cycle (one would end in RecursionError
-# rather than ValueError), and the check's shared state would not be safe between threads.
-_C_MAKE_ENCODER: Callable[..., Callable[[Any, int], Iterable[str]]] | None = getattr(
-    json.encoder, "c_make_encoder", None
-)
-_CANONICAL_CHUNKS = (
-    None
-    if _C_MAKE_ENCODER is None
-    else _C_MAKE_ENCODER(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
-)
-
-
-def canonical_json(payload: Any) -> str:
-    """`payload` as the digest reads it: sorted keys, compact, non-ASCII kept, anything else as its str."""
-    if _CANONICAL_CHUNKS is None:  # a Python without the C encoder
-        return _CANONICAL_JSON.encode(payload)
-    return "".join(_CANONICAL_CHUNKS(payload, 0))
+# Sorted keys, compact, non-ASCII kept, anything else as its str: the digest reads a payload as this text.
+canonical_json = text_of(sort_keys=True, compact=True)
 
 
 def digest(payload: Any) -> str:
