@@ -175,3 +175,102 @@ def test_masking_reaches_every_kind_of_json_like_value() -> None:
         "subclass": "p***@ex.co",
     }
     assert value["buyers"][0]["email"] == "jeanne.durand@example.fr"  # the payload itself is left as it was
+
+
+class _CountedWrites(io.StringIO):
+    """A stream that counts its writes: a batch of record lines is one write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.fixture
+def counted_stream() -> Iterator[_CountedWrites]:
+    stream = _CountedWrites()
+    previous = logger.registered_handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        logger.registered_handler.setStream(previous)
+
+
+def _keys(stream: io.StringIO) -> list[str]:
+    return [json.loads(line)["key"] for line in stream.getvalue().splitlines()]
+
+
+def test_batched_lines_are_written_a_batch_at_a_time_in_order_and_the_rest_on_the_way_out(
+    counted_stream: _CountedWrites,
+) -> None:
+    size = observability._RecordLines.BATCH_LINES
+    with observability.record_lines_batched():
+        for number in range(size + 5):
+            log_record("record.sent", f"K{number}")
+        assert counted_stream.writes == 1  # the first full batch
+        assert len(_keys(counted_stream)) == size
+    assert counted_stream.writes == 2  # the 5 left, on the way out
+    assert _keys(counted_stream) == [f"K{number}" for number in range(size + 5)]
+    log_record("record.sent", "after")  # outside: written at once, as before
+    assert counted_stream.writes == 3
+
+
+def test_batched_lines_held_when_the_block_raises_are_still_written(counted_stream: _CountedWrites) -> None:
+    def send_then_fail() -> None:
+        with observability.record_lines_batched():
+            log_record("record.sent", "K1")
+            log_record("record.rejected", "K2", reason="refused", level="WARNING")
+            raise RuntimeError("LNB unreachable")
+
+    with pytest.raises(RuntimeError, match="unreachable"):
+        send_then_fail()
+    assert _keys(counted_stream) == ["K1", "K2"]
+
+
+def test_batched_lines_are_the_lines_written_one_by_one(counted_stream: _CountedWrites) -> None:
+    def log_both() -> None:
+        log_record("record.sent", "PL1|REF-1|NOIR", http_status=200, new="12.50")
+        log_record("record.warned", "jeanne.durand@example.fr", reason="no EAN13", level="WARNING", what="Robe")
+
+    log_both()
+    one_by_one = counted_stream.getvalue().splitlines()
+    counted_stream.seek(0)
+    counted_stream.truncate()
+    with observability.record_lines_batched():
+        log_both()
+        assert counted_stream.getvalue() == ""  # held
+    batched = counted_stream.getvalue().splitlines()
+
+    def without_time(lines: list[str]) -> list[dict[str, Any]]:
+        return [{key: value for key, value in json.loads(line).items() if key != "timestamp"} for line in lines]
+
+    assert len(batched) == 2
+    assert without_time(batched) == without_time(one_by_one)
+
+
+def test_another_threads_lines_are_not_held_by_a_batching_thread(counted_stream: _CountedWrites) -> None:
+    import threading
+
+    with observability.record_lines_batched():
+        log_record("record.sent", "held")
+        worker = threading.Thread(target=log_record, args=("record.sent", "worker"))
+        worker.start()
+        worker.join()
+        assert _keys(counted_stream) == ["worker"]
+        with observability.record_lines_batched():  # nested: the outer block writes
+            log_record("record.sent", "nested")
+        assert _keys(counted_stream) == ["worker"]
+    assert _keys(counted_stream) == ["worker", "held", "nested"]
+
+
+def test_a_stream_changed_while_batching_gets_the_lines_held_for_it_first(counted_stream: _CountedWrites) -> None:
+    other = io.StringIO()
+    with observability.record_lines_batched():
+        log_record("record.sent", "first")
+        logger.registered_handler.setStream(other)
+        log_record("record.sent", "second")
+        assert _keys(counted_stream) == ["first"]
+    assert _keys(other) == ["second"]

@@ -24,7 +24,7 @@ from connector import previews
 from connector.flows.context import FlowContext
 from connector.flows.source import Skip
 from connector.lenewblack.models import ItemOutcome
-from connector.observability import log_record, masked
+from connector.observability import log_record, masked, record_lines_batched
 from connector.state import Snapshot, payload_digest
 
 # Time a snapshot save may take (S3 PUT of a few MB, with the SDK's retries).
@@ -229,28 +229,29 @@ def _send(
     # the batches go, and nothing counted is lost if a callback raises.
     tally = _Tally(ctx)
     try:
-        for position, outcome in ctx.lnb.send_batches(resource, outgoing):
-            item = item_at(position)
-            tally.add("sent")
-            if outcome.accepted:
-                # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.
-                unchanged = item.unchanged or entries.get(item.key) == item.digest
-                snapshot.accept(item.key, item.digest)
-                result.accepted += 1
-                # Old values kept for previews: only what changed (a re-sent unchanged value is kept already, so
-                # a full re-export rewrites nothing), and nothing where a fingerprint is itself readable (stock).
-                if item.fingerprint is None and not unchanged:
-                    result.accepted_values[item.key] = (item.digest, item.payload)
-                if unchanged:
-                    tally.add("accepted")
-                    resent_unchanged += 1
+        with record_lines_batched():  # a batch's lines written at once
+            for position, outcome in ctx.lnb.send_batches(resource, outgoing):
+                item = item_at(position)
+                tally.add("sent")
+                if outcome.accepted:
+                    # A full export re-sends what LNB already holds: summarised like the flows' own `unchanged` items.
+                    unchanged = item.unchanged or entries.get(item.key) == item.digest
+                    snapshot.accept(item.key, item.digest)
+                    result.accepted += 1
+                    # Old values kept for previews: only what changed (a re-sent unchanged value is kept already, so
+                    # a full re-export rewrites nothing), and nothing where a fingerprint is itself readable (stock).
+                    if item.fingerprint is None and not unchanged:
+                        result.accepted_values[item.key] = (item.digest, item.payload)
+                    if unchanged:
+                        tally.add("accepted")
+                        resent_unchanged += 1
+                    else:
+                        ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
+                elif resend is not None and (reduced := resend(item, outcome)) is not None:
+                    retries.append(reduced)
                 else:
-                    ctx.run.accepted(item.key, http_status=outcome.http_status, **item.log_fields)
-            elif resend is not None and (reduced := resend(item, outcome)) is not None:
-                retries.append(reduced)
-            else:
-                reason = explain(item, outcome) if explain else outcome.reason
-                ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
+                    reason = explain(item, outcome) if explain else outcome.reason
+                    ctx.run.rejected(item.key, reason, http_status=outcome.http_status, **item.log_fields)
     finally:
         tally.commit()
     return retries, resent_unchanged
