@@ -210,9 +210,10 @@ class _RecordLines:
     @contextmanager
     def batched(self) -> Iterator[None]:
         """The record lines this thread writes inside are written `BATCH_LINES` at a time, and the rest on the way
-        out, however it is left: one write (one system call, one wait for the GIL) per line cost a tenth of a
-        push's CPU. A line Powertools writes meanwhile may come before the record lines held: each keeps its
-        timestamp. Nested, the outer one writes."""
+        out, however it is left. In Lambda every write to stdout is flushed: a system call per line, and a
+        hand-over of the GIL to the send threads each time (about 5 % of an incremental stock tick's CPU). A line
+        Powertools writes meanwhile may come before the record lines held: each keeps its timestamp. Nested, the
+        outer one writes."""
         if getattr(self._held, "lines", None) is not None:
             yield
             return
