@@ -229,9 +229,9 @@ class _RecordLines:
         if lines:
             handler, stream = self._held.target
             self._held.lines = []
-            self._emit(handler, stream, "".join(lines), "record lines")
+            self._emit(handler, stream, "".join(lines), "record lines", "INFO")
 
-    def _emit(self, handler: logging.Handler, stream: TextIO, text: str, message: str) -> None:
+    def _emit(self, handler: logging.Handler, stream: TextIO, text: str, message: str, level: str) -> None:
         with handler.lock or contextlib.nullcontext():
             try:
                 stream.write(text)
@@ -239,7 +239,7 @@ class _RecordLines:
             except RecursionError:
                 raise
             except Exception:  # as StreamHandler.emit: a failing stream never fails the run
-                handler.handleError(logging.makeLogRecord({"msg": message, "levelname": "INFO"}))
+                handler.handleError(logging.makeLogRecord({"msg": message, "levelname": level}))
 
     def write(self, level: str, message: str, fields: Mapping[str, Any]) -> bool:
         """Write one line; False if this set-up needs the Logger (the caller then logs through it)."""
@@ -263,10 +263,10 @@ class _RecordLines:
                     line[name] = value
         line.update(fields)
         text = _line_text(line) + handler.terminator
-        target = (handler, handler.stream)
         if getattr(self._held, "lines", None) is None:
-            self._emit(handler, handler.stream, text, message)
+            self._emit(handler, handler.stream, text, message, level)
             return True
+        target = (handler, handler.stream)
         if self._held.target != target:  # the stream changed while batching: what is held for the old one goes
             self._write_held()
             self._held.target = target
