@@ -28,7 +28,8 @@ from connector.http import PacedRetry, TokenManager, paced_retry, session_readin
 from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
 from connector.lenewblack.wire import (
     batch_failed,
-    json_default,
+    decode_body,
+    encode_body,
     parse_batch_response,
     parse_error_body,
     parse_token_expiry,
@@ -202,7 +203,7 @@ class LeNewBlackClient:
         data: bytes | Mapping[str, str] | None = None
         headers: dict[str, str] = {}
         if json_body is not None:
-            data = json.dumps(json_body, default=json_default, ensure_ascii=False).encode()
+            data = encode_body(json_body)
             headers["Content-Type"] = "application/json"
         elif form is not None:
             data = form
@@ -424,6 +425,10 @@ def _response_json(
     """The parsed body; None when empty. A non-JSON success is an error; a non-JSON failure keeps its text."""
     if not response.content:
         return None
+    try:
+        return decode_body(response.content)
+    except ValueError:
+        pass  # not UTF-8 JSON: read as requests reads it, its encoding guessed
     try:
         return response.json()
     except ValueError:
