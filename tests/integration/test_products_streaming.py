@@ -79,3 +79,24 @@ def test_a_mapping_failure_half_way_counts_each_product_once_and_saves_no_produc
     assert set(stack.lnb.products) == set(expected)
     assert again["counters"]["unchanged"] == len(fabrics)
     assert set(snapshot(stack, "products")) == set(expected)
+
+
+def test_a_query_that_interleaves_the_models_rows_exports_the_same_catalogue(stack: LocalStack) -> None:
+    # The default query gives each model's rows together, so models are grouped as they are sent; a brand's query
+    # ordered by colour first gives them apart, and the whole answer must then be grouped before anything goes.
+    default = stack.settings.fastmag.queries.products
+    interleaved = default.replace(
+        "ORDER BY f.barcode, p.couleur, p.ordretaille", "ORDER BY p.couleur, p.ordretaille, f.barcode"
+    )
+    assert interleaved != default
+    stack.configure({"fastmag": {"queries": {"products": interleaved}}})
+    expected = catalogue(stack.seed)
+    result = export(stack)
+    assert result["status"] == "partial"  # the seed's bad rows, as with the default query
+    assert result["counters"]["rejected"] == 0
+    assert set(stack.lnb.products) == set(expected)
+    for reference, (_, by_colour) in expected.items():
+        held = stack.lnb.products[reference]
+        assert [sku["size_name"] for variant in held["variants"] for sku in variant["skus"]] == [
+            variant.taille for _, variants in sorted(by_colour.items()) for variant in variants
+        ]

@@ -34,7 +34,7 @@ from connector.errors import (
 )
 from connector.fastmag.queries import Query
 from connector.fastmag.sql import keyset_page
-from connector.fastmag.wire import WriteResult, decode, parse_write_response, read_tsv, to_charset
+from connector.fastmag.wire import Table, WriteResult, decode, parse_write_response, read_table, to_charset
 from connector.http import paced_retry
 from connector.observability import logger, mask_url, remote_call
 from connector.settings import FastmagSettings
@@ -184,7 +184,7 @@ class FastmagClient:
         """
         rows_per_page = self._settings.page_rows
         key = contract.page_key
-        if rows_per_page is None or not key:
+        if rows_per_page is None or not key:  # as `one_answer` says
             yield self.query(sql, contract=contract)
             return
         after: tuple[str, ...] | None = None
@@ -215,6 +215,19 @@ class FastmagClient:
 
     def answer(self, sql: str, *, contract: Query | None = None, required_columns: Iterable[str] = ()) -> QueryAnswer:
         """`query`, with the answer's body kept beside its rows (`connector check` reports its shape)."""
+        table, content = self._read(sql, contract, required_columns)
+        return QueryAnswer(table.rows(), content)
+
+    def table(self, sql: str, *, contract: Query) -> Table:
+        """`query`'s answer before its rows are made (`wire.Table`): for a flow that reads a few columns of every
+        record first, and makes the rows later."""
+        return self._read(sql, contract, ())[0]
+
+    def one_answer(self, contract: Query) -> bool:
+        """Whether `pages` reads this query in one answer (no `fastmag.page_rows`, or a query without a page key)."""
+        return self._settings.page_rows is None or not contract.page_key
+
+    def _read(self, sql: str, contract: Query | None, required_columns: Iterable[str]) -> tuple[Table, bytes]:
         if contract is not None:
             required_columns = (*required_columns, *contract.required)
         # GOFM sends `data` in lower case beside capitalised credentials; the doc's `Data` is for writes.
@@ -234,14 +247,14 @@ class FastmagClient:
             if content.lstrip()[:3].upper() != b"KO|" and response.status_code >= 400:
                 raise FastmagTransportError(f"EDIQUERY answered HTTP {response.status_code}")
             with _naming(contract):
-                rows = read_tsv(
+                table = read_table(
                     content,
                     charset=self._wire.charset,
                     quoting=self._wire.quoting,
                     required_columns=required_columns,
                 )
-            outcome["rows"] = len(rows)
-        return QueryAnswer(rows, content)
+            outcome["rows"] = len(table.records)
+        return table, content
 
     def _send_read(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:

@@ -38,7 +38,7 @@ from connector.fastmag.queries import (
     Query,
 )
 from connector.fastmag.sql import Raw, Value, render
-from connector.fastmag.wire import DecimalSeparator, parse_decimal, parse_int
+from connector.fastmag.wire import DecimalSeparator, Table, parse_decimal, parse_int
 
 if TYPE_CHECKING:
     from connector.fastmag.client import FastmagClient
@@ -178,6 +178,17 @@ def typed_rows(
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogueTable:
+    """The products query's answer as read (`wire.Table`): its rows made on demand, typed as `catalogue_pages`'."""
+
+    table: Table
+    separator: DecimalSeparator
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[ProductRow]:
+        return cast(list[ProductRow], typed_rows(self.table.rows(start, stop), PRODUCTS, self.separator))
+
+
 class FastmagReads:
     """The reads of one Fastmag, as the settings configure them."""
 
@@ -237,6 +248,14 @@ class FastmagReads:
         """Product sheets joined to their variants, one row per reference × colour × size, page by page (paged
         by model first: a model's rows are consecutive, though they may straddle two pages)."""
         return cast(Iterator[list[ProductRow]], self._pages(self._queries.products, PRODUCTS))
+
+    def catalogue_table(self) -> CatalogueTable | None:
+        """The products query read in one answer, its rows not made yet (a flow reads a few columns of every record
+        first), or None when `fastmag.page_rows` has it read page by page (`catalogue_pages`)."""
+        if not self._client.one_answer(PRODUCTS):
+            return None
+        table = self._client.table(render(self._queries.products), contract=PRODUCTS)
+        return CatalogueTable(table, self._settings.fastmag.wire.decimal_separator)
 
     def catalogue_rows(self) -> list[ProductRow]:
         """Every page of `catalogue_pages`, joined."""

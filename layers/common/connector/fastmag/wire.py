@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Literal
 
 from connector.errors import FastmagError, FastmagOutcomeUnknown
@@ -42,6 +42,19 @@ _WRAPPED_ROW = re.compile(rf"{_WRAPPED_FIELD}(?:\t{_WRAPPED_FIELD})*(?:\r\n|\n|\
 # --- reads: tab-separated answers of EDIQUERY ---------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Table:
+    """An EDIQUERY answer as read, before its rows are made: the header, and each record's values in its order, every
+    record exactly as wide as the header. A flow that needs few columns of a big answer reads them from here."""
+
+    header: list[str]
+    records: list[list[str]]
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, str]]:
+        """The records from `start` to `stop`, keyed by the header's names."""
+        return list(map(dict, map(zip, repeat(self.header), self.records[start:stop])))
+
+
 def read_tsv(
     body: bytes,
     *,
@@ -49,7 +62,18 @@ def read_tsv(
     quoting: Quoting = "auto",
     required_columns: Iterable[str] = (),
 ) -> list[dict[str, str]]:
-    """Rows of an EDIQUERY answer, keyed by the header row's names.
+    """Rows of an EDIQUERY answer, keyed by the header row's names (`read_table`'s rows)."""
+    return read_table(body, charset=charset, quoting=quoting, required_columns=required_columns).rows()
+
+
+def read_table(
+    body: bytes,
+    *,
+    charset: str = "cp1252",
+    quoting: Quoting = "auto",
+    required_columns: Iterable[str] = (),
+) -> Table:
+    """The header and records of an EDIQUERY answer.
 
     - An empty body or a header alone means no rows (the empty-result shape is unknown, §1.6).
     - `KO|…` raises FastmagError with the remote message; HTML, or a header lacking `required_columns`,
@@ -69,7 +93,7 @@ def read_tsv(
         text = text.replace('"', "")
     stripped = text.strip()
     if not stripped:
-        return []
+        return Table([], [])
     if stripped[:3].upper() == "KO|":
         message = stripped[3:].strip()
         raise FastmagError(f"Fastmag refused the query: {message}", remote_message=message)
@@ -80,15 +104,12 @@ def read_tsv(
         records = _records(text, quoted)
         header = [name.strip() for name in next(records, [])]
         _check_header(header, required_columns, first_line)
-        # The common case with no Python-level loop (zip's strict check would cost a sixth of the read): a row
-        # longer than the header gets the key "" (never a column name) for its extra value, a short one fewer
-        # keys, so rows all exactly as wide as the header give dicts all of the header's size.
-        width = len(header)
-        rows = list(map(dict, map(zip, repeat([*header, ""]), records)))
-        if not rows or set(map(len, rows)) == {width}:
-            return rows
-        # Some row is blank, short or too long: read the answer again, one row at a time.
-        return _irregular_rows(header, islice(_records(text, quoted), 1, None))
+        data = list(records)
+        # The common case with no Python-level loop: every record exactly as wide as the header.
+        if set(map(len, data)) <= {len(header)}:
+            return Table(header, data)
+        # Some row is blank, short or too long: read one record at a time.
+        return Table(header, _regular_records(header, data))
     except csv.Error as error:
         raise FastmagError(
             f"EDIQUERY answer is not readable as quoted TSV ({error}); fastmag.wire.quoting `none` reads it raw",
@@ -108,10 +129,11 @@ def _records(text: str, quoted: bool) -> Iterator[list[str]]:
     return map(str.split, lines, repeat("\t"))
 
 
-def _irregular_rows(header: list[str], data: Iterable[list[str]]) -> list[dict[str, str]]:
-    """Rows when some record is not as wide as the header: blank, short or too long."""
+def _regular_records(header: list[str], data: Iterable[list[str]]) -> list[list[str]]:
+    """Records when some record is not as wide as the header: blank ones left out, short ones padded, a long one
+    an error."""
     width = len(header)
-    rows: list[dict[str, str]] = []
+    records: list[list[str]] = []
     for number, record in enumerate(data, start=2):
         values = record or [""]  # the csv module reads a blank line as no field at all
         if len(values) != width:
@@ -123,8 +145,8 @@ def _irregular_rows(header: list[str], data: Iterable[list[str]]) -> list[dict[s
                     remote_message="\t".join(values)[:200],
                 )
             values = [*values, *[""] * (width - len(values))]
-        rows.append(dict(zip(header, values, strict=True)))
-    return rows
+        records.append(values)
+    return records
 
 
 def answer_is_quoted(text: str) -> bool:

@@ -3,7 +3,8 @@ fabric codes, collections and the size order.
 
 The products query answers one row per variant (reference × colour × size). `group_catalogue` folds those
 rows into `Sheet`s (one per model, in Fastmag's order) holding their colours and sizes, after the settings'
-filters, so every catalogue flow sees the same models, colours and fabric codes.
+filters, so every catalogue flow sees the same models, colours and fabric codes. `outline_models` reads a whole
+answer whose models' rows are consecutive in one light pass, so that a flow can group it model by model later.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from connector.fastmag.reads import ProductRow
+from connector.fastmag.reads import CatalogueTable, ProductRow
 from connector.flows.source import Skip, SourceRow, text, variant_label
 from connector.settings import CollectionName, Settings
 
@@ -181,3 +182,52 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
         catalogue.sheets.append(sheet)
     catalogue.left_out = len(left_out)
     return catalogue
+
+
+@dataclass
+class Outline:
+    """A catalogue read in one light pass (`outline_models`), before it is grouped."""
+
+    # The models the settings keep, each with its first row and its colours that have a size (sorted, without lines):
+    # what the fabric codes need, as the grouped sheets would give them.
+    sheets: list[Sheet]
+    runs: list[tuple[int, int]]  # each kept model's records, start and stop: `group_catalogue` of one gives its Sheet
+    left_out: int  # models the settings leave out
+
+
+def outline_models(catalogue: CatalogueTable, settings: Settings) -> Outline | None:
+    """The models of a whole products answer, from three columns of each record, or None when some model's rows
+    are not consecutive (a query ordered otherwise), which only `group_catalogue` of every row reads right.
+
+    A model's run of records grouped alone gives the Sheet, skips and order `group_catalogue` of the whole answer
+    gives it: its rows are all there, in Fastmag's order, and nothing in the grouping looks across models."""
+    header, records = catalogue.table.header, catalogue.table.records
+    at_reference, at_colour, at_size = (header.index(name) for name in ("reference", "colour", "size"))
+    outline = Outline([], [], 0)
+
+    def close(reference: str, start: int, stop: int, colours: set[str]) -> None:
+        first = catalogue.rows(start, start + 1)[0]
+        if not _wanted(first, settings):
+            outline.left_out += 1
+            return
+        outline.runs.append((start, stop))
+        if colours:
+            outline.sheets.append(Sheet(reference, first, {colour: [] for colour in sorted(colours)}))
+
+    seen: set[str] = set()
+    reference, start, colours = "", 0, set[str]()
+    for position, record in enumerate(records):
+        own = record[at_reference].strip()
+        if own != reference or not position:
+            if own in seen:
+                return None
+            if position:
+                close(reference, start, position, colours)
+            seen.add(own)
+            reference, start, colours = own, position, set()
+        colour = record[at_colour].strip()
+        if colour and record[at_size].strip():  # a row without a size is skipped: its colour alone is no variant
+            colours.add(colour)
+    if records:
+        close(reference, start, len(records), colours)
+    return outline

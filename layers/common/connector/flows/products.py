@@ -8,7 +8,6 @@ first, then products (only what changed) → record.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 
 from connector.ean import is_valid_ean13
 from connector.errors import describe
+from connector.fastmag.reads import CatalogueTable
 from connector.flows.catalogue import (
     Line,
     Row,
@@ -24,6 +24,7 @@ from connector.flows.catalogue import (
     collection_of,
     fabric_name,
     group_catalogue,
+    outline_models,
     sizing_name,
     slug,
 )
@@ -235,18 +236,12 @@ def _stripped(value: str) -> bool:
 
 
 def mapped_products(
-    sheets: list[Sheet], settings: Settings, export: ProductExport
+    sheets: Iterable[Sheet], settings: Settings, export: ProductExport
 ) -> Iterator[tuple[str, dict[str, Any], str]]:
     """Model by model, in Fastmag order: `(model, product payload, its digest)`, the skips and notices added to
-    `export`.
-
-    `sheets` is emptied as it goes: each model is let go once mapped, so the catalogue's lines and its payloads
-    are never both held whole."""
+    `export`."""
     seen_eans: set[str] = set()  # across products, in Fastmag order: the first variant keeps an EAN13
-    pending = deque(sheets)
-    sheets.clear()
-    while pending:
-        sheet = pending.popleft()
+    for sheet in sheets:
         try:
             product = _product(sheet, settings, seen_eans, export)
         except ValidationError as error:
@@ -255,6 +250,13 @@ def mapped_products(
             export.skipped.append(Skip(sheet.reference, product))
         else:
             yield sheet.reference, *product
+
+
+def _drained(sheets: list[Sheet]) -> Iterator[Sheet]:
+    """`sheets` in order, each let go once taken: the catalogue's lines and its payloads are never both held whole."""
+    sheets.reverse()
+    while sheets:
+        yield sheets.pop()
 
 
 def map_products(rows: Iterable[Row], settings: Settings) -> ProductExport:
@@ -283,27 +285,55 @@ def _report(ctx: FlowContext, export: ProductExport) -> None:
     export.notices.clear()
 
 
-def run(ctx: FlowContext) -> None:
-    catalogue = group_catalogue(_counted(ctx, ctx.reads.catalogue_pages()), ctx.settings)
-    if catalogue.left_out:
+def _catalogue(ctx: FlowContext, export: ProductExport) -> tuple[dict[str, dict[str, Any]], Iterator[Sheet]]:
+    """The fabrics the products need, and the models to map, grouped as they are taken.
+
+    Read in one answer with each model's rows consecutive (the default query's order), the catalogue is outlined
+    in one light pass, which is all the fabrics need: they go to LNB while the models are still to group, and each
+    model is grouped as the client takes its product, while earlier batches wait on LNB. Otherwise (read page by
+    page, or in another order), every row is grouped first."""
+    settings = ctx.settings
+    table = ctx.reads.catalogue_table()
+    if table is not None:
+        ctx.run.count("read", len(table.table.records))
+    outline = None if table is None else outline_models(table, settings)
+    if outline is not None and table is not None:
+        left_out, sheets, models = outline.left_out, outline.sheets, _grouped(table, outline.runs, settings, export)
+    else:
+        pages = _counted(ctx, ctx.reads.catalogue_pages()) if table is None else table.rows()
+        catalogue = group_catalogue(pages, settings)
+        export.skipped += catalogue.skipped
+        left_out, sheets, models = catalogue.left_out, catalogue.sheets, _drained(catalogue.sheets)
+    if left_out:
         logger.info(
-            f"{catalogue.left_out} models left out by the settings (inactive, or not in products.seasons)",
-            extra={"event": "products.filtered", "left_out": catalogue.left_out},
+            f"{left_out} models left out by the settings (inactive, or not in products.seasons)",
+            extra={"event": "products.filtered", "left_out": left_out},
         )
-    export = ProductExport(skipped=list(catalogue.skipped))
+    return fabrics_of(sheets, settings), models
+
+
+def _grouped(
+    table: CatalogueTable, runs: list[tuple[int, int]], settings: Settings, export: ProductExport
+) -> Iterator[Sheet]:
+    """Each model of `runs` grouped when taken, its skipped rows added to `export`."""
+    for start, stop in runs:
+        catalogue = group_catalogue(table.rows(start, stop), settings)
+        export.skipped += catalogue.skipped
+        yield from catalogue.sheets
+
+
+def run(ctx: FlowContext) -> None:
+    export = ProductExport()
+    fabrics, sheets = _catalogue(ctx, export)
     _report(ctx, export)
 
-    # Fabrics first: a product's variants point to them by code. Their codes are known once the catalogue is
-    # grouped, so they are sent before any product is mapped.
-    fabric_items = [
-        Outgoing(code, payload, {"what": payload.get("name")})
-        for code, payload in fabrics_of(catalogue.sheets, ctx.settings).items()
-    ]
+    # Fabrics first: a product's variants point to them by code.
+    fabric_items = [Outgoing(code, payload, {"what": payload.get("name")}) for code, payload in fabrics.items()]
     synchronise(ctx, "fabrics", fabric_items, ctx.snapshots.load("products-fabrics"))
 
     # Products mapped model by model as the client takes them: the mapping runs while earlier batches wait on LNB.
     def items() -> Iterator[Outgoing]:
-        for model, payload, known in mapped_products(catalogue.sheets, ctx.settings, export):
+        for model, payload, known in mapped_products(sheets, ctx.settings, export):
             _report(ctx, export)
             fields = {"variants": len(payload["variants"]), "what": payload["name"]}
             yield Outgoing(model, payload, log_fields=fields, known_digest=known)
