@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import batched
 from typing import Any
@@ -25,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from connector import retry
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
 from connector.http import PacedRetry, TokenManager, paced_retry, session_reading_the_environment_once
-from connector.lenewblack.models import BATCH_KEYS, ItemOutcome
+from connector.lenewblack.models import BATCH_KEYS, BatchKey, ItemOutcome
 from connector.lenewblack.wire import (
     batch_failed,
     decode_body,
@@ -46,6 +47,20 @@ _POOL_SIZE = 32
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _BatchCall:
+    """One `POST /multi/{name}` ready to go: its items and their JSON body."""
+
+    name: str
+    key: BatchKey
+    items: Sequence[Mapping[str, Any]]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        return f"/multi/{self.name}"
 
 
 class LeNewBlackClient:
@@ -198,15 +213,26 @@ class LeNewBlackClient:
         Returns the response and its parsed JSON (None for an empty body). Non-2xx statuses raise
         LeNewBlackError, except those in `accept_statuses`, which the caller reads itself.
         """
-        query = dict(params or {})
-        shown = f"{path}?{urlencode(query)}" if query else path
-        data: bytes | Mapping[str, str] | None = None
-        headers: dict[str, str] = {}
+        data: bytes | Mapping[str, str] | None = form
         if json_body is not None:
             data = encode_body(json_body)
-            headers["Content-Type"] = "application/json"
-        elif form is not None:
-            data = form
+        response = self._exchange(method, path, params=params, data=data, as_json=json_body is not None, files=files)
+        return response, self._answer(response, method, path, accept_statuses)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: bytes | Mapping[str, str] | None = None,
+        as_json: bool = False,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> requests.Response:
+        """`_request`'s call, its answer not read yet (`_answer`); `as_json`: `data` is a JSON body."""
+        query = dict(params or {})
+        shown = f"{path}?{urlencode(query)}" if query else path
+        headers = {"Content-Type": "application/json"} if as_json else {}
         new_token = retry.statuses(REMOTE, "new token")
         for attempt in (1, 2):
             token = self._tokens.get()
@@ -236,12 +262,17 @@ class LeNewBlackClient:
                 break
             if attempt == 1:
                 self._tokens.invalidate(token)
+        return response
+
+    @staticmethod
+    def _answer(response: requests.Response, method: str, path: str, accept_statuses: frozenset[int]) -> Any:
+        """The parsed JSON of `_exchange`'s answer (see `_request`)."""
         payload = _response_json(response, method, path)
-        if response.status_code in new_token:
+        if response.status_code in retry.statuses(REMOTE, "new token"):
             raise _error_from_response(response, method, path, payload, LeNewBlackAuthError)
         if not response.ok and response.status_code not in accept_statuses:
             raise _error_from_response(response, method, path, payload, LeNewBlackError)
-        return response, payload
+        return payload
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)[1]
@@ -295,22 +326,29 @@ class LeNewBlackClient:
         """One `POST /multi/{resource}`; one outcome per input item, in input order, matched by key."""
         if not items:
             return []
+        call = self._batch_call(resource, items)
+        return self._outcomes(call, self._exchange("POST", call.path, data=call.body, as_json=True))
+
+    def _batch_call(self, resource: str, items: Sequence[Mapping[str, Any]]) -> _BatchCall:
         name = resource.strip("/")
         key = BATCH_KEYS.get(name)
         if key is None:  # a result could not be tied to its item: refuse rather than guess
             raise ValueError(f"no batch key declared for {name!r} in BATCH_KEYS")
-        path = f"/multi/{name}"
+        return _BatchCall(name, key, items, encode_body({"requests": list(items)}))
+
+    def _outcomes(self, call: _BatchCall, response: requests.Response) -> list[ItemOutcome]:
+        """The outcome of each item of `call` from LNB's answer; LeNewBlackError when the batch failed whole."""
         # A 400/422 that still carries per-item `data` is a partly failed batch, not a failed call.
-        response, body = self._request(
-            "POST", path, json_body={"requests": list(items)}, accept_statuses=frozenset({400, 422})
-        )
+        body = self._answer(response, "POST", call.path, frozenset({400, 422}))
         if not response.ok and not (isinstance(body, Mapping) and isinstance(body.get("data"), list)):
-            raise _error_from_response(response, "POST", path, body, LeNewBlackError)
-        outcomes = parse_batch_response(body, items, response.status_code, key, self.settings.batch_success_without_key)
+            raise _error_from_response(response, "POST", call.path, body, LeNewBlackError)
+        outcomes = parse_batch_response(
+            body, call.items, response.status_code, call.key, self.settings.batch_success_without_key
+        )
         unattributed = [outcome for outcome in outcomes if not outcome.attributable]
         if unattributed:
             logger.warning(
-                f"{len(unattributed)} of {len(items)} {name} outcome(s) could not be tied to their item",
+                f"{len(unattributed)} of {len(call.items)} {call.name} outcome(s) could not be tied to their item",
                 extra={
                     "event": "batch.unattributable",
                     "http_status": response.status_code,
@@ -340,23 +378,40 @@ class LeNewBlackClient:
         batches = batched(items, size, strict=False)
         stopped_by: list[LeNewBlackError] = []
 
-        def send(batch: Sequence[Mapping[str, Any]]) -> list[ItemOutcome]:
+        def failed(call: _BatchCall, error: LeNewBlackError) -> list[ItemOutcome]:
+            if retry.lnb_rule(error).stops_batches:
+                stopped_by.append(error)
+            else:
+                logger.warning(
+                    f"batch of {len(call.items)} {resource} failed as a whole: {error}",
+                    extra={"event": "batch.failed", "http_status": error.http_status, "reason": str(error)},
+                )
+            return batch_failed(len(call.items), error)
+
+        # A batch thread only waits on LNB: the body is encoded, and a successful answer read, by the thread taking
+        # the items, while other batches are out. Reading an answer that echoes every item cost the batch threads
+        # more CPU than the call itself, and a thread busy reading is a thread not sending the next batch. A failed
+        # answer is read at once, so that one that stops the batches stops those not yet sent.
+        def send(call: _BatchCall) -> requests.Response | list[ItemOutcome]:
             if stopped_by:
-                return batch_failed(len(batch), stopped_by[0])
+                return batch_failed(len(call.items), stopped_by[0])
             try:
-                return self.multi(resource, batch)
+                response = self._exchange("POST", call.path, data=call.body, as_json=True)
+                return response if response.ok else self._outcomes(call, response)
             except LeNewBlackError as error:
-                if retry.lnb_rule(error).stops_batches:
-                    stopped_by.append(error)
-                else:
-                    logger.warning(
-                        f"batch of {len(batch)} {resource} failed as a whole: {error}",
-                        extra={"event": "batch.failed", "http_status": error.http_status, "reason": str(error)},
-                    )
-                return batch_failed(len(batch), error)
+                return failed(call, error)
+
+        def outcomes(call: _BatchCall, answer: requests.Response | list[ItemOutcome]) -> list[ItemOutcome]:
+            if isinstance(answer, list):
+                return answer
+            try:
+                return self._outcomes(call, answer)
+            except LeNewBlackError as error:
+                return failed(call, error)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lnb-batch") as pool:
-            pending: dict[Future[list[ItemOutcome]], int] = {}  # batch → position of its first item
+            # batch → its call and the position of its first item
+            pending: dict[Future[requests.Response | list[ItemOutcome]], tuple[_BatchCall, int]] = {}
             failure: Exception | None = None
             taken, more = 0, True
             while more or pending:
@@ -370,12 +425,13 @@ class LeNewBlackClient:
                     except Exception as error:  # the caller's generator: raised once the batches taken are answered
                         failure, more = error, False
                     else:
-                        pending[pool.submit(send, batch)] = taken
+                        call = self._batch_call(resource, batch)
+                        pending[pool.submit(send, call)] = call, taken
                         taken += len(batch)
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    start = pending.pop(future)
-                    for outcome in future.result():
+                    call, start = pending.pop(future)
+                    for outcome in outcomes(call, future.result()):
                         yield start + outcome.index, outcome
             if failure is not None:
                 raise failure
