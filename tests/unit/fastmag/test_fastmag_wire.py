@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from connector.errors import FastmagError, FastmagOutcomeUnknown
 from connector.fastmag.wire import (
     Quoting,
+    Table,
     WriteResult,
     encodable,
     escape_field,
@@ -17,6 +18,7 @@ from connector.fastmag.wire import (
     parse_int,
     parse_line,
     parse_write_response,
+    read_table,
     read_tsv,
     split_transactions,
     to_charset,
@@ -242,3 +244,32 @@ def test_parse_write_response(body: str, result: WriteResult) -> None:
 def test_anything_else_is_an_unknown_outcome(body: str) -> None:
     with pytest.raises(FastmagOutcomeUnknown):
         parse_write_response(body)
+
+
+# A raw answer's values: anything but a tab or a line break, a lone CR included (it is data).
+raw_values = st.text(alphabet=st.characters(blacklist_characters="\t\n", codec="cp1252"), max_size=6).filter(
+    lambda value: not value.endswith("\r")  # "x\r" then a line end is "x" and a CRLF
+)
+
+
+@given(
+    st.lists(st.lists(raw_values, min_size=3, max_size=3), max_size=6),
+    st.lists(st.sampled_from(["\r\n", "\n"]), min_size=7, max_size=7),
+)
+def test_a_raw_answer_reads_the_same_whatever_ends_its_lines(records: list[list[str]], ends: list[str]) -> None:
+    header = ["reference", "colour", "size"]
+    text = "".join("\t".join(values) + end for values, end in zip([header, *records], ends, strict=False))
+    table = read_table(text.encode("cp1252"), quoting="none")
+    expected = records  # each as wide as the header, its values empty or not
+    assert table.header == header
+    assert table.records == expected
+    assert read_tsv(text.encode("cp1252"), quoting="none") == [
+        dict(zip(header, values, strict=True)) for values in expected
+    ]
+
+
+def test_a_refusal_is_read_after_any_blank_and_in_any_case() -> None:
+    with pytest.raises(FastmagError, match="Fastmag refused the query: Table inconnue") as refused:
+        read_table(b" \r\n\tko|  Table inconnue \r\n")
+    assert refused.value.remote_message == "Table inconnue"
+    assert read_table(b" \r\n \t") == read_table(b"") == Table([], [])

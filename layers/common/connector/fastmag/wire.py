@@ -28,6 +28,7 @@ PIPE_ESCAPE = "{PIPE}"
 _PLAIN_FORBIDDEN = re.compile(r"\r\n|[|\r\n\t]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LINE_SPLIT = re.compile(r"\r?\n")
+_REFUSED = re.compile(r"\s*KO\|", re.IGNORECASE)  # `\s` is what str.strip removes
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 # Quoting detection (`answer_is_quoted`): how many data rows are looked at, and what a row of an answer whose
@@ -91,14 +92,14 @@ def read_table(
     text = decode(body, charset)
     if quoting == "strip":
         text = text.replace('"', "")
-    stripped = text.strip()
-    if not stripped:
+    if not text or text.isspace():  # not `strip`: a catalogue's answer is megabytes, copied for nothing
         return Table([], [])
-    if stripped[:3].upper() == "KO|":
-        message = stripped[3:].strip()
+    if refused := _REFUSED.match(text):
+        message = text[refused.end() :].strip()
         raise FastmagError(f"Fastmag refused the query: {message}", remote_message=message)
     text = text.lstrip("\r\n")
-    first_line = _LINE_SPLIT.split(text, maxsplit=1)[0]
+    line_end = _LINE_SPLIT.search(text)
+    first_line = text[: line_end.start()] if line_end else text  # not `split`: it would copy the rest
     quoted = quoting == "auto" and answer_is_quoted(text)
     try:
         records = _records(text, quoted)
@@ -123,7 +124,9 @@ def _records(text: str, quoted: bool) -> Iterator[list[str]]:
         # newline="": the csv module sees line ends as they are, so a line break inside quotes stays in the value.
         return csv.reader(io.StringIO(text, newline=""), delimiter="\t", quotechar='"', doublequote=True, strict=True)
     # str.split rather than csv with QUOTE_NONE: both are C, split is faster here and keeps a lone CR as data.
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = text.split("\r\n")  # Fastmag ends lines with CRLF: no copy of the answer with LF alone
+    if text.count("\n") != len(lines) - 1:  # some line ends with LF alone
+        lines = text.replace("\r\n", "\n").split("\n")
     if lines[-1] == "":
         lines.pop()  # the terminator of the last row
     return map(str.split, lines, repeat("\t"))

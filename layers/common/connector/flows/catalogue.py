@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from connector.fastmag.reads import CatalogueTable, ProductRow
 from connector.flows.source import Skip, SourceRow, text, variant_label
@@ -188,8 +188,8 @@ def group_catalogue(rows: Iterable[Row], settings: Settings) -> Catalogue:
 class Outline:
     """A catalogue read in one light pass (`outline_models`), before it is grouped."""
 
-    # The models the settings keep, each with its first row and its colours that have a size (sorted, without lines):
-    # what the fabric codes need, as the grouped sheets would give them.
+    # The models the settings keep, each with its first row (its text: numbers not parsed) and its colours that have a
+    # size (sorted, without lines): what the fabric codes need, as the grouped sheets would give them.
     sheets: list[Sheet]
     runs: list[tuple[int, int]]  # each kept model's records, start and stop: `group_catalogue` of one gives its Sheet
     left_out: int  # models the settings leave out
@@ -206,7 +206,8 @@ def outline_models(catalogue: CatalogueTable, settings: Settings) -> Outline | N
     outline = Outline([], [], 0)
 
     def close(reference: str, start: int, stop: int, colours: set[str]) -> None:
-        first = catalogue.rows(start, start + 1)[0]
+        # As read, its numbers not parsed: the filters and the fabrics read its text only.
+        first = cast(Row, dict(zip(header, records[start], strict=True)))
         if not _wanted(first, settings):
             outline.left_out += 1
             return
