@@ -100,3 +100,12 @@ def test_a_query_that_interleaves_the_models_rows_exports_the_same_catalogue(sta
         assert [sku["size_name"] for variant in held["variants"] for sku in variant["skus"]] == [
             variant.taille for _, variants in sorted(by_colour.items()) for variant in variants
         ]
+
+
+def test_an_empty_catalogue_exports_nothing_and_fails_nothing(stack: LocalStack) -> None:
+    stack.fastmag.execute("DELETE FROM produits")
+    stack.fastmag.execute("DELETE FROM produitsfiches")
+    result = export(stack)
+    assert result["status"] == "succeeded"
+    assert result["counters"]["read"] == result["counters"]["sent"] == 0
+    assert stack.lnb.products == {} and stack.lnb.fabrics == {}

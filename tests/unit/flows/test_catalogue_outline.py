@@ -74,6 +74,6 @@ def test_an_outlined_answer_grouped_model_by_model_is_the_answer_grouped_whole(
     assert skipped == whole.skipped
 
 
-def test_an_empty_answer_has_an_empty_outline() -> None:
-    outline = catalogue.outline_models(_table([]), Settings())
-    assert outline == catalogue.Outline([], [], 0)
+def test_an_empty_answer_has_an_empty_outline_with_or_without_its_header() -> None:
+    for table in (_table([]), CatalogueTable(Table([], []), "auto")):
+        assert catalogue.outline_models(table, Settings()) == catalogue.Outline([], [], 0)

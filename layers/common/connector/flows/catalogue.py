@@ -202,8 +202,10 @@ def outline_models(catalogue: CatalogueTable, settings: Settings) -> Outline | N
     A model's run of records grouped alone gives the Sheet, skips and order `group_catalogue` of the whole answer
     gives it: its rows are all there, in Fastmag's order, and nothing in the grouping looks across models."""
     header, records = catalogue.table.header, catalogue.table.records
-    at_reference, at_colour, at_size = (header.index(name) for name in ("reference", "colour", "size"))
     outline = Outline([], [], 0)
+    if not records:  # an empty answer may have no header at all
+        return outline
+    at_reference, at_colour, at_size = (header.index(name) for name in ("reference", "colour", "size"))
 
     def close(reference: str, start: int, stop: int, colours: set[str]) -> None:
         # As read, its numbers not parsed: the filters and the fabrics read its text only.
@@ -229,6 +231,5 @@ def outline_models(catalogue: CatalogueTable, settings: Settings) -> Outline | N
         colour = record[at_colour].strip()
         if colour and record[at_size].strip():  # a row without a size is skipped: its colour alone is no variant
             colours.add(colour)
-    if records:
-        close(reference, start, len(records), colours)
+    close(reference, start, len(records), colours)
     return outline
