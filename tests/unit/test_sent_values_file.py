@@ -7,18 +7,19 @@ import gzip
 import json
 from typing import Any
 
+from connector.json_text import compact_json
 from connector.observability import masked
 from connector.previews import SentValues
 from tests.unit.s3_bucket import BUCKET
 
 
 def whole_document(values: dict[str, tuple[str, Any]]) -> bytes:
-    """The file as one `json.dumps` of the document writes it."""
+    """The file as one `compact_json` of the document writes it."""
     document = {
         "format": 1,
         "values": {key: {"digest": digest, "payload": payload} for key, (digest, payload) in values.items()},
     }
-    return gzip.compress(json.dumps(document, ensure_ascii=False, default=str).encode(), compresslevel=1, mtime=0)
+    return gzip.compress(compact_json(document).encode(), compresslevel=1, mtime=0)
 
 
 def stored(s3: Any, name: str) -> bytes:

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Self
 from botocore.exceptions import ClientError
 
 from connector.errors import ConnectorError
-from connector.json_text import text_of
+from connector.json_text import compact_json
 from connector.state import is_missing
 
 if TYPE_CHECKING:
@@ -29,12 +29,9 @@ if TYPE_CHECKING:
 SUFFIX = ".jsonl.gz"
 
 
-_line_text = text_of()
-
-
 def json_line(line: Mapping[str, Any]) -> str:
-    """One line of a file: what JSON cannot hold is written as its text."""
-    return _line_text(line) + "\n"
+    """One line of a file: compact JSON, what JSON cannot hold written as its text."""
+    return compact_json(line) + "\n"
 
 
 class JsonLinesSpool:

@@ -185,7 +185,7 @@ _INVOCATION_KEYS = frozenset(
 )
 _LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 # The formatter's own defaults (compact, non-ASCII kept, anything else as its str): one encoder for every line.
-_line_text = text_of(compact=True)
+_line_text = text_of()
 
 
 class _RecordLines:

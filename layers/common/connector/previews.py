@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
-from connector.json_text import text_of
+from connector.json_text import compact_json
 from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
@@ -159,21 +159,18 @@ class SentValues:
             return
         previous = self.load(name)
         with tempfile.TemporaryFile() as file:
-            # Written value by value into a temporary file, as `json.dumps` writes the whole document (the same
+            # Written value by value into a temporary file, as `compact_json` writes the whole document (the same
             # bytes): a first export of a million SKUs held its payloads masked, then as one text, then encoded.
             with gzip.GzipFile(fileobj=file, mode="wb", compresslevel=1, mtime=0) as out:
-                out.write(f'{{"format": {_json(SENT_VALUES_FORMAT)}, "values": {{'.encode())
+                out.write(f'{{"format":{compact_json(SENT_VALUES_FORMAT)},"values":{{'.encode())
                 for index, (key, digest, payload, fresh) in enumerate(_merged(previous, accepted, kept)):
-                    value = _json({"digest": digest, "payload": payload})
+                    value = compact_json({"digest": digest, "payload": payload})
                     if fresh and "@" in value:  # masked where an email can be: walking every payload cost more
-                        value = _json({"digest": digest, "payload": masked(payload)})
-                    out.write(f"{', ' if index else ''}{_json(key)}: {value}".encode())
+                        value = compact_json({"digest": digest, "payload": masked(payload)})
+                    out.write(f"{',' if index else ''}{compact_json(key)}:{value}".encode())
                 out.write(b"}}")
             file.seek(0)
             self._s3.put_object(Bucket=self._bucket, Key=self.key(name), Body=file, ContentType="application/json")
-
-
-_json = text_of()
 
 
 def _merged(

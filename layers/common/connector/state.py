@@ -81,7 +81,7 @@ def is_condition_failed(error: ClientError) -> bool:
 
 
 # Sorted keys, compact, non-ASCII kept, anything else as its str: the digest reads a payload as this text.
-canonical_json = text_of(sort_keys=True, compact=True)
+canonical_json = text_of(sort_keys=True)
 
 
 def digest(payload: Any) -> str:
