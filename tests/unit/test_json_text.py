@@ -9,11 +9,14 @@ import datetime
 import json
 import math
 import uuid
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector import json_text
 from connector.json_text import compact_json, text_of
 
 
@@ -88,6 +91,26 @@ def test_the_text_is_the_one_json_dumps_writes_with_the_same_options(value: obje
 def test_the_numbers_orjson_writes_otherwise_are_written_as_json_does(number: float, sort_keys: bool) -> None:
     document = {"price": number, "prices": [-number, number]}
     assert text_of(sort_keys=sort_keys)(document) == json.dumps(document, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def test_only_what_orjson_writes_otherwise_costs_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record line of a run named `…-export-time-1`, or a price of 0.5, is written by orjson alone."""
+    written_by_json: list[object] = []
+
+    def exact(*, sort_keys: bool) -> Callable[[object], str]:
+        def text(value: object) -> str:
+            written_by_json.append(value)
+            return json.dumps(value, ensure_ascii=False, default=str, sort_keys=sort_keys, separators=(",", ":"))
+
+        return text
+
+    monkeypatch.setattr(json_text, "_json_dumps_text", exact)
+    text = json_text.text_of()
+    ordinary = [{"run_id": "bench-prices-full-export-time-1", "price": 0.5, "when": "2026-12-01 03:00:00,005+0000"}]
+    diverging = [{"price": 0.00005}, {"price": 2.5e-7}, {"price": math.nan}, [2**70], {1: "one"}]
+    for document in ordinary + diverging:
+        assert text(document) == json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    assert written_by_json == diverging
 
 
 def as_json_reads_it(value: object) -> object:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,6 +36,8 @@ _C_MAKE_ENCODER: Callable[..., Callable[[Any, int], Iterable[str]]] | None = get
 # What `json` writes as its str (default=str) orjson would too, but dates, times and dataclasses, which orjson
 # writes its own way unless they are passed through to the default.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# orjson's text for a float below 1e-4: a one-digit negative exponent, or four zeros after the point.
+_SMALL_FLOAT = re.compile(r"\de-\d(?!\d)|0\.0000")
 
 
 def _str_as_json_would(value: Any) -> str:
@@ -68,9 +71,9 @@ def text_of(*, sort_keys: bool = False) -> JsonText:
             written = orjson.dumps(value, default=_str_as_json_would, option=options).decode()
         except orjson.JSONEncodeError:
             return exact(value)
-        # What orjson writes otherwise leaves one of these in its text (null for NaN and infinities; `e-` or
-        # `0.0000` for a float below 1e-4). A text value holding one only costs the standard library's encoding too.
-        if "null" in written or "e-" in written or "0.0000" in written:
+        # What orjson writes otherwise leaves its mark in the text: null for NaN and infinities, `1e-5` or `0.00001`
+        # for a float below 1e-4 (`json`: `1e-05`). A text value with such a mark only costs `json`'s encoding too.
+        if "null" in written or (("e-" in written or "0.0000" in written) and _SMALL_FLOAT.search(written)):
             return exact(value)
         return written
 
