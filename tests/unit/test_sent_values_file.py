@@ -58,3 +58,14 @@ def test_the_file_is_byte_for_byte_the_whole_document_in_the_order_a_dict_update
 
 def values_before(first: dict[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
     return {key: (digest, json.loads(json.dumps(masked(payload)))) for key, (digest, payload) in first.items()}
+
+
+def test_a_file_an_earlier_release_wrote_still_reads(s3: Any) -> None:
+    """Spaced separators, and a NaN only the standard library reads: the old values are still shown."""
+    document = {"format": 1, "values": {"A": {"digest": "a1", "payload": {"price": float("nan"), "ean13": 10**20}}}}
+    body = gzip.compress(json.dumps(document, ensure_ascii=False).encode())
+    s3.put_object(Bucket=BUCKET, Key=SentValues.key("prices"), Body=body)
+    [(digest, payload)] = SentValues(s3, BUCKET).load("prices").values()
+    assert digest == "a1"
+    assert payload["ean13"] == 10**20
+    assert payload["price"] != payload["price"]  # NaN

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -189,6 +191,8 @@ line_fields = st.fixed_dictionaries(
 
 
 @given(st.sampled_from(["INFO", "WARNING", "ERROR"]), line_fields)
+@example("INFO", {"event": "record.sent", "new": math.nan, "old": {"quantities": [1, math.inf]}})
+@example("INFO", {"event": "record.sent", "new": [Decimal("1.50")], "fields": {"at": [[_Text("x")]]}})
 def test_a_task_log_line_is_the_one_its_entry_model_dumps(level: str, fields: dict[str, Any]) -> None:
     """Built without the model for plain JSON (a push's record lines), through the model otherwise: the same."""
     at = "2026-11-30T10:00:00.000+00:00"

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
-from connector.json_text import compact_json
+from connector.json_text import compact_json, read_json
 from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
@@ -148,7 +148,11 @@ class SentValues:
             if is_missing(error):
                 return {}
             raise
-        document = json.loads(gzip.decompress(answer["Body"].read()))
+        content = gzip.decompress(answer["Body"].read())
+        try:
+            document = read_json(content)
+        except ValueError:  # what only the standard library reads (a file an older release wrote with NaN)
+            document = json.loads(content)
         if document.get("format") != SENT_VALUES_FORMAT:
             return {}  # a newer layout: old values are a convenience, never worth failing a run for
         return {key: (str(value["digest"]), value["payload"]) for key, value in document["values"].items()}

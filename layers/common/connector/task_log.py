@@ -107,19 +107,22 @@ def _text_or_none(value: Any) -> str | None:
 _PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
 
 
-def _plain(value: Any) -> bool:
-    """Whether `value` is JSON that pydantic's JSON mode leaves as it is: exact str, int, bool, None, finite float,
-    and dicts (text keys) and lists of them."""
-    kind = type(value)
-    if kind in _PLAIN_LEAVES:
-        return True
-    if kind is float:
-        return math.isfinite(value)
-    if kind is dict:
-        return all(type(name) is str and _plain(item) for name, item in value.items())
-    if kind is list:
-        return all(map(_plain, value))
-    return False
+def _plain(values: Iterable[Any]) -> bool:
+    """Whether `values` are JSON that pydantic's JSON mode leaves as they are: exact str, int, bool, None, finite
+    float, and dicts (text keys) and lists of them. A loop, not a call per value: it runs for every line."""
+    for value in values:
+        kind = type(value)
+        if kind in _PLAIN_LEAVES:
+            continue
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is dict:
+            if not (all(type(name) is str for name in value) and _plain(value.values())):
+                return False
+        elif kind is not list or not _plain(value):
+            return False
+    return True
 
 
 def entry_line(level: str, fields: Mapping[str, Any], at: str) -> dict[str, Any]:
@@ -139,7 +142,7 @@ def entry_line(level: str, fields: Mapping[str, Any], at: str) -> dict[str, Any]
         "new": fields.get("new"),
         "detail": {name: value for name, value in fields.items() if name not in _COLUMNS},
     }
-    if type(at) is not str or type(reason) not in {str, type(None)} or not _plain(line):
+    if type(at) is not str or type(reason) not in {str, type(None)} or not _plain(line.values()):
         return TaskLogEntry.from_line(level, fields, at).model_dump(mode="json")
     line["outcome"] = outcome_of(event, level).value
     return line

@@ -1,5 +1,5 @@
-"""JSON on the Le New Black wire (lenewblack/wire.py `encode_body`, `decode_body`; the client's reading of an
-answer): the same documents as the standard library writes and reads, whichever library does the work."""
+"""JSON on the Le New Black wire (lenewblack/wire.py `encode_body`, json_text.py `read_json`; the client's reading
+of an answer): the same documents as the standard library writes and reads, whichever library does the work."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connector.errors import LeNewBlackError
+from connector.json_text import read_json
 from connector.lenewblack.client import _response_json
-from connector.lenewblack.wire import decode_body, encode_body, json_default
+from connector.lenewblack.wire import encode_body, json_default
 
 
 class Season(StrEnum):
@@ -71,13 +72,13 @@ def test_what_cannot_be_sent_still_raises_type_error() -> None:
 @given(documents)
 def test_an_answer_reads_as_the_standard_library_reads_it(value: Any) -> None:
     text = json.dumps(_standard(value), ensure_ascii=False)
-    assert decode_body(text.encode()) == json.loads(text)
+    assert read_json(text.encode()) == json.loads(text)
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b'{"a": NaN}', "\ufeff{}".encode(), '{"a": "é"}'.encode("latin-1")])
 def test_what_is_not_plain_utf8_json_is_a_value_error(content: bytes) -> None:
     with pytest.raises(json.JSONDecodeError, match=r"line 1 column"):  # a ValueError, as the client catches
-        decode_body(content)
+        read_json(content)
 
 
 def _response(content: bytes, status: int = 200, content_type: str = "application/json") -> requests.Response:

@@ -26,10 +26,10 @@ from requests.adapters import HTTPAdapter
 from connector import retry
 from connector.errors import LeNewBlackAuthError, LeNewBlackError
 from connector.http import PacedRetry, TokenManager, paced_retry, session_reading_the_environment_once
+from connector.json_text import read_json
 from connector.lenewblack.models import BATCH_KEYS, BatchKey, ItemOutcome
 from connector.lenewblack.wire import (
     batch_failed,
-    decode_body,
     encode_body,
     parse_batch_response,
     parse_error_body,
@@ -482,7 +482,7 @@ def _response_json(
     if not response.content:
         return None
     try:
-        return decode_body(response.content)
+        return read_json(response.content)
     except ValueError:
         pass  # not UTF-8 JSON: read as requests reads it, its encoding guessed
     try:

@@ -367,21 +367,6 @@ def encode_body(value: Any) -> bytes:
         return json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-# orjson reads an integer past 64 bits as a float, losing digits: an answer with 19 digits in a row anywhere (an
-# EAN13 has 13) is read by the standard library, which keeps them. Every digit made a 0, then one substring search:
-# a tenth of the time a pattern takes, which would cost more than the decoding it guards.
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_DIGITS = b"0" * 19
-
-
-def decode_body(content: bytes) -> Any:
-    """An answer's JSON as UTF-8, as `json.loads` reads it; ValueError when it is not UTF-8 JSON, for the caller
-    to read it another way (another encoding, or what only the standard library accepts, such as NaN)."""
-    if _LONG_DIGITS in content.translate(_DIGITS_AS_ZERO):
-        return json.loads(content.decode("utf-8"))  # UnicodeDecodeError is a ValueError too
-    return orjson.loads(content)
-
-
 def batch_failed(count: int, error: LeNewBlackError) -> list[ItemOutcome]:
     """The outcomes of a batch that failed as a whole: each item rejected with the call's status and message."""
     return [
