@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector import json_text
-from connector.json_text import compact_json, text_of
+from connector.json_text import compact_json, read_json, read_stored_json, text_of
 
 
 class Colour(StrEnum):
@@ -147,3 +147,54 @@ def test_one_encoder_serves_many_documents_and_threads() -> None:
     with ThreadPoolExecutor(4) as pool:
         written = list(pool.map(text, documents))
     assert written == [json.dumps(document, ensure_ascii=False, separators=(",", ":")) for document in documents]
+
+
+long_integers = st.integers(min_value=10**18, max_value=10**40) | st.integers(min_value=-(10**40), max_value=-(10**18))
+digit_texts = st.from_regex(r"[0-9a-f\-]{0,3}[0-9]{17,30}[0-9a-f]{0,3}", fullmatch=True)  # digests, references
+read_documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | long_integers
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | digit_texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4) | digit_texts, inner, max_size=4),
+)
+
+
+@given(read_documents, st.sampled_from([None, 1]), st.sampled_from([(",", ":"), (", ", ": ")]))
+def test_a_document_reads_as_the_standard_library_reads_it(
+    value: object, indent: int | None, separators: tuple[str, str]
+) -> None:
+    """Every integer keeps its digits, however long and wherever it stands (after `[`, `:`, `,`, a space, a line
+    break, a minus), next to texts with long runs of digits."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
+    assert read_json(text.encode()) == json.loads(text)
+
+
+def test_long_runs_of_digits_inside_texts_are_read_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot of digests (about one in a thousand has 19 digits in a row) is not handed to the standard
+    library for them; a long number is."""
+    read_by_json: list[object] = []
+    loads = json.loads
+
+    def spy(text: str | bytes) -> object:
+        read_by_json.append(text)
+        return loads(text)
+
+    monkeypatch.setattr(json_text.json, "loads", spy)
+    digests = {f"37600001{n:05d}": f"a{n}1234567890123456789012" for n in range(100)}
+    texts = json.dumps({"entries": digests, "ref": "SKU-12345678901234567890", "negative": "-1234567890123456789"})
+    assert read_json(texts.encode()) == loads(texts)
+    assert read_by_json == []
+    for number in ("[1234567890123456789]", '{"a":-12345678901234567890}', '{"a": 1,\n"b":\t12345678901234567890}'):
+        assert read_json(number.encode()) == loads(number)
+    assert len(read_by_json) == 3
+
+
+def test_a_stored_file_an_earlier_release_wrote_with_nan_still_reads() -> None:
+    [value] = read_stored_json(b'{"price": NaN}').values()
+    assert math.isnan(value)
+    with pytest.raises(ValueError, match="line 1 column 11"):
+        read_json(b'{"price": NaN}')

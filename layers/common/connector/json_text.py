@@ -103,16 +103,46 @@ def _finite(value: Any) -> Any:
     return value
 
 
-# orjson reads an integer past 64 bits as a float, losing digits: a document with 19 digits in a row anywhere (an
-# EAN13 has 13) is read by the standard library, which keeps them. Every digit made a 0, then one substring search:
-# a tenth of the time a pattern takes, which would cost more than the decoding it guards.
+# orjson reads an integer past 64 bits as a float, losing digits: a document with a number of 19 digits or more is
+# read by the standard library, which keeps them. Every digit made a 0, then substring searches: a tenth of the time
+# a pattern takes, which would cost more than the decoding it guards. A run of digits inside a text (an EAN13 has
+# 13; a hexadecimal digest may have 19) is told apart by what comes before it.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
+_BEFORE_A_NUMBER = frozenset(b":,[ \t\r\n")
+_NOT_A_DIGIT = re.compile(rb"[^0]")
+
+
+def _long_number_in(content: bytes) -> bool:
+    """Whether `content` may hold a number of 19 digits or more (a run of digits inside a text does not count,
+    unless it follows what a number follows)."""
+    digits = content.translate(_DIGITS_AS_ZERO)
+    at = digits.find(_LONG_DIGITS)
+    while at != -1:  # the start of a run: the byte before it is not a digit
+        before = at - 1
+        if before >= 0 and digits[before] == ord("-"):
+            before -= 1
+        if before < 0 or digits[before] in _BEFORE_A_NUMBER:
+            return True
+        run_end = _NOT_A_DIGIT.search(digits, at)
+        if run_end is None:
+            return False
+        at = digits.find(_LONG_DIGITS, run_end.start())
+    return False
 
 
 def read_json(content: bytes) -> Any:
     """UTF-8 JSON read as `json.loads` reads it; ValueError when it is not UTF-8 JSON, for the caller to read it
     another way (another encoding, or what only the standard library accepts, such as NaN)."""
-    if _LONG_DIGITS in content.translate(_DIGITS_AS_ZERO):
+    if _long_number_in(content):
         return json.loads(content.decode("utf-8"))  # UnicodeDecodeError is a ValueError too
     return orjson.loads(content)
+
+
+def read_stored_json(content: bytes) -> Any:
+    """A JSON file the connector stored: `read_json`, or the standard library for what only it reads (a NaN an
+    earlier release wrote)."""
+    try:
+        return read_json(content)
+    except ValueError:
+        return json.loads(content)

@@ -12,7 +12,6 @@ digests); `read_preview` gives the counts per resource and `PreviewContent.page`
 from __future__ import annotations
 
 import gzip
-import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from connector.errors import ConnectorError
-from connector.json_text import compact_json, read_json
+from connector.json_text import compact_json, read_stored_json
 from connector.jsonl_store import JsonLinesStore
 from connector.observability import logger, mask_email, masked
 from connector.runs import FINISHED, RunRecord, RunStore
@@ -148,11 +147,7 @@ class SentValues:
             if is_missing(error):
                 return {}
             raise
-        content = gzip.decompress(answer["Body"].read())
-        try:
-            document = read_json(content)
-        except ValueError:  # what only the standard library reads (a file an older release wrote with NaN)
-            document = json.loads(content)
+        document = read_stored_json(gzip.decompress(answer["Body"].read()))
         if document.get("format") != SENT_VALUES_FORMAT:
             return {}  # a newer layout: old values are a convenience, never worth failing a run for
         return {key: (str(value["digest"]), value["payload"]) for key, value in document["values"].items()}

@@ -241,9 +241,11 @@ class RunStore:
             record = record.model_copy(update={"uploads": tally})
         return record
 
-    def list(self, flow: str, *, limit: int = 20, after: str | None = None) -> tuple[list[RunRecord], str | None]:
+    def list(
+        self, flow: str, *, limit: int = 20, after: str | None = None, status: RunStatus | None = None
+    ) -> tuple[list[RunRecord], str | None]:
         """Runs of one flow, newest first; `after` is the cursor the previous page returned (InvalidCursor if it
-        is not one this store returned for `flow`)."""
+        is not one this store returned for `flow`). With `status`, those of the `limit` newest in that status."""
         query: dict[str, Any] = {
             "IndexName": "by_flow",
             "KeyConditionExpression": "gsi1pk = :flow",
@@ -251,6 +253,11 @@ class RunStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        if status is not None:
+            # Filtered by DynamoDB after it read the `limit` newest: only those are answered and parsed.
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            query["ExpressionAttributeValues"][":status"] = status.value
         if after:
             query["ExclusiveStartKey"] = _decode_cursor(after, flow)
         answer = self._table.query(**query)
@@ -350,7 +357,7 @@ class RunStore:
 
     def close_lost_runs(self, flow: str, *, now: float, recent: int = 20) -> None:
         """Close the flow's recent runs that are lost (the next run of a flow does this)."""
-        for record in self.list(flow, limit=recent)[0]:
+        for record in self.list(flow, limit=recent, status=RunStatus.RUNNING)[0]:
             self.close_if_lost(record, now=now)
 
 
