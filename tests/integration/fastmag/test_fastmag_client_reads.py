@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import http.server
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -217,3 +222,58 @@ def test_calls_are_logged_without_credentials(make_client: MakeClient, task_log:
     assert call["rows"] == 1
     assert PASSWORD not in task_log.text()
     assert "duration_ms" in call
+
+
+class _OneAnswer(http.server.BaseHTTPRequestHandler):
+    """Answers every request with `answer`: headers, then the body bytes (maybe fewer than announced)."""
+
+    protocol_version = "HTTP/1.1"
+    answer: tuple[dict[str, str], bytes] = ({}, b"")
+
+    def do_GET(self) -> None:
+        headers, body = self.answer
+        self.send_response(200)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def answering(headers: dict[str, str], body: bytes) -> Iterator[FastmagClient]:
+    handler = type("Handler", (_OneAnswer,), {"answer": (headers, body)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = FastmagSettings(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        wire = settings.wire.model_copy(update={"read_retries": 0})
+        yield FastmagClient(settings.model_copy(update={"wire": wire}), USER, PASSWORD)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_cut_short_is_a_transport_error_not_a_shorter_table() -> None:
+    body = b"reference\tcolour\r\n" + b"".join(f"R{n}\tNOIR\r\n".encode() for n in range(1000))
+    with (
+        answering({"Content-Length": str(len(body) + 500)}, body) as client,
+        pytest.raises(FastmagTransportError, match="Fastmag unreachable") as caught,
+    ):
+        client.query("SELECT reference, colour FROM produits")
+    assert PASSWORD not in str(caught.value)
+
+
+def test_a_compressed_answer_is_read_as_sent() -> None:
+    body = "reference\tdesignation\r\nR1\tRobe été\r\n".encode("cp1252")
+    packed = gzip.compress(body)
+    with answering({"Content-Length": str(len(packed)), "Content-Encoding": "gzip"}, packed) as client:
+        assert client.query("SELECT reference, designation FROM produits") == [
+            {"reference": "R1", "designation": "Robe été"}
+        ]
