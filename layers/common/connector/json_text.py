@@ -1,6 +1,7 @@
 """JSON for the hot paths: a record's digest and log line (`text_of`), a line of the connector's own files
-(`compact_json`: task-log lines, previews, sent values), each written three or four times per record a full push
-sends (100 000 records a prices export); and JSON read (`read_json`: LNB's answers, the sent values).
+(`compact_json`: task-log lines, previews, snapshots, sent values), each written three or four times per record a
+full push sends (100 000 records a prices export); and JSON read (`read_json`: LNB's answers, snapshots, sent
+values).
 
 All go through orjson, about ten times faster than `json.dumps` on these short documents.
 
