@@ -13,6 +13,7 @@ from bench import coldstart, cost
 from bench.remote import RemoteStack
 from bench.report import budgets
 from bench.scenarios import BenchSettings, run_scenario, scenarios
+from connector.state import forget_kept_snapshots
 
 __all__ = ["BenchSettings", "run_bench"]
 
@@ -106,7 +107,12 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
         memory: dict[str, int] = stack.call("memory_sizes")
         stack.call("set_latency", settings.fastmag_latency, settings.lnb_latency)
         results = []
+        function = ""
         for scenario in scenarios(settings, catalogue["skus"]):
+            if scenario.function != function:
+                # Each function has containers of its own: what one kept warm is not in another's memory.
+                forget_kept_snapshots()
+                function = scenario.function
             say(f"{scenario.name} …")
             result = run_scenario(stack, scenario, settings)
             remote = "?" if result.remote_cpu_seconds is None else f"{result.remote_cpu_seconds:.2f}"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connector.observability import logger
+from connector.state import forget_kept_snapshots
 from tests import properties
 
 # Unit tests must never find real credentials or a real region; the local stack overrides these.
@@ -53,6 +54,12 @@ def task_log() -> Iterator[TaskLog]:
         yield log
     finally:
         logger.registered_handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def cold_container() -> None:
+    """Every test starts as a cold Lambda container: no snapshot kept warm by an earlier test."""
+    forget_kept_snapshots()
 
 
 # --- scheduling over xdist workers (make pytest: -n 2 --dist loadfile --no-loadscope-reorder) ---------------

@@ -19,6 +19,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
+from connector import state
 from connector.state import (
     MIN_BOTOCORE,
     SAVE_RETRIES,
@@ -26,6 +27,7 @@ from connector.state import (
     SnapshotConflict,
     SnapshotFormatError,
     SnapshotStore,
+    forget_kept_snapshots,
     require_botocore,
 )
 from tests.unit.s3_bucket import BUCKET
@@ -234,3 +236,103 @@ def test_a_mark_set_to_what_it_holds_leaves_nothing_to_save(s3: Any, store: Snap
     again = store.load("stock-ean13")
     again.mark("stock_changed_since", "2026-01-01 10:00:00")
     assert not again.unsaved
+
+
+# --- the copy a warm container keeps -------------------------------------------------------------------------
+
+
+def gets(s3: Any) -> list[dict[str, Any]]:
+    """Records the parameters of every get_object this client sends."""
+    calls: list[dict[str, Any]] = []
+    s3.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: calls.append(dict(params)))
+    return calls
+
+
+def saved_with(store: SnapshotStore, flow: str, **entries: str) -> Snapshot:
+    snapshot = store.load(flow)
+    for key, value in entries.items():
+        snapshot.accept(key, value)
+    snapshot.mark("stock_changed_since", "2026-01-01 10:00:00")
+    store.save(snapshot)
+    return snapshot
+
+
+def test_a_warm_load_asks_only_whether_the_snapshot_moved_and_parses_nothing(
+    s3: Any, store: SnapshotStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = saved_with(store, "stock-ean13", A="1 7", B="2 8")
+    calls = gets(s3)
+    monkeypatch.setattr(state, "read_stored_json", lambda _: pytest.fail("the unchanged snapshot was parsed"))
+    again = store.load("stock-ean13")
+    assert calls == [{"Bucket": BUCKET, "Key": SnapshotStore.key("stock-ean13"), "IfNoneMatch": saved.version}]
+    assert (dict(again.entries), dict(again.marks), again.version) == (
+        {"A": "1 7", "B": "2 8"},
+        {"stock_changed_since": "2026-01-01 10:00:00"},
+        saved.version,
+    )
+    # The next save still matches the version S3 holds.
+    again.accept("C", "3 9")
+    store.save(again)
+    assert stored(s3, "stock-ean13")["entries"] == {"A": "1 7", "B": "2 8", "C": "3 9"}
+
+
+def test_a_snapshot_another_container_saved_is_read_from_s3_not_from_the_copy(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    theirs = {"format": 2, "entries": {"B": "2 8"}, "marks": {"stock_changed_since": "2026-01-01 10:05:00"}}
+    key = SnapshotStore.key("stock-ean13")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(theirs).encode()))
+    loaded = store.load("stock-ean13")
+    assert (dict(loaded.entries), dict(loaded.marks)) == (theirs["entries"], theirs["marks"])
+    assert loaded.version == s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+
+
+def test_changes_a_run_never_saved_are_not_seen_by_the_next_run(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    failed = store.load("stock-ean13")
+    failed.accept("B", "2 8")
+    failed.forget("A")
+    failed.mark("stock_changed_since", "2026-01-01 10:05:00")  # and the run fails before its save
+    loaded = store.load("stock-ean13")
+    assert (dict(loaded.entries), dict(loaded.marks)) == ({"A": "1 7"}, {"stock_changed_since": "2026-01-01 10:00:00"})
+
+
+def test_a_save_whose_answer_was_lost_is_read_back_from_s3(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    run = store.load("stock-ean13")
+    run.accept("B", "2 8")
+
+    def lose_the_answer(**_: Any) -> None:
+        raise ConnectionError("connection reset after the write")
+
+    s3.meta.events.register("after-call.s3.PutObject", lose_the_answer)
+    with pytest.raises(ConnectionError):
+        store.save(run)
+    s3.meta.events.unregister("after-call.s3.PutObject", lose_the_answer)
+    assert dict(store.load("stock-ean13").entries) == {"A": "1 7", "B": "2 8"}  # what S3 holds: the write landed
+
+
+def test_a_deleted_snapshot_loads_empty_though_a_copy_was_kept(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    s3.delete_object(Bucket=BUCKET, Key=SnapshotStore.key("stock-ean13"))
+    loaded = store.load("stock-ean13")
+    assert (dict(loaded.entries), loaded.version) == ({}, None)
+
+
+def test_two_loads_in_one_process_never_share_their_entries(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    first, second = store.load("stock-ean13"), store.load("stock-ean13")
+    first.accept("B", "2 8")
+    second.forget("A")
+    assert (dict(first.entries), dict(second.entries)) == ({"A": "1 7", "B": "2 8"}, {})
+    # A run's changes after its save are its own: the copy kept at the save is not changed with them.
+    store.save(first)
+    first.accept("C", "3 9")
+    assert dict(store.load("stock-ean13").entries) == {"A": "1 7", "B": "2 8"}
+
+
+def test_a_cold_container_reads_the_whole_snapshot(s3: Any, store: SnapshotStore) -> None:
+    saved_with(store, "stock-ean13", A="1 7")
+    forget_kept_snapshots()
+    calls = gets(s3)
+    assert dict(store.load("stock-ean13").entries) == {"A": "1 7"}
+    assert calls == [{"Bucket": BUCKET, "Key": SnapshotStore.key("stock-ean13")}]

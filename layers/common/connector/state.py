@@ -13,6 +13,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +176,8 @@ class Snapshot:
         self._unsaved = False
 
     def own(self, entries: dict[str, str]) -> None:
-        """Hold `entries` as read (not copied: 100 000 keys a tick): a map just decoded, which nothing else holds."""
+        """Hold `entries` as read (not copied: 100 000 keys a tick): a map just decoded, or a kept copy just taken,
+        which nothing else holds."""
         self._entries = entries
 
     @property
@@ -248,6 +250,25 @@ def _is_conflict(error: ClientError) -> bool:
     return error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    version: str
+    entries: dict[str, str]
+    marks: dict[str, str]
+
+
+# Per bucket and key, a copy of the snapshot this container last saved or read unchanged. A warm Lambda's next run
+# asks S3 for the object only if its ETag moved (`If-None-Match`): the 304 spares the download and the parse, 40 ms
+# of CPU in a 100 000-key stock tick that changes a few keys. Another run's save moves the ETag, so the copy is never
+# read in place of a newer snapshot.
+_KEPT: dict[tuple[str, str], _Kept] = {}
+
+
+def forget_kept_snapshots() -> None:
+    """Start as a cold container would: the next load of every snapshot reads it from S3."""
+    _KEPT.clear()
+
+
 class SnapshotStore:
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self._s3 = s3
@@ -258,12 +279,24 @@ class SnapshotStore:
         return f"snapshots/{flow}.json.gz"
 
     def load(self, flow: str) -> Snapshot:
+        where = (self._bucket, self.key(flow))
+        # Taken, not shared: the run changes its entries in place, and its save keeps a copy again. A concurrent
+        # load in the same process finds none and reads S3.
+        kept = _KEPT.pop(where, None)
         try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=self.key(flow))
+            if kept is None:
+                answer = self._s3.get_object(Bucket=self._bucket, Key=where[1])
+            else:
+                answer = self._s3.get_object(Bucket=self._bucket, Key=where[1], IfNoneMatch=kept.version)
         except ClientError as error:
+            if kept is not None and error_code(error) == "304":
+                snapshot = Snapshot(flow, version=kept.version, marks=kept.marks)
+                snapshot.own(kept.entries)
+                return snapshot
             if is_missing(error):
                 return Snapshot(flow)
             raise
+        del kept  # another run saved since: the copy goes before the new snapshot is parsed, not beside it
         document = read_stored_json(gzip.decompress(answer["Body"].read()))
         snapshot = Snapshot(flow, version=answer.get("ETag"), marks=_marks(document))
         snapshot.own(_entries(flow, document))
@@ -274,6 +307,7 @@ class SnapshotStore:
         (`If-None-Match: *`). Refused because another run saved in between, it reloads, applies this run's
         changes again and retries, up to SAVE_RETRIES times, then fails the run."""
         if not snapshot.unsaved:
+            self._keep(snapshot)
             return
         for retry in range(SAVE_RETRIES + 1):
             try:
@@ -288,7 +322,14 @@ class SnapshotStore:
                     ) from None
                 snapshot.rebase(self.load(snapshot.flow))
             else:
+                self._keep(snapshot)
                 return
+
+    def _keep(self, snapshot: Snapshot) -> None:
+        """Keep a copy of a snapshot just saved or found with nothing to save, for this container's next load."""
+        if snapshot.version:
+            entries, marks = dict(snapshot.entries), dict(snapshot.marks)
+            _KEPT[(self._bucket, self.key(snapshot.flow))] = _Kept(snapshot.version, entries, marks)
 
     def _put(self, snapshot: Snapshot) -> None:
         document: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "entries": snapshot.entries}
