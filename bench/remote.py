@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -56,6 +57,7 @@ class StackControl:
         self.stack.__enter__()
         self._next_order_reference = 100_001
         self._stock_bump = 0
+        self._stock_changed_at = 0  # the second the last change ended, in Fastmag's (SQLite's) clock
 
     def close(self) -> None:
         self.stack.__exit__(None, None, None)
@@ -140,6 +142,10 @@ class StackControl:
         ]
         if count <= 0 or not candidates:
             return 0
+        # A tick's watermark is the last change's second and the bench reads with no overlap (`> since`): changes
+        # made in that same second would be missed, so each call's changes are made in a later second.
+        if int(time.time()) <= self._stock_changed_at:
+            time.sleep(self._stock_changed_at + 1 - time.time())
         stride = max(len(candidates) // count, 1)
         offset = self._stock_bump % stride
         self._stock_bump += 1
@@ -155,6 +161,7 @@ class StackControl:
             if rows:
                 self.stack.fastmag.execute("UPDATE stock SET stock = stock + 1 WHERE rowid = ?", (rows[0][0],))
                 changed += 1
+        self._stock_changed_at = int(time.time())
         return changed
 
     def use_incremental_stock(self) -> None:

@@ -13,29 +13,29 @@ from bench import coldstart, cost
 from bench.remote import RemoteStack
 from bench.report import budgets
 from bench.scenarios import BenchSettings, run_scenario, scenarios
-from connector.state import forget_kept_snapshots
 
 __all__ = ["BenchSettings", "run_bench"]
 
 METHOD = (
-    "Simulators and moto run in a separate process; the handlers run in the benchmark process, called as "
-    "Lambda would (real handler, Lambda-like context). Handler CPU = time.process_time() of that process "
-    "around the call (all its threads). RSS peak = VmHWM after resetting it through /proc/self/clear_refs "
-    "(ru_maxrss elsewhere). Heap peak = tracemalloc peak of a second pass doing the same work. Minimum calls = "
-    "⌈items ÷ batch⌉ per batch resource plus calls that cannot be batched; wall lower bound = Fastmag calls × "
-    "Fastmag latency + minimum LNB calls × LNB latency ÷ concurrency. Each figure is the median of the timed "
-    "runs. Remote CPU = the sandbox process's CPU time (/proc/<pid>/stat) over the same call: the simulators' "
-    "and moto's service time, which stands for work the real remotes do on their own machines. Contention = "
-    "the time the sandbox's threads and the handler's main thread waited for a core of the shared machine "
-    "(/proc/<pid>/task/<tid>/schedstat). Connector wall = wall − remote CPU − contention, never less than "
-    "handler CPU + the latency injected into the calls made (Fastmag's serial, LNB's ÷ concurrency) − the "
-    "handler thread's CPU time that ran while other threads' calls were out (overlapped; at most that "
-    "latency), plus 10 ms per AWS call for a real round trip in place of moto's. Lambda-scaled = the waiting "
-    "part of the connector wall plus the CPU time stretched to the CPU share of the function's memory (1 vCPU at 1 769 "
-    "MB); cost is judged on it. The monthly cost takes the changed share per 5-minute tick as the business's "
-    "change rate: a minute tick sees a fifth of it, its figures interpolated linearly between the measured 0 % "
-    "and changed ticks (an incremental tick moves by the same per-change slope), so each changed record's log "
-    "line is counted once whatever the tick rate."
+    "Simulators and moto run in a separate process; each scenario's handler calls (warm-ups and timed runs) run in "
+    "one worker process of their own, called as Lambda would (real handler, Lambda-like context): a warm container,"
+    " where what a run keeps for the next (a snapshot's copy, settings, clients) is there. Handler CPU = "
+    "time.process_time() of that process around the call (all its threads). RSS peak = VmHWM after resetting it "
+    "through /proc/self/clear_refs (ru_maxrss elsewhere). Heap peak = tracemalloc peak of a second pass doing the "
+    "same work. Minimum calls = ⌈items ÷ batch⌉ per batch resource plus calls that cannot be batched; wall lower "
+    "bound = Fastmag calls × Fastmag latency + minimum LNB calls × LNB latency ÷ concurrency. Each figure is the "
+    "median of the timed runs. Remote CPU = the sandbox process's CPU time (/proc/<pid>/stat) over the same call: "
+    "the simulators' and moto's service time, which stands for work the real remotes do on their own machines. "
+    "Contention = the time the sandbox's threads and the handler's main thread waited for a core of the shared "
+    "machine (/proc/<pid>/task/<tid>/schedstat). Connector wall = wall − remote CPU − contention, never less than "
+    "handler CPU + the latency injected into the calls made (Fastmag's serial, LNB's ÷ concurrency) − the handler "
+    "thread's CPU time that ran while other threads' calls were out (overlapped; at most that latency), plus 10 ms "
+    "per AWS call for a real round trip in place of moto's. Lambda-scaled = the waiting part of the connector wall "
+    "plus the CPU time stretched to the CPU share of the function's memory (1 vCPU at 1 769 MB); cost is judged on "
+    "it. The monthly cost takes the changed share per 5-minute tick as the business's change rate: a minute tick "
+    "sees a fifth of it, its figures interpolated linearly between the measured 0 % and changed ticks (an "
+    "incremental tick moves by the same per-change slope), so each changed record's log line is counted once "
+    "whatever the tick rate."
 )
 
 
@@ -107,12 +107,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
         memory: dict[str, int] = stack.call("memory_sizes")
         stack.call("set_latency", settings.fastmag_latency, settings.lnb_latency)
         results = []
-        function = ""
         for scenario in scenarios(settings, catalogue["skus"]):
-            if scenario.function != function:
-                # Each function has containers of its own: what one kept warm is not in another's memory.
-                forget_kept_snapshots()
-                function = scenario.function
             say(f"{scenario.name} …")
             result = run_scenario(stack, scenario, settings)
             remote = "?" if result.remote_cpu_seconds is None else f"{result.remote_cpu_seconds:.2f}"

@@ -22,10 +22,12 @@ Python down, so the timed runs give the times) and takes its peak of Python allo
 from __future__ import annotations
 
 import cProfile
+import functools
 import gc
 import json
 import math
 import multiprocessing
+import multiprocessing.pool
 import os
 import pstats
 import re
@@ -168,6 +170,10 @@ class _AwsCalls:
         self.counts: Counter[str] = Counter()
         self.ledger = 0  # the calls on the order ledger's items (`ORDER#…`, `ORDERS#…`), apart from the run's own
 
+    def zero(self) -> None:
+        self.counts.clear()
+        self.ledger = 0
+
     def install(self) -> None:
         from botocore.endpoint import Endpoint
 
@@ -198,6 +204,10 @@ class _Overlap:
         self._since = 0.0
         self.seconds = 0.0
 
+    def zero(self) -> None:
+        with self._lock:
+            self.seconds = 0.0
+
     def install(self) -> None:
         from requests.adapters import HTTPAdapter
 
@@ -223,6 +233,21 @@ class _Overlap:
             self._in_flight += step
             if self._in_flight == 0:
                 self.seconds += now - self._since
+
+
+def _stdout_to(descriptor: int) -> None:
+    """Point file descriptor 1 at `descriptor` and close it: the worker serves every call of its scenario."""
+    os.dup2(descriptor, 1)
+    os.close(descriptor)
+
+
+@functools.cache
+def _installed_hooks() -> tuple[_AwsCalls, _Overlap]:
+    """The counters of this worker process, installed by its first call (each call zeroes them)."""
+    aws, overlap = _AwsCalls(), _Overlap()
+    aws.install()
+    overlap.install()
+    return aws, overlap
 
 
 def _log_lines(path: Path) -> tuple[int, dict[str, int], list[str]]:
@@ -286,23 +311,23 @@ def _measure(
     profile_rows: int = 0,
     remote_pid: int | None = None,
 ) -> dict[str, Any]:
-    """In a fresh worker process (a new Lambda container): warm it up, then call the handler once, measured."""
+    """In the scenario's worker process (its Lambda container, warm after the first call), call the handler once,
+    measured."""
     os.environ.update(environment)
     # The handlers log one JSON line per record to stdout as in Lambda: formatting them is part of the cost
     # measured, and their bytes are what CloudWatch Logs would ingest; printing them is not the report.
-    log_file = Path(tempfile.mkstemp(prefix="bench-log-", suffix=".jsonl")[1])
-    warm_up_log = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(warm_up_log, 1)
+    log_descriptor, log_name = tempfile.mkstemp(prefix="bench-log-", suffix=".jsonl")
+    log_file = Path(log_name)
+    _stdout_to(os.open(os.devnull, os.O_WRONLY))
     warnings.simplefilter("ignore")  # Powertools warns that a run published no custom metric
     module = handler_module(function)
     # What an earlier invocation leaves in a warm container: settings read, clients built.
     services.services_for(*load_settings())
-    aws = _AwsCalls()
-    aws.install()
-    overlap = _Overlap()
-    overlap.install()
+    aws, overlap = _installed_hooks()
+    aws.zero()
+    overlap.zero()
     sys.stdout.flush()
-    os.dup2(os.open(log_file, os.O_WRONLY), 1)
+    _stdout_to(log_descriptor)
     gc.collect()
     reset_worked = _rss_peak_reset()
     if trace:
@@ -355,16 +380,21 @@ def _measure(
 
 
 def invoke(
-    stack: RemoteStack, scenario: Scenario, event: dict[str, Any], *, trace: bool, profile_rows: int = 0
+    stack: RemoteStack,
+    worker: multiprocessing.pool.Pool,
+    scenario: Scenario,
+    event: dict[str, Any],
+    *,
+    trace: bool,
+    profile_rows: int = 0,
 ) -> tuple[Invocation, float]:
-    """One handler call in a worker process; returns the measurements and the tracemalloc peak (MB)."""
+    """One handler call in the scenario's worker process; returns the measurements and the tracemalloc peak (MB)."""
     stack.call("reset")
-    with multiprocessing.get_context("spawn").Pool(1) as worker:
-        measured = worker.apply(
-            _measure,
-            (stack.environment, scenario.function, event, trace),
-            {"profile_rows": profile_rows, "remote_pid": stack.pid},
-        )
+    measured = worker.apply(
+        _measure,
+        (stack.environment, scenario.function, event, trace),
+        {"profile_rows": profile_rows, "remote_pid": stack.pid},
+    )
     peak = measured.pop("tracemalloc_peak_mb")
     return Invocation(**measured, traffic=stack.traffic()), peak
 
@@ -385,31 +415,37 @@ def run_scenario(stack: RemoteStack, scenario: Scenario, settings: BenchSettings
     """
     if scenario.setup is not None:
         scenario.setup(stack)
-    for run in range(scenario.warm_up):
-        invoke(stack, scenario, _event(scenario, f"warm-up-{run}", {}), trace=False)
-    work = scenario.prepare(stack)
-    first, _ = invoke(stack, scenario, _event(scenario, "time-1", {}), trace=False)
-    timed = [first]
-    for run in range(2, settings.runs + 1):
-        scenario.prepare(stack)
-        again, _ = invoke(stack, scenario, _event(scenario, f"time-{run}", scenario.repeat_changes), trace=False)
-        timed.append(again)
-    peak: float | None = None
-    if settings.trace_memory and scenario.trace:
-        scenario.prepare(stack)
-        _, peak = invoke(stack, scenario, _event(scenario, "memory", scenario.repeat_changes), trace=True)
-    profile: list[dict[str, Any]] = []
-    if settings.profile_rows and scenario.profile:
-        # cProfile slows every call down: its own pass, whose times are not reported.
-        scenario.prepare(stack)
-        profiled, _ = invoke(
-            stack,
-            scenario,
-            _event(scenario, "profile", scenario.repeat_changes),
-            trace=False,
-            profile_rows=settings.profile_rows,
-        )
-        profile = profiled.profile
+    # One worker process for every call of the scenario, as a scheduled function's calls share a warm container:
+    # what a run keeps for the next (a snapshot's copy, the clients) is there, as in Lambda.
+    with multiprocessing.get_context("spawn").Pool(1) as worker:
+        for run in range(scenario.warm_up):
+            invoke(stack, worker, scenario, _event(scenario, f"warm-up-{run}", {}), trace=False)
+        work = scenario.prepare(stack)
+        first, _ = invoke(stack, worker, scenario, _event(scenario, "time-1", {}), trace=False)
+        timed = [first]
+        for run in range(2, settings.runs + 1):
+            scenario.prepare(stack)
+            event = _event(scenario, f"time-{run}", scenario.repeat_changes)
+            again, _ = invoke(stack, worker, scenario, event, trace=False)
+            timed.append(again)
+        peak: float | None = None
+        if settings.trace_memory and scenario.trace:
+            scenario.prepare(stack)
+            event = _event(scenario, "memory", scenario.repeat_changes)
+            _, peak = invoke(stack, worker, scenario, event, trace=True)
+        profile: list[dict[str, Any]] = []
+        if settings.profile_rows and scenario.profile:
+            # cProfile slows every call down: its own pass, whose times are not reported.
+            scenario.prepare(stack)
+            profiled, _ = invoke(
+                stack,
+                worker,
+                scenario,
+                _event(scenario, "profile", scenario.repeat_changes),
+                trace=False,
+                profile_rows=settings.profile_rows,
+            )
+            profile = profiled.profile
     traffic = first.traffic
     needed = work.items if work.items is not None else traffic.lnb_items
     lnb_min = sum(math.ceil(count / settings.batch_size) for count in needed.values()) + work.lnb_single_calls
