@@ -1,8 +1,10 @@
 """The benchmark scenarios, run through the real handlers, and what is measured around each invocation.
 
-Method (also in the report): the simulators and moto run in a process of their own (`bench.remote`); each
-handler call runs in a fresh worker process, a new Lambda container warmed up as an earlier invocation would
-leave it (settings loaded, clients built), which holds only the connector. Around the call we take
+Method (also in the report): the simulators and moto run in a process of their own (`bench.remote`); every
+handler call of a scenario (warm-ups, timed runs, the memory and profile passes) runs in one worker process of
+the scenario's, which holds only the connector: a warm Lambda container, as a scheduled function's calls share
+one, where what a run keeps for the next (a snapshot's copy, settings, clients) is there. Its first call loads
+settings and builds clients before it is measured. Around the call we take
 - wall time (`time.perf_counter`), with the simulators' injected latency;
 - the sandbox process's CPU time over the same call (`remote CPU`): the simulators' and moto's service time
   (building a 100 000-row EDIQUERY answer in Python, moto's DynamoDB and S3), which stands for work the real
