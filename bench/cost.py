@@ -97,6 +97,7 @@ MINUTE_FULL = "stock every minute"
 MINUTE_INCREMENTAL = "stock every minute, incremental reads"
 UNCHANGED = "stock 0 % changed"
 INCREMENTAL = "stock incremental"
+INCREMENTAL_UNCHANGED = "stock incremental 0 % changed"
 # Figures of a tick that move with the share changed (interpolated); the others are the scenario's.
 _SCALED = ("wall_seconds", "connector_wall_seconds", "cpu_seconds", "log_bytes")
 
@@ -126,41 +127,31 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def at_share(
-    unchanged: dict[str, Any],
-    changed: dict[str, Any],
-    measured_share: float,
-    share: float,
-    base: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def at_share(unchanged: dict[str, Any], changed: dict[str, Any], measured_share: float, share: float) -> dict[str, Any]:
     """A tick's figures when `share` of the catalogue changed, interpolated linearly between the measured
-    unchanged tick and the one at `measured_share` (the per-change part: records mapped, sent and logged).
-
-    `base`, a tick of another kind measured at `measured_share` (an incremental read), moves by the same
-    per-change slope, as its per-change work is the same. Nothing falls below zero."""
-    start = base if base is not None else changed
+    unchanged tick and the one at `measured_share` (the per-change part: records mapped, sent and logged), both of
+    the same kind (full reads, or incremental reads). Nothing falls below zero."""
     remaining = 1 - share / measured_share
 
     def moved(key: str) -> float:
-        return max(float(start[key]) - (float(changed[key]) - float(unchanged[key])) * remaining, 0.0)
+        return max(float(changed[key]) - (float(changed[key]) - float(unchanged[key])) * remaining, 0.0)
 
     result: dict[str, Any] = {key: moved(key) for key in _SCALED}
-    operations = set(start["aws_calls"]) | set(changed["aws_calls"]) | set(unchanged["aws_calls"])
+    operations = set(changed["aws_calls"]) | set(unchanged["aws_calls"])
+    # Not rounded per tick: a call one tick in five makes (a snapshot save) is a fifth of one per tick a month.
     result["aws_calls"] = {
         operation: max(
-            round(
-                start["aws_calls"].get(operation, 0)
-                - (changed["aws_calls"].get(operation, 0) - unchanged["aws_calls"].get(operation, 0)) * remaining
-            ),
-            0,
+            changed["aws_calls"].get(operation, 0)
+            - (changed["aws_calls"].get(operation, 0) - unchanged["aws_calls"].get(operation, 0)) * remaining,
+            0.0,
         )
         for operation in sorted(operations)
     }
-    result["published_metrics"] = start["published_metrics"] if share > 0 else unchanged["published_metrics"]
+    result["published_metrics"] = changed["published_metrics"] if share > 0 else unchanged["published_metrics"]
     result["scenario"] = (
-        start["scenario"]
+        changed["scenario"]
         if share == measured_share
-        else f"{start['scenario']} at {share:.2%} changed (interpolated from {unchanged['scenario']})"
+        else f"{changed['scenario']} at {share:.2%} changed (interpolated from {unchanged['scenario']})"
     )
     return result
 
@@ -171,9 +162,9 @@ def plans(results: dict[str, dict[str, Any]], changed_name: str, measured_share:
     measured = {name: figures(result) for name, result in results.items()}
     changed = measured.get(changed_name)
     unchanged = measured.get(UNCHANGED, changed)
-    incremental = measured.get(INCREMENTAL)
+    incremental, incremental_unchanged = measured.get(INCREMENTAL), measured.get(INCREMENTAL_UNCHANGED)
     every: dict[str, list[Schedule]] = {DEFAULT: [], MINUTE_FULL: []}
-    if incremental is not None:
+    if incremental is not None and incremental_unchanged is not None:
         every[MINUTE_INCREMENTAL] = []
     for plan, items in every.items():
         minutes = MEASURED_TICK_MINUTES if plan == DEFAULT else 1
@@ -182,14 +173,14 @@ def plans(results: dict[str, dict[str, Any]], changed_name: str, measured_share:
         schedule = f"rate({minutes} minute{'s' if minutes > 1 else ''})"
         if changed is not None and unchanged is not None:
             full_read = at_share(unchanged, changed, measured_share, share)
-            if plan == MINUTE_INCREMENTAL and incremental is not None:
+            if plan == MINUTE_INCREMENTAL and incremental is not None and incremental_unchanged is not None:
                 items += [
                     Schedule(
                         "stock",
                         "push_stock",
                         schedule + ", incremental",
                         ticks - FULL_READS_A_MONTH,
-                        at_share(unchanged, changed, measured_share, share, base=incremental),
+                        at_share(incremental_unchanged, incremental, measured_share, share),
                     ),
                     Schedule("stock", "push_stock", "hourly full read", FULL_READS_A_MONTH, full_read),
                 ]
@@ -259,8 +250,8 @@ class StackFacts:
     firewall_default: str = "off"  # ApiFirewall: AWS WAF in front of the API, about $7 a month when on
 
 
-def _calls(aws_calls: dict[str, int], service: str, operations: tuple[str, ...], *, among: bool) -> int:
-    total = 0
+def _calls(aws_calls: dict[str, float], service: str, operations: tuple[str, ...], *, among: bool) -> float:
+    total = 0.0
     for name, count in aws_calls.items():
         prefix, _, operation = name.partition(".")
         if prefix == service and (operation in operations) == among:
@@ -294,15 +285,18 @@ def stack_plan(items: list[Schedule], memory: dict[str, int], facts: StackFacts)
     lambda_lines = [lambda_line(item, memory) for item in items]
     log_gb = sum(item.invocations * (item.figures["log_bytes"] + LAMBDA_PLATFORM_LOG_BYTES) for item in items) / 2**30
     stored_gb = log_gb * facts.log_retention_days / DAYS_PER_MONTH
-    writes = sum(
-        item.invocations * _calls(item.figures["aws_calls"], "dynamodb", _DYNAMODB_WRITES, among=True) for item in items
-    )
-    reads = sum(
-        item.invocations * _calls(item.figures["aws_calls"], "dynamodb", _DYNAMODB_WRITES, among=False)
-        for item in items
-    )
-    puts = sum(item.invocations * _calls(item.figures["aws_calls"], "s3", _S3_PUTS, among=True) for item in items)
-    gets = sum(item.invocations * _calls(item.figures["aws_calls"], "s3", _S3_PUTS, among=False) for item in items)
+
+    def monthly(service: str, operations: tuple[str, ...], *, among: bool) -> int:
+        return round(
+            sum(
+                item.invocations * _calls(item.figures["aws_calls"], service, operations, among=among) for item in items
+            )
+        )
+
+    writes = monthly("dynamodb", _DYNAMODB_WRITES, among=True)
+    reads = monthly("dynamodb", _DYNAMODB_WRITES, among=False)
+    puts = monthly("s3", _S3_PUTS, among=True)
+    gets = monthly("s3", _S3_PUTS, among=False)
     reads_of_secret = secret_reads(items)
     hours = metric_hours(items)
     lines = [

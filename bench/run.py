@@ -34,8 +34,8 @@ METHOD = (
     "plus the CPU time stretched to the CPU share of the function's memory (1 vCPU at 1 769 MB); cost is judged on "
     "it. The monthly cost takes the changed share per 5-minute tick as the business's change rate: a minute tick "
     "sees a fifth of it, its figures interpolated linearly between the measured 0 % and changed ticks (an "
-    "incremental tick moves by the same per-change slope), so each changed record's log line is counted once "
-    "whatever the tick rate."
+    "incremental tick's between the measured incremental ticks at 0 % and at the changed share), so each changed "
+    "record's log line is counted once whatever the tick rate."
 )
 
 

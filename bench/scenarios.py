@@ -607,6 +607,15 @@ def scenarios(settings: BenchSettings, skus: int) -> list[Scenario]:
             profile=True,
         ),
         Scenario(
+            "stock incremental 0 % changed",
+            "push_stock",
+            "schedule_stock",
+            prepare=lambda _: unchanged,
+            note="nothing changed since Fastmag's watermark: the fixed cost of an incremental tick",
+            setup=lambda stack: stack.call("use_incremental_stock"),
+            warm_up=2,
+        ),
+        Scenario(
             "products full export",
             "export_products",
             "export_products",

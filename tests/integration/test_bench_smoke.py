@@ -34,6 +34,8 @@ def test_small_bench_reports_every_scenario_with_the_fewest_calls() -> None:
     assert incremental["items"] < changed["items"]
     assert incremental["lnb_items_by_path"] == changed["lnb_items_by_path"]
     assert incremental["fastmag_calls"] == 1
+    idle_incremental = results["stock incremental 0 % changed"]
+    assert (idle_incremental["items"], idle_incremental["lnb_calls"], idle_incremental["fastmag_calls"]) == (0, 0, 1)
     if "products re-export unchanged" in results:
         assert results["products re-export unchanged"]["lnb_calls"] == 0
 

@@ -58,10 +58,19 @@ def _results() -> dict[str, dict[str, Any]]:
         sent=1_000,
         published_metrics=changed["published_metrics"],
     )
+    # Its fixed cost: the run record, lock and lease, a 304 for the snapshot, one query that returns nothing.
+    incremental_unchanged = _scenario(
+        "stock incremental 0 % changed",
+        connector_wall_seconds=0.3,
+        cpu_seconds=0.04,
+        log_bytes=1_000,
+        aws_calls={"dynamodb.PutItem": 2, "dynamodb.Query": 1, "s3.GetObject": 1},
+    )
     return {
         "stock 0 % changed": unchanged,
         "stock 1% changed": changed,
         "stock incremental": incremental,
+        "stock incremental 0 % changed": incremental_unchanged,
         "stock full push": _scenario("stock full push", connector_wall_seconds=20.0, cpu_seconds=5.0),
         "orders idle": _scenario(
             "orders idle", connector_wall_seconds=0.3, cpu_seconds=0.05, log_bytes=1_500, published_metrics=[]
@@ -132,19 +141,26 @@ def test_changed_records_are_logged_once_whatever_the_tick_rate() -> None:
     assert minute["connector_wall_seconds"] == pytest.approx(1.1)
 
 
-def test_an_incremental_tick_moves_by_the_full_reads_per_change_slope_and_never_below_zero() -> None:
+def test_an_incremental_minute_tick_lies_between_the_measured_incremental_ticks_not_on_the_full_reads_slope() -> None:
+    """A full read's per-change slope (0.25 s of CPU per 1 000 changes here) taken off an incremental tick would
+    leave it less than its fixed cost, or nothing: each kind of tick moves between its own two measures."""
     results = {name: cost.figures(result) for name, result in _results().items()}
-    unchanged, changed, incremental = (
-        results["stock 0 % changed"],
-        results["stock 1% changed"],
-        results["stock incremental"],
+    plans = cost.plans(results, "stock 1% changed", 0.01)
+    minute = plans["stock every minute, incremental reads"]
+    tick = next(item for item in minute if item.schedule == "rate(1 minute), incremental")
+    assert tick.figures["cpu_seconds"] == pytest.approx(0.04 + (0.3 - 0.04) * 0.2)
+    assert tick.figures["connector_wall_seconds"] == pytest.approx(0.3 + (0.7 - 0.3) * 0.2)
+    assert tick.figures["log_bytes"] == pytest.approx(1_000 + 500_000 * 0.2)
+    assert tick.figures["aws_calls"]["s3.PutObject"] == pytest.approx(0.2)  # one tick in five saves
+    assert tick.figures["scenario"] == (
+        "stock incremental at 0.20% changed (interpolated from stock incremental 0 % changed)"
     )
-    minute = cost.at_share(unchanged, changed, 0.01, 0.002, base=incremental)
-    assert minute["connector_wall_seconds"] == pytest.approx(0.7 - 0.5 * 0.8)
-    assert minute["log_bytes"] == pytest.approx(501_000 - 500_000 * 0.8)
-    assert cost.at_share(unchanged, changed, 0.01, 0.0, base=incremental)["cpu_seconds"] == pytest.approx(0.05)
-    cheap = dict(incremental, connector_wall_seconds=0.1)
-    assert cost.at_share(unchanged, changed, 0.01, 0.0, base=cheap)["connector_wall_seconds"] == 0.0
+
+
+def test_without_an_unchanged_incremental_tick_there_is_no_incremental_plan() -> None:
+    results = {name: cost.figures(result) for name, result in _results().items()}
+    del results["stock incremental 0 % changed"]
+    assert list(cost.plans(results, "stock 1% changed", 0.01)) == ["default schedules", "stock every minute"]
 
 
 def test_metrics_are_billed_for_the_hours_they_are_published_in() -> None:
