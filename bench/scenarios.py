@@ -357,7 +357,10 @@ def _measure(
     if remote_pid is not None:
         contention += waited_between(remote_waiting, threads_waiting(remote_pid))
     remote_cpu = None if remote_cpu is None or remote_after is None else remote_after - remote_cpu
-    peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+    peak = 0.0
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()  # the worker's next call (the profile pass) runs untraced
     rss = _rss_peak_mb(reset_worked)
     sys.stdout.flush()
     log_bytes, log_lines, published = _log_lines(log_file)
