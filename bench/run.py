@@ -136,6 +136,7 @@ def run_bench(settings: BenchSettings, *, cold_start: bool = True, progress: Tex
             "concurrency": settings.concurrency,
             "changed_share": settings.changed_share,
             "page_rows": settings.page_rows,
+            "scale": settings.scale,
             "memory_pass": settings.trace_memory,
             "runs": settings.runs,
         },

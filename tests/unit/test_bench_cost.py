@@ -17,6 +17,7 @@ from bench.report import (
     STOCK_EVERY_MINUTE_USD,
     WHOLE_STACK_USD,
     _cost_checks,
+    budgets,
 )
 
 FACTS = cost.StackFacts(alarm_metrics=14, alarms=14, secrets=1, log_retention_days=90, kms_keys=1)
@@ -301,3 +302,27 @@ def test_the_stack_is_costed_as_deployed_with_its_schedules_on() -> None:
     assert facts.alarms == len(resources_of_type(template, "AWS::CloudWatch::Alarm"))
     assert resources_of_type(template, "AWS::KMS::Key")
     assert facts.kms_keys == 0
+
+
+def test_a_scale_run_is_judged_on_one_lambdas_memory_and_time_limit_not_on_the_standard_goals() -> None:
+    def measured(name: str, rss: float, scaled: float, memory: int) -> dict[str, Any]:
+        return {"scenario": name, "rss_peak_mb": rss, "lambda_seconds": scaled, "memory_mb": memory}
+
+    report = {
+        "settings": {"scale": True, "orders": 500},
+        "incremental_scenario": "stock 1% changed",
+        "scenarios": [
+            measured("stock full push", 612, 358.1, 512),
+            measured("products full export", 1_030, 31.9, 1769),
+            measured("stock full push, nightly again", 813, 901, 512),
+        ],
+    }
+    verdicts = {check["budget"]: (check["limit"], check["measured"], check["met"]) for check in budgets(report)}
+    assert verdicts == {
+        "stock full push: peak memory": ("< 1024 MB", "RSS 612 MB", True),
+        "stock full push: time": ("≤ 15 minutes Lambda-scaled (at its 512 MB)", "358 s", True),
+        "products full export: peak memory": ("< 1024 MB", "RSS 1030 MB", False),
+        "products full export: time": ("≤ 15 minutes Lambda-scaled (at its 1769 MB)", "32 s", True),
+        "stock full push, nightly again: peak memory": ("< 1024 MB", "RSS 813 MB", True),
+        "stock full push, nightly again: time": ("≤ 15 minutes Lambda-scaled (at its 512 MB)", "901 s", False),
+    }
